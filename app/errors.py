@@ -1,0 +1,308 @@
+"""Domain errors and their rendering as RFC 9457 problem documents.
+
+Services raise `AppError` subclasses; one set of handlers turns every error (domain, validation,
+routing, unexpected) into `application/problem+json`. No stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://oaaa.dip-badajoz.es/problems/"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Ruta del campo, p. ej. ['body', 'email']")
+    pointer: str = Field(description="JSON Pointer al campo dentro de la petición")
+    message: str
+    code: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="URI que identifica el tipo de problema")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str = Field(description="Identificador estable del problema")
+    errors: list[FieldError] | None = None
+    allowed: list[str] | None = Field(
+        default=None, description="Valores o transiciones permitidos, cuando aplica"
+    )
+
+
+class AppError(Exception):
+    status: int = 400
+    code: str = "bad-request"
+    title: str = "Petición incorrecta"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        allowed: Sequence[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.allowed = list(allowed) if allowed is not None else None
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    pass
+
+
+class InvalidCursor(AppError):
+    status = 400
+    code = "invalid-cursor"
+    title = "Cursor de paginación no válido"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    title = "No autenticado"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    title = "Acceso denegado"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not-found"
+    title = "Recurso no encontrado"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    title = "Conflicto con el estado actual"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+    title = "Transición de estado no permitida"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    code = "precondition-failed"
+    title = "La versión indicada no es la actual"
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    code = "precondition-required"
+    title = "Falta la cabecera If-Match"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload-too-large"
+    title = "Cuerpo de la petición demasiado grande"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported-media-type"
+    title = "Tipo de contenido no admitido"
+
+
+class UnprocessableEntity(AppError):
+    status = 422
+    code = "validation-error"
+    title = "Datos no válidos"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too-many-requests"
+    title = "Demasiadas peticiones"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "service-unavailable"
+    title = "Servicio no disponible"
+
+
+_STATUS_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+_SPANISH_TITLES = {
+    400: "Petición incorrecta",
+    401: "No autenticado",
+    403: "Acceso denegado",
+    404: "Recurso no encontrado",
+    405: "Método no permitido",
+    406: "Formato de respuesta no disponible",
+    409: "Conflicto con el estado actual",
+    413: "Cuerpo de la petición demasiado grande",
+    415: "Tipo de contenido no admitido",
+    422: "Datos no válidos",
+    429: "Demasiadas peticiones",
+    500: "Error interno",
+    503: "Servicio no disponible",
+}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    allowed: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    code = code or _STATUS_CODES.get(status, f"http-{status}")
+    title = title or _SPANISH_TITLES.get(status) or HTTPStatus(status).phrase
+    problem = Problem(
+        type=PROBLEM_TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+        errors=errors,
+        allowed=allowed,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _pointer(loc: Sequence[str | int]) -> str:
+    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validation_field_errors(raw_errors: Sequence[Any]) -> list[FieldError]:
+    out: list[FieldError] = []
+    for err in raw_errors:
+        loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        out.append(
+            FieldError(
+                loc=loc,
+                pointer=_pointer(loc),
+                message=str(err.get("msg", "valor no válido")),
+                code=str(err.get("type", "invalid")),
+            )
+        )
+    return out
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        allowed=exc.allowed,
+        headers=exc.headers,
+    )
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_field_errors(exc.errors())
+    if any(e.code == "json_invalid" for e in errors):
+        return problem_response(
+            request,
+            status=400,
+            code="malformed-json",
+            title="JSON mal formado",
+            detail="El cuerpo de la petición no es un documento JSON válido",
+        )
+    fields = ", ".join(e.pointer for e in errors[:5])
+    return problem_response(
+        request,
+        status=422,
+        code="validation-error",
+        detail=f"La petición contiene datos no válidos: {fields}",
+        errors=errors,
+    )
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No existe la ruta {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"El método {request.method} no está permitido en {request.url.path}"
+    return problem_response(
+        request, status=exc.status_code, detail=detail, headers=dict(exc.headers or {})
+    )
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        detail="Se ha producido un error inesperado. Se ha registrado para su revisión.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem documents an operation can return."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {
+            "model": Problem,
+            "description": _SPANISH_TITLES.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out

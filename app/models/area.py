@@ -1,0 +1,114 @@
+"""Áreas (departments of the Diputación) and their service catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import EmailStr
+from sqlalchemy import ARRAY, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    email = "email"
+    web = "web"
+    in_person = "in_person"
+    video_call = "video_call"
+    assistant = "assistant"
+
+
+class AreaBase(SQLModel):
+    code: str = Field(max_length=63, regex=CODE_PATTERN)
+    name: str = Field(min_length=2, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Area(AreaBase, table=True):
+    __tablename__ = "area"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "El área"
+
+    id: uuid.UUID = id_field()
+    code: str = Field(max_length=63, unique=True)
+    email: str | None = Field(default=None, max_length=254)
+    is_active: bool = True
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class AreaCreate(AreaBase, StrictInput):
+    pass
+
+
+class AreaUpdate(StrictInput):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    is_active: bool | None = None
+
+
+class AreaPublic(AreaBase):
+    id: uuid.UUID
+    is_active: bool
+
+
+class CatalogueServiceBase(SQLModel):
+    area_id: uuid.UUID
+    code: str = Field(max_length=63, regex=CODE_PATTERN)
+    name: str = Field(min_length=2, max_length=200)
+    description: str | None = Field(default=None, max_length=8000)
+    channels: list[Channel] = Field(default_factory=list)
+    contact_email: EmailStr | None = Field(default=None, max_length=254)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    default_sla_policy_id: uuid.UUID | None = Field(
+        default=None, description="Política de plazos (SLA) aplicada por defecto"
+    )
+
+
+class CatalogueService(CatalogueServiceBase, table=True):
+    """A service of the catalogue offered to municipalities by one área."""
+
+    __tablename__ = "catalogue_service"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "El servicio"
+    __table_args__ = (UniqueConstraint("area_id", "code", name="uq_catalogue_service_area_code"),)
+
+    id: uuid.UUID = id_field()
+    area_id: uuid.UUID = Field(foreign_key="area.id", index=True)
+    code: str = Field(max_length=63)
+    channels: list[str] = Field(default_factory=list, sa_type=ARRAY(String(32)))  # type: ignore[assignment]
+    contact_email: str | None = Field(default=None, max_length=254)
+    default_sla_policy_id: uuid.UUID | None = None
+    is_active: bool = True
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class CatalogueServiceCreate(CatalogueServiceBase, StrictInput):
+    pass
+
+
+class CatalogueServiceUpdate(StrictInput):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    description: str | None = Field(default=None, max_length=8000)
+    channels: list[Channel] | None = None
+    contact_email: EmailStr | None = Field(default=None, max_length=254)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    default_sla_policy_id: uuid.UUID | None = None
+    is_active: bool | None = None
+
+
+class CatalogueServicePublic(CatalogueServiceBase):
+    id: uuid.UUID
+    is_active: bool

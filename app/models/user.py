@@ -1,0 +1,95 @@
+"""People who use the platform."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import EmailStr, model_validator
+from sqlalchemy import CheckConstraint, String
+from sqlmodel import Field, SQLModel
+
+from app.models.base import (
+    Role,
+    ScopeSpec,
+    StrictInput,
+    aware_datetime_field,
+    created_at_field,
+    id_field,
+    updated_at_field,
+)
+
+
+class UserBase(SQLModel):
+    email: EmailStr = Field(max_length=254)
+    full_name: str = Field(min_length=2, max_length=200)
+    role: Role = Field(sa_type=String(32))
+    municipality_id: uuid.UUID | None = Field(
+        default=None, description="Obligatorio para municipal_user"
+    )
+    area_id: uuid.UUID | None = Field(default=None, description="Obligatorio para area_staff")
+    job_title: str | None = Field(default=None, max_length=200)
+
+
+def _check_role_scope(role: Role | None, municipality_id: object, area_id: object) -> None:
+    if role == Role.municipal_user and (municipality_id is None or area_id is not None):
+        raise ValueError("municipal_user requiere municipality_id y no admite area_id")
+    if role == Role.area_staff and (area_id is None or municipality_id is not None):
+        raise ValueError("area_staff requiere area_id y no admite municipality_id")
+    if role in (Role.admin, Role.oaaa_staff) and (
+        municipality_id is not None or area_id is not None
+    ):
+        raise ValueError(f"{role} no admite municipality_id ni area_id")
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(municipality="municipality_id", area="area_id")
+    __label__: ClassVar[str] = "El usuario"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'municipal_user' AND municipality_id IS NOT NULL AND area_id IS NULL)"
+            " OR (role = 'area_staff' AND area_id IS NOT NULL AND municipality_id IS NULL)"
+            " OR (role IN ('admin', 'oaaa_staff') AND municipality_id IS NULL AND area_id IS NULL)",
+            name="role_scope",
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    email: str = Field(max_length=254, unique=True)
+    municipality_id: uuid.UUID | None = Field(
+        default=None, foreign_key="municipality.id", index=True
+    )
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    last_login_at: datetime | None = aware_datetime_field()
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class UserCreate(UserBase, StrictInput):
+    password: str = Field(min_length=12, max_length=128)
+
+    @model_validator(mode="after")
+    def _scope(self) -> UserCreate:
+        _check_role_scope(self.role, self.municipality_id, self.area_id)
+        return self
+
+
+class UserUpdate(StrictInput):
+    full_name: str | None = Field(default=None, min_length=2, max_length=200)
+    job_title: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    municipality_id: uuid.UUID | None = None
+    area_id: uuid.UUID | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=128)
+
+
+class UserPublic(UserBase):
+    id: uuid.UUID
+    is_active: bool
+    last_login_at: datetime | None
+    created_at: datetime

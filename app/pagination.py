@@ -1,0 +1,151 @@
+"""Keyset (cursor) pagination shared by every list endpoint.
+
+A cursor is an opaque, URL-safe token holding the sort-key values of the last row returned, plus
+a fingerprint of the sort so that a cursor from one ordering is refused by another. The next page
+is `WHERE (k1, k2) > (v1, v2) ORDER BY k1, k2 LIMIT n + 1`, which an index on the sort keys serves
+at the same cost for page 5,000 as for page 1.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, tuple_
+from sqlalchemy import types as sa_types
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.errors import InvalidCursor
+
+T = TypeVar("T")
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Número máximo de elementos por página")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="Cursor opaco devuelto como `next_cursor`"),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _fingerprint(keys: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
+    raw = ",".join(f"{k.class_.__name__}.{k.key}" for k in keys) + (":d" if descending else ":a")
+    return hashlib.sha256(raw.encode()).hexdigest()[:8]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _decode_value(raw: Any, key: InstrumentedAttribute[Any]) -> Any:
+    column_type = key.property.columns[0].type
+    if isinstance(column_type, sa_types.TypeDecorator):
+        column_type = column_type.impl_instance
+    if raw is None:
+        raise ValueError("null sort key")
+    if isinstance(column_type, sa_types.DateTime):
+        value = datetime.fromisoformat(str(raw))
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+    if isinstance(column_type, sa_types.Date):
+        return date.fromisoformat(str(raw))
+    if isinstance(column_type, sa_types.Uuid):
+        return uuid.UUID(str(raw))
+    if isinstance(column_type, sa_types.Integer):
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise ValueError("not an int")
+        return raw
+    if isinstance(column_type, sa_types.String):
+        if not isinstance(raw, str):
+            raise ValueError("not a string")
+        return raw
+    raise ValueError(f"unsupported sort key type {column_type!r}")
+
+
+def encode_cursor(
+    values: Sequence[Any], keys: Sequence[InstrumentedAttribute[Any]], descending: bool
+) -> str:
+    payload = {"f": _fingerprint(keys, descending), "v": [_encode_value(v) for v in values]}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(
+    cursor: str, keys: Sequence[InstrumentedAttribute[Any]], descending: bool
+) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(payload, dict) or payload.get("f") != _fingerprint(keys, descending):
+            raise ValueError("cursor from another listing")
+        values = payload.get("v")
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError("wrong number of values")
+        return [_decode_value(v, k) for v, k in zip(values, keys, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidCursor(
+            "El cursor no es válido para este listado; repita la consulta sin cursor"
+        ) from exc
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    params: PageParams,
+    *,
+    keys: Sequence[InstrumentedAttribute[Any]],
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """Rows of one page of `stmt` (a select of one entity) ordered by `keys`, which must end
+    with a unique column, and the cursor of the next page (None on the last one)."""
+    columns = list(keys)
+    if params.cursor:
+        after = decode_cursor(params.cursor, keys, descending)
+        row_key = tuple_(*columns)
+        stmt = stmt.where(row_key < tuple_(*after) if descending else row_key > tuple_(*after))
+    order = [c.desc() for c in columns] if descending else [c.asc() for c in columns]
+    stmt = stmt.order_by(*order).limit(params.limit + 1)
+    rows = list((await session.execute(stmt)).scalars().all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([getattr(last, c.key) for c in columns], keys, descending)
+    return rows, next_cursor

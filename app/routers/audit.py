@@ -1,0 +1,53 @@
+"""The audit log, for administrators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth.deps import AdminActor
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.models.audit import ActorType, AuditLogPublic
+from app.pagination import Page, PageDep
+from app.routers.common import ApiRoute
+from app.services import audit
+
+router = APIRouter(tags=["audit"], route_class=ApiRoute)
+
+
+@router.get(
+    "/audit-log",
+    operation_id="audit_log_list",
+    summary="Consultar el registro de auditoría",
+    response_model=Page[AuditLogPublic],
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_audit_log(
+    session: SessionDep,
+    actor: AdminActor,
+    page: PageDep,
+    entity_type: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=128)] = None,
+    actor_id: uuid.UUID | None = None,
+    actor_type: ActorType | None = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[AuditLogPublic]:
+    """Newest first; filter by entity, actor, action and time range."""
+    rows, cursor = await audit.list_entries(
+        session,
+        page,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor_id=actor_id,
+        actor_type=actor_type,
+        action=action,
+        since=since,
+        until=until,
+    )
+    return Page(items=[AuditLogPublic.model_validate(r) for r in rows], next_cursor=cursor)

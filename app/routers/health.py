@@ -1,0 +1,58 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import get_engine
+from app.errors import ServiceUnavailable, problem_responses
+from app.observability import metrics_response
+from app.redis import get_redis
+from app.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", operation_id="health_live", summary="Proceso vivo", response_model=Health)
+async def healthz() -> Health:
+    """Answers while the process runs."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    operation_id="health_ready",
+    summary="Listo para atender",
+    response_model=Readiness,
+    responses=problem_responses(503),
+)
+async def readyz() -> Readiness:
+    """200 when PostgreSQL and Redis answer; 503 problem otherwise."""
+    failing = []
+    try:
+        async with get_engine().connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        failing.append("base de datos")
+    try:
+        await get_redis().ping()
+    except (RedisError, OSError):
+        failing.append("Redis")
+    if failing:
+        raise ServiceUnavailable("No responde: " + ", ".join(failing))
+    return Readiness(status="ok", database="ok", redis="ok")
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    summary="Métricas Prometheus",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Formato de exposición"}},
+)
+async def metrics() -> Response:
+    """Prometheus text exposition."""
+    return metrics_response()

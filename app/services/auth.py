@@ -1,0 +1,260 @@
+"""Log-in, token issuance, refresh-token rotation and log-out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth import security
+from app.config import Settings
+from app.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from app.models.audit import ActorType
+from app.models.auth import RefreshToken
+from app.models.integration import IntegrationClient
+from app.models.user import User
+from app.redis import key
+from app.scoping import INTEGRATION_ROLE, Actor
+from app.services import audit, ratelimit
+
+
+def revoked_jti_key(jti: str) -> str:
+    return key("revoked-jti", jti)
+
+
+GENERIC_LOGIN_ERROR = "Usuario o contraseña incorrectos"
+GENERIC_CLIENT_ERROR = "Credenciales de cliente no válidas"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str | None = None
+    refresh_expires_at: datetime | None = None
+
+
+async def _guard_attempts(
+    redis: Redis, settings: Settings, account: str, client_ip: str | None
+) -> None:
+    try:
+        per_account = await ratelimit.count(redis, "login-account", account)
+        per_ip = await ratelimit.count(redis, "login-ip", client_ip or "unknown")
+    except RedisError as exc:
+        # Without the limiter we cannot protect accounts: refuse rather than allow brute force.
+        raise ServiceUnavailable("El servicio de acceso no está disponible temporalmente") from exc
+    if per_account >= settings.login_max_failures_per_account:
+        wait = await ratelimit.retry_after(redis, "login-account", account)
+    elif per_ip >= settings.login_max_failures_per_ip:
+        wait = await ratelimit.retry_after(redis, "login-ip", client_ip or "unknown")
+    else:
+        return
+    raise TooManyRequests(
+        f"Demasiados intentos fallidos. Vuelva a intentarlo en {wait} segundos.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+async def _record_failure(
+    redis: Redis, settings: Settings, account: str, client_ip: str | None
+) -> None:
+    window = settings.login_window_seconds
+    await ratelimit.hit(redis, "login-account", account, window)
+    await ratelimit.hit(redis, "login-ip", client_ip or "unknown", window)
+
+
+async def _issue_refresh(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    user_agent: str | None,
+) -> tuple[str, datetime]:
+    raw, digest = security.new_refresh_token()
+    expires = datetime.now(UTC) + timedelta(days=settings.refresh_token_days)
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=digest,
+            expires_at=expires,
+            user_agent=(user_agent or "")[:400] or None,
+        )
+    )
+    await session.flush()
+    return raw, expires
+
+
+def _user_access_token(settings: Settings, user: User) -> tuple[str, datetime]:
+    return security.create_access_token(
+        settings,
+        subject_kind="user",
+        subject_id=user.id,
+        role=user.role,
+        municipality_id=user.municipality_id,
+        area_id=user.area_id,
+    )
+
+
+async def login_with_password(
+    session: AsyncSession,
+    redis: Redis,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    client_ip: str | None,
+    user_agent: str | None,
+) -> IssuedTokens:
+    account = username.strip().lower()
+    await _guard_attempts(redis, settings, account, client_ip)
+    user = (
+        (await session.execute(select(User).where(func.lower(col(User.email)) == account)))
+        .scalars()
+        .first()
+    )
+    ok = security.verify_password(password, user.password_hash if user else None)
+    if user is None or not ok or not user.is_active:
+        await _record_failure(redis, settings, account, client_ip)
+        raise Unauthorized(GENERIC_LOGIN_ERROR)
+    await ratelimit.reset(redis, "login-account", account)
+    if security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
+    user.last_login_at = datetime.now(UTC)
+    access, access_exp = _user_access_token(settings, user)
+    refresh, refresh_exp = await _issue_refresh(
+        session, settings, user.id, uuid.uuid4(), user_agent
+    )
+    actor = Actor(kind=ActorType.user, id=user.id, role=user.role, label=user.email)
+    await audit.record(session, actor, "auth.login", "user", user.id)
+    return IssuedTokens(access, access_exp, refresh, refresh_exp)
+
+
+async def login_with_client_credentials(
+    session: AsyncSession,
+    redis: Redis,
+    settings: Settings,
+    *,
+    client_id: str,
+    client_secret: str,
+    client_ip: str | None,
+) -> IssuedTokens:
+    account = f"client:{client_id.strip()}"
+    await _guard_attempts(redis, settings, account, client_ip)
+    client = (
+        (
+            await session.execute(
+                select(IntegrationClient).where(col(IntegrationClient.client_id) == client_id)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    ok = security.verify_password(client_secret, client.secret_hash if client else None)
+    if client is None or not ok or not client.is_active:
+        await _record_failure(redis, settings, account, client_ip)
+        raise Unauthorized(GENERIC_CLIENT_ERROR)
+    await ratelimit.reset(redis, "login-account", account)
+    client.last_used_at = datetime.now(UTC)
+    access, access_exp = security.create_access_token(
+        settings,
+        subject_kind="integration",
+        subject_id=client.id,
+        role=INTEGRATION_ROLE,
+        area_id=client.area_id,
+        scopes=list(client.scopes),
+    )
+    return IssuedTokens(access, access_exp)
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, settings: Settings, raw_token: str, user_agent: str | None
+) -> IssuedTokens | None:
+    """A new token pair for a valid refresh token, or None when the token is unusable.
+
+    Presenting a token that was already rotated means it leaked: the whole family is revoked
+    (the caller must commit that revocation even though it answers 401).
+    """
+    now = datetime.now(UTC)
+    stored = (
+        (
+            await session.execute(
+                select(RefreshToken)
+                .where(col(RefreshToken.token_hash) == security.digest_token(raw_token))
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if stored is None:
+        return None
+    if stored.used_at is not None or stored.revoked_at is not None:
+        await _revoke_family(session, stored.family_id)
+        user_actor = Actor(kind=ActorType.system, label="detección de reutilización")
+        await audit.record(
+            session,
+            user_actor,
+            "auth.refresh_reuse",
+            "user",
+            stored.user_id,
+            {"family_id": str(stored.family_id)},
+        )
+        return None
+    if stored.expires_at <= now:
+        return None
+    user = await session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        await _revoke_family(session, stored.family_id)
+        return None
+    stored.used_at = now
+    access, access_exp = _user_access_token(settings, user)
+    refresh, refresh_exp = await _issue_refresh(
+        session, settings, user.id, stored.family_id, user_agent
+    )
+    return IssuedTokens(access, access_exp, refresh, refresh_exp)
+
+
+async def logout(
+    session: AsyncSession,
+    redis: Redis,
+    *,
+    actor: Actor | None,
+    raw_refresh_token: str | None,
+    access_expires_in: int,
+) -> None:
+    if raw_refresh_token:
+        stored = (
+            (
+                await session.execute(
+                    select(RefreshToken).where(
+                        col(RefreshToken.token_hash) == security.digest_token(raw_refresh_token)
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if stored is not None:
+            await _revoke_family(session, stored.family_id)
+    if actor is not None and actor.token_jti:
+        try:
+            await redis.set(revoked_jti_key(actor.token_jti), "1", ex=max(access_expires_in, 1))
+        except RedisError as exc:
+            raise ServiceUnavailable("No se pudo cerrar la sesión; inténtelo de nuevo") from exc
+    if actor is not None and actor.id is not None:
+        await audit.record(session, actor, "auth.logout", "user", actor.id)

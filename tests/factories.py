@@ -1,0 +1,105 @@
+"""Small helpers that arrange data for tests and log people in."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.security import hash_password
+from app.models.area import Area
+from app.models.base import Role
+from app.models.integration import IntegrationClient
+from app.models.municipality import Municipality
+from app.models.user import User
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+async def municipality(session: AsyncSession, ine_code: str) -> Municipality:
+    stmt = select(Municipality).where(col(Municipality.ine_code) == ine_code)
+    return (await session.execute(stmt)).scalars().one()
+
+
+async def area(session: AsyncSession, code: str | None = None, **kwargs: Any) -> Area:
+    code = code or f"area-{uuid.uuid4().hex[:8]}"
+    obj = Area(code=code, name=kwargs.pop("name", f"Área {code}"), **kwargs)
+    session.add(obj)
+    await session.commit()
+    return obj
+
+
+async def user(
+    session: AsyncSession,
+    role: Role,
+    *,
+    municipality_id: uuid.UUID | None = None,
+    area_id: uuid.UUID | None = None,
+    email: str | None = None,
+    password: str = PASSWORD,
+    is_active: bool = True,
+) -> User:
+    obj = User(
+        email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.org",
+        full_name=f"Persona {role}",
+        role=role,
+        municipality_id=municipality_id,
+        area_id=area_id,
+        password_hash=hash_password(password),
+        is_active=is_active,
+    )
+    session.add(obj)
+    await session.commit()
+    return obj
+
+
+async def integration_client(
+    session: AsyncSession, area_id: uuid.UUID, secret: str = "s3cret-" + "y" * 30, **kwargs: Any
+) -> IntegrationClient:
+    obj = IntegrationClient(
+        client_id=kwargs.pop("client_id", f"client-{uuid.uuid4().hex[:8]}"),
+        name=kwargs.pop("name", "Sistema de pruebas"),
+        area_id=area_id,
+        scopes=kwargs.pop("scopes", ["expedientes:read"]),
+        secret_hash=hash_password(secret),
+        **kwargs,
+    )
+    session.add(obj)
+    await session.commit()
+    return obj
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": password},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def auth_headers(client: httpx.AsyncClient, u: User) -> dict[str, str]:
+    tokens = await login(client, u.email)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def admin_headers(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
+    return await auth_headers(client, await user(session, Role.admin))
+
+
+def assert_problem(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"].startswith("https://")
+    if code:
+        assert body["code"] == code, body
+    return body

@@ -1,0 +1,234 @@
+"""API conventions shared by every router: problem documents, limits, health, metrics."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.models.base import Role
+from tests import factories as f
+from tests.factories import assert_problem
+
+
+async def test_unknown_route_is_a_404_problem(client):
+    body = assert_problem(await client.get("/api/v1/nothing-here"), 404, "not-found")
+    assert body["instance"] == "/api/v1/nothing-here"
+
+
+async def test_wrong_method_is_a_405_problem(client):
+    assert_problem(await client.delete("/api/v1/municipalities"), 405, "method-not-allowed")
+
+
+async def test_oversized_declared_body_is_413(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        content=b'{"code": "' + b"a" * 2_000_000 + b'"}',
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert_problem(r, 413, "payload-too-large")
+
+
+async def test_oversized_streamed_body_is_413(client, session):
+    headers = await f.admin_headers(client, session)
+
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    r = await client.post(
+        "/api/v1/areas",
+        content=chunks(),
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert_problem(r, 413)
+
+
+async def test_wrong_content_type_is_415(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        content=b"<area><code>x</code></area>",
+        headers={**headers, "content-type": "application/xml"},
+    )
+    body = assert_problem(r, 415, "unsupported-media-type")
+    assert "application/xml" in body["detail"]
+
+
+async def test_json_to_the_form_endpoint_is_415(client):
+    r = await client.post("/api/v1/auth/token", json={"grant_type": "password"})
+    assert_problem(r, 415)
+
+
+async def test_malformed_json_is_a_400(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        content=b'{"code": "x", ',
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert_problem(r, 400, "malformed-json")
+
+
+async def test_wrong_types_list_each_field_path(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas", json={"code": 12, "name": ["x"], "email": "not-an-email"}, headers=headers
+    )
+    body = assert_problem(r, 422, "validation-error")
+    pointers = {e["pointer"] for e in body["errors"]}
+    assert {"/code", "/name", "/email"} <= pointers
+
+
+async def test_unknown_fields_are_rejected(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        json={"code": "obras", "name": "Obras", "is_admin": True},
+        headers=headers,
+    )
+    body = assert_problem(r, 422)
+    assert body["errors"][0]["pointer"] == "/is_admin"
+    assert body["errors"][0]["code"] == "extra_forbidden"
+    count = (await session.execute(text("SELECT count(*) FROM area"))).scalar_one()
+    assert count == 0
+
+
+async def test_invalid_uuid_in_path_is_422_naming_the_parameter(client):
+    body = assert_problem(await client.get("/api/v1/municipalities/not-a-uuid"), 422)
+    assert body["errors"][0]["loc"] == ["path", "municipality_id"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage!!", "eyJmIjoiYmFkIn0", "e30", "W10", "x" * 300])
+async def test_invalid_cursor_is_a_400(client, cursor):
+    r = await client.get("/api/v1/municipalities", params={"cursor": cursor})
+    assert_problem(r, 400, "invalid-cursor")
+
+
+async def test_cursor_from_another_listing_is_refused(client):
+    first = (await client.get("/api/v1/municipalities", params={"limit": 1})).json()
+    r = await client.get("/api/v1/comarcas", params={"cursor": first["next_cursor"]})
+    assert_problem(r, 400, "invalid-cursor")
+
+
+@pytest.mark.parametrize("limit", [0, -1, 201, "many"])
+async def test_limit_is_bounded(client, limit):
+    assert_problem(await client.get("/api/v1/municipalities", params={"limit": limit}), 422)
+
+
+async def test_sql_and_html_metacharacters_are_stored_and_returned_verbatim(client, session):
+    headers = await f.admin_headers(client, session)
+    nasty = 'Obras\'); DROP TABLE area;-- <script>alert(1)</script> & "x"'
+    r = await client.post(
+        "/api/v1/areas",
+        json={"code": "obras", "name": nasty, "description": nasty},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    got = await client.get(f"/api/v1/areas/{r.json()['id']}")
+    assert got.json()["name"] == nasty
+    assert got.json()["description"] == nasty
+    search = await client.get("/api/v1/municipalities", params={"q": "'; DROP TABLE x; --"})
+    assert search.status_code == 200
+    assert search.json()["items"] == []
+
+
+async def test_like_wildcards_in_search_are_literal(client):
+    r = await client.get("/api/v1/municipalities", params={"q": "%"})
+    assert r.json()["items"] == []
+
+
+async def test_unexpected_errors_are_a_500_problem_without_internals(client, monkeypatch):
+    from app.services import reference
+
+    async def boom(*args, **kwargs):
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    monkeypatch.setattr(reference, "list_areas", boom)
+    r = await client.get("/api/v1/areas")
+    body = assert_problem(r, 500, "internal-error")
+    assert "secret internal detail" not in r.text
+    assert "Traceback" not in r.text
+    assert "RuntimeError" not in body.get("detail", "")
+
+
+async def test_every_response_carries_a_request_id(client):
+    r = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await client.get("/healthz", headers={"X-Request-Id": "bad id with spaces\n"})
+    assert r.headers["x-request-id"] != "bad id with spaces\n"
+    assert len(r.headers["x-request-id"]) == 32
+
+
+async def test_healthz(client):
+    r = await client.get("/healthz")
+    assert r.json() == {"status": "ok"}
+
+
+async def test_readyz_when_database_and_redis_answer(client):
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+async def test_readyz_is_503_when_redis_is_unreachable(client, monkeypatch):
+    from redis.asyncio import Redis
+
+    from app.routers import health
+
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    monkeypatch.setattr(health, "get_redis", lambda: unreachable)
+    r = await client.get("/readyz")
+    body = assert_problem(r, 503, "service-unavailable")
+    assert "Redis" in body["detail"]
+    await unreachable.aclose()
+
+
+async def test_readyz_is_503_when_database_is_unreachable(client, monkeypatch):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.routers import health
+
+    dead = create_async_engine(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/none", connect_args={"timeout": 1}
+    )
+    monkeypatch.setattr(health, "get_engine", lambda: dead)
+    body = assert_problem(await client.get("/readyz"), 503)
+    assert "base de datos" in body["detail"]
+    await dead.dispose()
+
+
+async def test_metrics_are_exposed_for_prometheus(client):
+    await client.get("/healthz")
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert 'oaaa_http_requests_total{method="GET",route="/healthz",status="200"}' in r.text
+
+
+async def test_cors_allows_the_spa_origin_only(client):
+    ok = await client.options(
+        "/api/v1/areas",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"},
+    )
+    assert ok.headers["access-control-allow-origin"] == "http://localhost:5173"
+    bad = await client.options(
+        "/api/v1/areas",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in bad.headers
+
+
+async def test_municipal_user_cannot_call_admin_endpoints(client, session):
+    u = await f.user(
+        session, Role.municipal_user, municipality_id=(await f.municipality(session, "06011")).id
+    )
+    headers = await f.auth_headers(client, u)
+    r = await client.post("/api/v1/areas", json={"code": "x1", "name": "Área X"}, headers=headers)
+    assert_problem(r, 403, "forbidden")
+    assert_problem(await client.get("/api/v1/audit-log", headers=headers), 403)
+    assert_problem(await client.get("/api/v1/integration-clients", headers=headers), 403)
+
+
+async def test_public_endpoints_with_a_bad_token_are_401_not_anonymous(client):
+    r = await client.get("/api/v1/areas", headers={"Authorization": "Bearer nonsense"})
+    assert_problem(r, 401)

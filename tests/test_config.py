@@ -1,0 +1,35 @@
+"""Settings refuse placeholder secrets outside local and test environments."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import PLACEHOLDER_SECRET, Settings
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_placeholder_secret_is_refused_outside_local(environment: str) -> None:
+    with pytest.raises(ValidationError, match="OAAA_JWT_SECRET"):
+        Settings(environment=environment, jwt_secret=PLACEHOLDER_SECRET)  # type: ignore[arg-type]
+
+
+def test_short_secret_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="OAAA_JWT_SECRET"):
+        Settings(environment="production", jwt_secret="short")  # type: ignore[arg-type]
+
+
+def test_real_secret_is_accepted_in_production() -> None:
+    settings = Settings(environment="production", jwt_secret="r" * 48)  # type: ignore[arg-type]
+    assert settings.jwt_secret.get_secret_value() == "r" * 48
+
+
+def test_plain_database_url_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OAAA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@db.example:5432/x")
+    assert Settings().database_url == "postgresql+asyncpg://u@db.example:5432/x"
+
+
+def test_secret_is_not_shown_in_repr() -> None:
+    settings = Settings(environment="test", jwt_secret="supersecretvalue" * 3)  # type: ignore[arg-type]
+    assert "supersecretvalue" not in repr(settings)
