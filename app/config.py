@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     # None: Secure cookies everywhere except local runs over plain http.
     refresh_cookie_secure: bool | None = None
 
+    office_hours: str = Field(
+        default="08:00-15:00", description="Horario de oficina para plazos en horas hábiles"
+    )
+    public_tracking_max_per_ip: int = 30
+    public_tracking_window_seconds: int = 600
+    public_tracking_max_failures_per_reference: int = 10
+
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900

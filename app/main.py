@@ -14,7 +14,20 @@ from app.db import dispose_engine
 from app.errors import install_error_handlers
 from app.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.redis import close_redis
-from app.routers import areas, audit, auth, health, municipalities, users
+from app.routers import (
+    areas,
+    audit,
+    auth,
+    consultations,
+    faq,
+    health,
+    holidays,
+    municipalities,
+    sla_policies,
+    suggestions,
+    surveys,
+    users,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -64,7 +77,19 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, municipalities, areas, users, audit):
+    for module in (
+        auth,
+        municipalities,
+        areas,
+        users,
+        audit,
+        holidays,
+        sla_policies,
+        consultations,
+        faq,
+        surveys,
+        suggestions,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -36,6 +36,12 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
 
+    @classmethod
+    def of(cls, schema: type[T], rows: Sequence[Any], next_cursor: str | None) -> Page[T]:
+        """A page of `rows` rendered through `schema` (a pydantic model)."""
+        validate = schema.model_validate  # type: ignore[attr-defined]
+        return cls(items=[validate(r) for r in rows], next_cursor=next_cursor)
+
 
 @dataclass(frozen=True)
 class PageParams:

@@ -20,6 +20,7 @@ from app.models.integration import IntegrationClient, IntegrationScope
 from app.models.municipality import Comarca, Municipality, MunicipalityKind
 from app.models.user import User
 from app.scoping import Actor
+from app.seed_faq import seed_faq
 from app.services import audit
 
 SEED_ACTOR = Actor.system("datos de demostración")
@@ -267,6 +268,7 @@ async def seed(session: AsyncSession) -> list[str]:
             )
         )
         created.append(f"cliente de integración {DEMO_CLIENT_ID}")
+    created.extend(await seed_faq(session, areas))
     await session.flush()
     if created:
         await audit.record(session, SEED_ACTOR, "seed.demo", "seed", None, {"created": created})

@@ -39,6 +39,8 @@ def _plain(url: str) -> str:
 
 
 TEST_DB_URL = _with_database(ADMIN_URL, TEST_DB)
+# Rows that migrations load and every test starts from.
+REFERENCE_TABLES = ("municipality", "sla_policy")
 
 # Settings are read once per process: point them at the test services before the app loads.
 os.environ["OAAA_ENVIRONMENT"] = "test"
@@ -99,7 +101,8 @@ def migrated_database() -> Iterator[str]:
         try:
             # Outside `public`, so autogenerate comparisons never see it.
             await conn.execute("CREATE SCHEMA testref")
-            await conn.execute("CREATE TABLE testref.municipality AS SELECT * FROM municipality")
+            for table in REFERENCE_TABLES:
+                await conn.execute(f"CREATE TABLE testref.{table} AS SELECT * FROM {table}")
         finally:
             await conn.close()
 
@@ -136,7 +139,8 @@ async def clean_state(migrated_database: str) -> AsyncIterator[None]:
         # The audit log refuses TRUNCATE through a trigger; replica mode skips triggers.
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         await conn.execute(text(_truncate_sql()))
-        await conn.execute(text("INSERT INTO municipality SELECT * FROM testref.municipality"))
+        for table in REFERENCE_TABLES:
+            await conn.execute(text(f"INSERT INTO {table} SELECT * FROM testref.{table}"))
     redis = get_redis()
     prefix = get_settings().redis_prefix
     keys = [k async for k in redis.scan_iter(match=prefix + "*", count=500)]

@@ -103,3 +103,41 @@ def assert_problem(
     if code:
         assert body["code"] == code, body
     return body
+
+
+async def consultation(
+    session: AsyncSession,
+    municipality_id: uuid.UUID,
+    *,
+    status: str = "received",
+    area_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+    subject: str = "Consulta de prueba",
+    body: str = "Texto de la consulta de prueba",
+    closed: bool = False,
+) -> Any:
+    """A consultation row inserted directly (no SLA computation), for tests of other features."""
+    from datetime import UTC, datetime
+
+    from app.models.consultation import Consultation
+
+    now = datetime.now(UTC)
+    obj = Consultation(
+        reference=f"OAAA-T-{uuid.uuid4().hex[:10]}",
+        access_code_hash=hash_password("TESTCODE"),
+        municipality_id=municipality_id,
+        area_id=area_id,
+        service_id=service_id,
+        channel="web",
+        status="closed" if closed else status,
+        subject=subject,
+        body=body,
+        received_at=now,
+        sla_started_at=now,
+        answered_at=now if closed else None,
+        closed_at=now if closed else None,
+        sla_state="met" if closed else "on_track",
+    )
+    session.add(obj)
+    await session.commit()
+    return obj

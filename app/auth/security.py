@@ -19,9 +19,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from app.config import Settings
+from app.config import Settings, get_settings
 
-_hasher = PasswordHasher()
+
+def _make_hasher() -> PasswordHasher:
+    # The test suite hashes hundreds of passwords; it uses the cheapest argon2id parameters.
+    # Every other environment uses the library's recommended ones.
+    if get_settings().environment == "test":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = _make_hasher()
 # Verified against when the account does not exist, so timing does not reveal it.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 

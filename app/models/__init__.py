@@ -4,18 +4,37 @@ from app.models.area import Area, CatalogueService
 from app.models.audit import AuditLog
 from app.models.auth import RefreshToken
 from app.models.base import Role
+from app.models.consultation import (
+    Consultation,
+    ConsultationEvent,
+    ConsultationMessage,
+    ReferenceCounter,
+)
+from app.models.faq import AssistantQuery, FaqEntry
 from app.models.integration import IntegrationClient
 from app.models.municipality import Comarca, Municipality
+from app.models.sla import Holiday, SlaPolicy
+from app.models.survey import SatisfactionSurvey, Suggestion
 from app.models.user import User
 
 __all__ = [
     "Area",
+    "AssistantQuery",
     "AuditLog",
     "CatalogueService",
     "Comarca",
+    "Consultation",
+    "ConsultationEvent",
+    "ConsultationMessage",
+    "FaqEntry",
+    "Holiday",
     "IntegrationClient",
     "Municipality",
+    "ReferenceCounter",
     "RefreshToken",
     "Role",
+    "SatisfactionSurvey",
+    "SlaPolicy",
+    "Suggestion",
     "User",
 ]

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import EmailStr
-from sqlalchemy import ARRAY, String, UniqueConstraint
+from sqlalchemy import ARRAY, ForeignKey, String, UniqueConstraint, Uuid
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
@@ -89,7 +89,19 @@ class CatalogueService(CatalogueServiceBase, table=True):
     code: str = Field(max_length=63)
     channels: list[str] = Field(default_factory=list, sa_type=ARRAY(String(32)))  # type: ignore[assignment]
     contact_email: str | None = Field(default=None, max_length=254)
-    default_sla_policy_id: uuid.UUID | None = None
+    # use_alter: sla_policy also references catalogue_service.
+    default_sla_policy_id: uuid.UUID | None = Field(
+        default=None,
+        sa_type=Uuid,
+        sa_column_args=[
+            ForeignKey(
+                "sla_policy.id",
+                ondelete="SET NULL",
+                use_alter=True,
+                name="fk_catalogue_service_default_sla_policy_id_sla_policy",
+            )
+        ],
+    )
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -39,7 +39,7 @@ async def list_areas(
     rows, cursor = await reference.list_areas(
         session, actor, page, include_inactive=include_inactive
     )
-    return Page(items=[AreaPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(AreaPublic, rows, cursor)
 
 
 @router.get(
@@ -100,7 +100,7 @@ async def list_services(
     rows, cursor = await reference.list_services(
         session, actor, page, area_id=area_id, q=q, include_inactive=include_inactive
     )
-    return Page(items=[CatalogueServicePublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(CatalogueServicePublic, rows, cursor)
 
 
 @router.get(

@@ -50,4 +50,4 @@ async def list_audit_log(
         since=since,
         until=until,
     )
-    return Page(items=[AuditLogPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(AuditLogPublic, rows, cursor)

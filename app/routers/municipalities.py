@@ -51,7 +51,7 @@ async def list_municipalities(
     rows, cursor = await reference.list_municipalities(
         session, actor, page, q=q, kind=kind, comarca_id=comarca_id, parent_id=parent_id
     )
-    return Page(items=[MunicipalityPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(MunicipalityPublic, rows, cursor)
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def list_comarcas(
 ) -> Page[ComarcaPublic]:
     """Comarcas used to group municipalities."""
     rows, cursor = await reference.list_comarcas(session, actor, page)
-    return Page(items=[ComarcaPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(ComarcaPublic, rows, cursor)
 
 
 @router.post(

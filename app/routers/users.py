@@ -53,7 +53,7 @@ async def list_users(
         q=q,
         is_active=is_active,
     )
-    return Page(items=[UserPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(UserPublic, rows, cursor)
 
 
 @router.get(
@@ -107,7 +107,7 @@ async def list_clients(
 ) -> Page[IntegrationClientPublic]:
     """Machine clients of the áreas' systems."""
     rows, cursor = await user_service.list_clients(session, actor, page, area_id=area_id)
-    return Page(items=[IntegrationClientPublic.model_validate(r) for r in rows], next_cursor=cursor)
+    return Page.of(IntegrationClientPublic, rows, cursor)
 
 
 @router.post(

@@ -22,7 +22,7 @@ from app.scoping import Actor
 SECRET_FIELDS = frozenset({"password", "password_hash", "secret_hash", "client_secret", "token"})
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -30,9 +30,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -49,7 +49,7 @@ def snapshot(
             if for_diff:
                 out[key] = hashlib.sha256(str(value).encode()).hexdigest()
             continue
-        out[key] = _jsonable(value)
+        out[key] = jsonable(value)
     return out
 
 
@@ -62,7 +62,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
             if key in SECRET_FIELDS:
                 out[key] = {"changed": True}
             else:
-                out[key] = {"from": _jsonable(old), "to": _jsonable(new)}
+                out[key] = {"from": jsonable(old), "to": jsonable(new)}
     return out
 
 
@@ -81,7 +81,7 @@ async def record(
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id) if entity_id is not None else None,
-        changes=_jsonable(dict(changes or {})),
+        changes=jsonable(dict(changes or {})),
         request_id=request_id_var.get(),
         client_ip=client_ip_var.get(),
     )

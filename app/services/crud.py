@@ -27,6 +27,12 @@ CONSTRAINT_MESSAGES: dict[str, str] = {
     "uq_catalogue_service_area_code": "Ya existe un servicio con ese código en el área",
     "uq_user_account_email": "Ya existe un usuario con ese correo electrónico",
     "uq_integration_client_client_id": "Ya existe un cliente con ese identificador",
+    "uq_sla_policy_code": "Ya existe una política de plazos con ese código",
+    "uq_sla_policy_match": (
+        "Ya hay una política activa para ese servicio y prioridad; desactívela o modifíquela"
+    ),
+    "uq_sla_policy_default": "Ya hay una política general activa",
+    "uq_holiday_municipality_day": "Ese día ya figura en el calendario de esa entidad",
     "ck_municipality_kind_shape": (
         "Un municipio requiere código INE de la provincia (06xxx) y no tiene matriz; "
         "una ELM requiere municipio matriz"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+import logging
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.errors import TooManyRequests
 from app.redis import key
+
+logger = logging.getLogger("app.ratelimit")
 
 
 async def count(redis: Redis, bucket: str, ident: str) -> int:
@@ -29,3 +35,25 @@ async def retry_after(redis: Redis, bucket: str, ident: str) -> int:
 
 async def reset(redis: Redis, bucket: str, ident: str) -> None:
     await redis.delete(key("rl", bucket, ident))
+
+
+async def enforce_rate_limit(
+    redis: Redis, bucket: str, ident: str | None, limit: int, window_seconds: int
+) -> None:
+    """Counts one request of `ident` in `bucket`; beyond `limit` in the window, 429.
+
+    Public endpoints fail open when Redis is down: the limiter protects capacity, not secrets.
+    """
+    who = ident or "unknown"
+    try:
+        used = await hit(redis, bucket, who, window_seconds)
+        if used <= limit:
+            return
+        wait = await retry_after(redis, bucket, who)
+    except RedisError:
+        logger.warning("rate limiter unavailable", extra={"fields": {"bucket": bucket}})
+        return
+    raise TooManyRequests(
+        f"Ha superado el límite de peticiones. Vuelva a intentarlo en {wait} segundos.",
+        headers={"Retry-After": str(wait)},
+    )

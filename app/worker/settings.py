@@ -8,12 +8,14 @@ from typing import Any, ClassVar, TypedDict
 from zoneinfo import ZoneInfo
 
 import httpx
+from arq import cron
 from arq.connections import RedisSettings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
 from app.db import make_engine
+from app.worker.jobs import scan_sla
 
 logger = logging.getLogger("app.worker")
 
@@ -50,7 +52,11 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [heartbeat]
+    functions: ClassVar[list[Any]] = [heartbeat, scan_sla]
+    cron_jobs: ClassVar[list[Any]] = [
+        # Every minute; cron jobs are unique across workers.
+        cron(scan_sla, second=0, run_at_startup=True, unique=True, timeout=300),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()

@@ -1,0 +1,348 @@
+"""Consultations (consultas): questions from municipalities, their thread and history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Computed,
+    Identity,
+    Index,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlmodel import Field, SQLModel
+
+from app.models.area import Channel
+from app.models.audit import ActorType
+from app.models.base import (
+    ScopeSpec,
+    StrictInput,
+    aware_datetime_field,
+    created_at_field,
+    id_field,
+    updated_at_field,
+)
+
+
+class ConsultationStatus(StrEnum):
+    received = "received"
+    in_progress = "in_progress"
+    forwarded = "forwarded"
+    waiting_on_municipality = "waiting_on_municipality"
+    answered = "answered"
+    closed = "closed"
+
+
+OPEN_STATUSES = (
+    ConsultationStatus.received,
+    ConsultationStatus.in_progress,
+    ConsultationStatus.forwarded,
+    ConsultationStatus.waiting_on_municipality,
+)
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class SlaState(StrEnum):
+    on_track = "on_track"
+    warning = "warning"
+    breached = "breached"
+    met = "met"
+    paused = "paused"
+
+
+class MessageVisibility(StrEnum):
+    public = "public"
+    internal = "internal"
+
+
+class Consultation(SQLModel, table=True):
+    __tablename__ = "consultation"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(municipality="municipality_id", area="area_id")
+    __label__: ClassVar[str] = "La consulta"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('received', 'in_progress', 'forwarded', 'waiting_on_municipality',"
+            " 'answered', 'closed')",
+            name="status_values",
+        ),
+        CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority_values"),
+        CheckConstraint(
+            "sla_state IN ('on_track', 'warning', 'breached', 'met', 'paused')",
+            name="sla_state_values",
+        ),
+        CheckConstraint("status <> 'forwarded' OR area_id IS NOT NULL", name="forwarded_has_area"),
+        # A municipality's open consultations, newest first.
+        Index(
+            "ix_consultation_municipality_open",
+            "municipality_id",
+            text("received_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
+        # The office's triage queue: open consultations by nearest due date.
+        Index(
+            "ix_consultation_triage",
+            "resolution_due_at",
+            "id",
+            postgresql_where=text("status <> 'closed'"),
+        ),
+        Index("ix_consultation_area_due", "area_id", "resolution_due_at", "id"),
+        Index("ix_consultation_received", text("received_at DESC"), text("id DESC")),
+        Index("ix_consultation_sla_state", "sla_state", "resolution_due_at"),
+        # The worker's scan: the next instant at which some consultation's SLA state may change.
+        Index(
+            "ix_consultation_sla_next_check",
+            "sla_next_check_at",
+            postgresql_where=text("sla_next_check_at IS NOT NULL"),
+        ),
+        Index("ix_consultation_search", "search_vector", postgresql_using="gin"),
+    )
+
+    id: uuid.UUID = id_field()
+    reference: str = Field(max_length=20, unique=True)
+    access_code_hash: str = Field(max_length=255)
+    municipality_id: uuid.UUID = Field(foreign_key="municipality.id")
+    area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id")
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="catalogue_service.id")
+    sla_policy_id: uuid.UUID | None = Field(default=None, foreign_key="sla_policy.id")
+    channel: str = Field(max_length=16)
+    priority: str = Field(default=Priority.normal, max_length=16)
+    status: str = Field(default=ConsultationStatus.received, max_length=32)
+    status_before_wait: str | None = Field(default=None, max_length=32)
+    waiting_reason: str | None = Field(default=None, max_length=1000)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_type=Text)
+    requester_name: str | None = Field(default=None, max_length=200)
+    requester_email: str | None = Field(default=None, max_length=254)
+    requester_phone: str | None = Field(default=None, max_length=40)
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", index=True)
+
+    received_at: datetime = aware_datetime_field(nullable=False)
+    sla_started_at: datetime = aware_datetime_field(nullable=False)
+    first_response_due_at: datetime | None = aware_datetime_field()
+    resolution_due_at: datetime | None = aware_datetime_field()
+    first_responded_at: datetime | None = aware_datetime_field()
+    answered_at: datetime | None = aware_datetime_field()
+    closed_at: datetime | None = aware_datetime_field()
+    paused_at: datetime | None = aware_datetime_field()
+    paused_working_days: int = 0
+    paused_working_seconds: float = 0.0
+    sla_state: str = Field(default=SlaState.on_track, max_length=16)
+    sla_next_check_at: datetime | None = aware_datetime_field()
+    sla_breached_at: datetime | None = aware_datetime_field()
+
+    version: int = 1
+    search_vector: Any = Field(
+        default=None,
+        sa_column=Column(
+            TSVECTOR,
+            Computed(
+                "setweight(to_tsvector('spanish', oaaa_unaccent(coalesce(reference, '') || ' ' "
+                "|| coalesce(subject, ''))), 'A') || "
+                "setweight(to_tsvector('spanish', oaaa_unaccent(coalesce(body, ''))), 'B')",
+                persisted=True,
+            ),
+            nullable=True,
+        ),
+    )
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class ConsultationEvent(SQLModel, table=True):
+    """The consultation's history: every transition, assignment and change, attributed."""
+
+    __tablename__ = "consultation_event"
+    __table_args__ = (Index("ix_consultation_event_consultation", "consultation_id", "id"),)
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger, sa_column_args=[Identity()]
+    )
+    consultation_id: uuid.UUID = Field(foreign_key="consultation.id", ondelete="CASCADE")
+    occurred_at: datetime = created_at_field()
+    actor_type: str = Field(max_length=16)
+    actor_id: uuid.UUID | None = None
+    actor_label: str | None = Field(default=None, max_length=254)
+    kind: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    # Internal events (assignment, internal notes) are hidden from the municipality.
+    is_public: bool = True
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+
+
+class ConsultationMessage(SQLModel, table=True):
+    __tablename__ = "consultation_message"
+    __table_args__ = (
+        Index("ix_consultation_message_consultation", "consultation_id", "created_at", "id"),
+        CheckConstraint("visibility IN ('public', 'internal')", name="visibility_values"),
+    )
+
+    id: uuid.UUID = id_field()
+    consultation_id: uuid.UUID = Field(foreign_key="consultation.id", ondelete="CASCADE")
+    visibility: str = Field(max_length=16)
+    author_type: str = Field(max_length=16)
+    author_id: uuid.UUID | None = None
+    author_label: str | None = Field(default=None, max_length=254)
+    from_office: bool = True
+    body: str = Field(sa_type=Text)
+    created_at: datetime = created_at_field()
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """Last consultation number issued per year; incremented inside the creating transaction,
+    so a rolled-back creation gives its number back and references have no gaps."""
+
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_value: int = 0
+
+
+# ---- API shapes -------------------------------------------------------------------------
+
+
+class ConsultationCreate(StrictInput):
+    subject: str = Field(min_length=3, max_length=300)
+    body: str = Field(min_length=3, max_length=20000)
+    municipality_id: uuid.UUID | None = Field(
+        default=None, description="Obligatorio para el personal de la oficina"
+    )
+    channel: Channel | None = Field(
+        default=None, description="web para municipios; teléfono, correo… para la oficina"
+    )
+    received_at: datetime | None = Field(
+        default=None, description="Momento real de recepción (no futuro); por defecto, ahora"
+    )
+    service_id: uuid.UUID | None = None
+    priority: Priority = Priority.normal
+    requester_name: str | None = Field(default=None, max_length=200)
+    requester_email: str | None = Field(default=None, max_length=254)
+    requester_phone: str | None = Field(default=None, max_length=40)
+    assistant_query_id: uuid.UUID | None = Field(
+        default=None, description="Pregunta del asistente de la que nace esta consulta"
+    )
+
+    @model_validator(mode="after")
+    def _aware(self) -> ConsultationCreate:
+        if self.received_at is not None and self.received_at.tzinfo is None:
+            raise ValueError("received_at debe incluir la zona horaria")
+        return self
+
+
+class ConsultationUpdate(StrictInput):
+    subject: str | None = Field(default=None, min_length=3, max_length=300)
+    service_id: uuid.UUID | None = None
+    priority: Priority | None = None
+    assignee_id: uuid.UUID | None = None
+    requester_name: str | None = Field(default=None, max_length=200)
+    requester_email: str | None = Field(default=None, max_length=254)
+    requester_phone: str | None = Field(default=None, max_length=40)
+
+
+class TransitionRequest(StrictInput):
+    to: ConsultationStatus
+    area_id: uuid.UUID | None = Field(default=None, description="Área destino al remitir")
+    reason: str | None = Field(
+        default=None, max_length=1000, description="Motivo (obligatorio al esperar al municipio)"
+    )
+    note: str | None = Field(default=None, max_length=5000, description="Nota interna opcional")
+
+
+class MessageCreate(StrictInput):
+    body: str = Field(min_length=1, max_length=20000)
+    visibility: MessageVisibility = MessageVisibility.public
+
+
+class ConsultationPublic(SQLModel):
+    id: uuid.UUID
+    reference: str
+    municipality_id: uuid.UUID
+    area_id: uuid.UUID | None
+    service_id: uuid.UUID | None
+    sla_policy_id: uuid.UUID | None
+    channel: Channel
+    priority: Priority
+    status: ConsultationStatus
+    waiting_reason: str | None
+    subject: str
+    body: str
+    requester_name: str | None
+    requester_email: str | None
+    requester_phone: str | None
+    created_by_id: uuid.UUID | None
+    assignee_id: uuid.UUID | None
+    received_at: datetime
+    sla_started_at: datetime
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_responded_at: datetime | None
+    answered_at: datetime | None
+    closed_at: datetime | None
+    paused_at: datetime | None
+    sla_state: SlaState
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConsultationCreated(ConsultationPublic):
+    access_code: str = Field(
+        description="Código de seguimiento sin registro; se muestra una sola vez"
+    )
+
+
+class ConsultationEventPublic(SQLModel):
+    id: int
+    occurred_at: datetime
+    actor_type: ActorType
+    actor_label: str | None
+    kind: str
+    from_status: ConsultationStatus | None
+    to_status: ConsultationStatus | None
+    data: dict[str, Any]
+
+
+class MessagePublic(SQLModel):
+    id: uuid.UUID
+    visibility: MessageVisibility
+    author_label: str | None
+    from_office: bool
+    body: str
+    created_at: datetime
+
+
+class AccessCodeResponse(SQLModel):
+    reference: str
+    access_code: str
+
+
+class PublicTracking(SQLModel):
+    """What anyone holding the reference and access code may see."""
+
+    reference: str
+    status: ConsultationStatus
+    subject: str
+    received_at: datetime
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    answered_at: datetime | None
+    closed_at: datetime | None
+    history: list[ConsultationEventPublic]
+    replies: list[MessagePublic]

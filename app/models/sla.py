@@ -1,0 +1,170 @@
+"""SLA policies and the holiday calendar they are counted on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import ARRAY, CheckConstraint, Index, Integer, text
+from sqlmodel import Field, SQLModel
+
+from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
+from app.models.consultation import Priority
+
+
+class SlaUnit(StrEnum):
+    working_days = "working_days"
+    working_hours = "working_hours"
+
+
+class SlaPolicyBase(SQLModel):
+    code: str = Field(max_length=63, regex=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=2, max_length=200)
+    service_id: uuid.UUID | None = Field(
+        default=None, description="Servicio al que aplica (vacío: cualquiera)"
+    )
+    priority: Priority | None = Field(default=None, description="Prioridad (vacío: cualquiera)")
+    unit: SlaUnit = SlaUnit.working_days
+    first_response_target: int = Field(ge=1, le=2000, description="Plazo de primera respuesta")
+    resolution_target: int = Field(ge=1, le=5000, description="Plazo de resolución")
+    warning_thresholds: list[int] = Field(
+        default_factory=lambda: [50, 80],
+        description="Avisos al alcanzar estos porcentajes del plazo",
+    )
+    is_default: bool = Field(
+        default=False, description="Política general: se aplica cuando ninguna otra encaja"
+    )
+
+
+class SlaPolicy(SlaPolicyBase, table=True):
+    __tablename__ = "sla_policy"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "La política de plazos"
+    __table_args__ = (
+        CheckConstraint("first_response_target <= resolution_target", name="targets_order"),
+        CheckConstraint("unit IN ('working_days', 'working_hours')", name="unit_values"),
+        # At most one active policy per (service, priority) combination it is matched on.
+        Index(
+            "uq_sla_policy_match",
+            "service_id",
+            "priority",
+            unique=True,
+            postgresql_where=text("is_active AND (service_id IS NOT NULL OR priority IS NOT NULL)"),
+            postgresql_nulls_not_distinct=True,
+        ),
+        # Exactly one general policy, the fallback when nothing more specific applies.
+        Index(
+            "uq_sla_policy_default",
+            "is_default",
+            unique=True,
+            postgresql_where=text("is_default AND is_active"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    code: str = Field(max_length=63, unique=True)
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="catalogue_service.id")
+    priority: str | None = Field(default=None, max_length=16)  # type: ignore[assignment]
+    unit: str = Field(default=SlaUnit.working_days, max_length=16)  # type: ignore[assignment]
+    warning_thresholds: list[int] = Field(default_factory=lambda: [50, 80], sa_type=ARRAY(Integer))
+    is_active: bool = True
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+def _check_thresholds(values: list[int] | None) -> list[int] | None:
+    if values is None:
+        return None
+    if any(v <= 0 or v >= 100 for v in values):
+        raise ValueError("los umbrales de aviso son porcentajes entre 1 y 99")
+    return sorted(set(values))
+
+
+class SlaPolicyCreate(SlaPolicyBase, StrictInput):
+    @field_validator("warning_thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        return _check_thresholds(v) or []
+
+    @model_validator(mode="after")
+    def _order(self) -> SlaPolicyCreate:
+        if self.first_response_target > self.resolution_target:
+            raise ValueError("la primera respuesta no puede vencer después de la resolución")
+        return self
+
+
+class SlaPolicyUpdate(StrictInput):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    unit: SlaUnit | None = None
+    first_response_target: int | None = Field(default=None, ge=1, le=2000)
+    resolution_target: int | None = Field(default=None, ge=1, le=5000)
+    warning_thresholds: list[int] | None = None
+    is_default: bool | None = None
+    is_active: bool | None = None
+
+    @field_validator("warning_thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[int] | None) -> list[int] | None:
+        return _check_thresholds(v)
+
+
+class SlaPolicyPublic(SlaPolicyBase):
+    id: uuid.UUID
+    is_active: bool
+
+
+class HolidayKind(StrEnum):
+    local = "local"
+    regional_correction = "regional_correction"
+
+
+class Holiday(SQLModel, table=True):
+    """A municipality's local holiday, or a correction of the official national/regional list.
+
+    `municipality_id` NULL applies to the whole province; `is_holiday` false removes an official
+    date (e.g. a regional holiday moved by decree)."""
+
+    __tablename__ = "holiday"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "El festivo"
+    __table_args__ = (
+        Index(
+            "uq_holiday_municipality_day",
+            "municipality_id",
+            "day",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    municipality_id: uuid.UUID | None = Field(
+        default=None, foreign_key="municipality.id", ondelete="CASCADE"
+    )
+    day: date
+    name: str = Field(max_length=200)
+    is_holiday: bool = True
+    created_at: datetime = created_at_field()
+
+
+class HolidayCreate(StrictInput):
+    municipality_id: uuid.UUID | None = Field(
+        default=None, description="Municipio (vacío: corrección para toda la provincia)"
+    )
+    day: date
+    name: str = Field(min_length=2, max_length=200)
+    is_holiday: bool = Field(
+        default=True, description="false: el día deja de ser festivo (corrección oficial)"
+    )
+
+
+class HolidayPublic(SQLModel):
+    id: uuid.UUID | None = Field(description="Vacío para los festivos oficiales")
+    municipality_id: uuid.UUID | None
+    day: date
+    name: str
+    is_holiday: bool
+    source: str = Field(description="national_regional, local o correction")

@@ -1,0 +1,250 @@
+"""Service-level clocks of consultations: which policy applies, when things fall due, and the
+SLA state (on track, warning, breached, met, paused) at a given instant.
+
+Day-based targets are counted in días hábiles of the consultation's municipality (its local
+holidays included); hour-based targets in office hours of working days. Waiting on the
+municipality stops the clock: the paused working time is added to the due dates on resumption.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.config import get_settings
+from app.models.area import CatalogueService
+from app.models.consultation import Consultation, ConsultationStatus, SlaState
+from app.models.sla import Holiday, SlaPolicy, SlaUnit
+from app.services.working_days import MADRID, OfficeHours, WorkingCalendar
+
+# Years loaded around a consultation: enough for the longest admissible target plus pauses.
+_YEARS_BEFORE = 1
+_YEARS_AFTER = 4
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One running clock: from `start` to `due`, with warning instants at the thresholds."""
+
+    start: datetime
+    due: datetime
+    warnings: tuple[datetime, ...]
+
+
+def calendar_years(*instants: datetime) -> range:
+    years = [i.astimezone(MADRID).year for i in instants]
+    return range(min(years) - _YEARS_BEFORE, max(years) + _YEARS_AFTER + 1)
+
+
+async def load_calendar(
+    session: AsyncSession, municipality_id: uuid.UUID | None, years: range
+) -> WorkingCalendar:
+    """National + Extremadura holidays, province-wide corrections and the municipality's own."""
+    first, last = date(years.start, 1, 1), date(years.stop - 1, 12, 31)
+    stmt = select(Holiday).where(
+        col(Holiday.day) >= first,
+        col(Holiday.day) <= last,
+        or_(
+            col(Holiday.municipality_id).is_(None),
+            col(Holiday.municipality_id) == municipality_id,
+        ),
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return WorkingCalendar.build(
+        years,
+        local=[h.day for h in rows if h.is_holiday and h.municipality_id is not None],
+        added=[h.day for h in rows if h.is_holiday and h.municipality_id is None],
+        removed=[h.day for h in rows if not h.is_holiday],
+        office_hours=OfficeHours.parse(get_settings().office_hours),
+    )
+
+
+async def select_policy(
+    session: AsyncSession, service_id: uuid.UUID | None, priority: str
+) -> SlaPolicy | None:
+    """The most specific active policy: service+priority, the service's default, service,
+    priority, then the general one."""
+    policies = (
+        (await session.execute(select(SlaPolicy).where(col(SlaPolicy.is_active).is_(True))))
+        .scalars()
+        .all()
+    )
+
+    def find(service: uuid.UUID | None, prio: str | None) -> SlaPolicy | None:
+        return next((p for p in policies if p.service_id == service and p.priority == prio), None)
+
+    if service_id is not None:
+        exact = find(service_id, priority)
+        if exact:
+            return exact
+        service = await session.get(CatalogueService, service_id)
+        if service and service.default_sla_policy_id:
+            default = next((p for p in policies if p.id == service.default_sla_policy_id), None)
+            if default:
+                return default
+        by_service = find(service_id, None)
+        if by_service:
+            return by_service
+    return find(None, priority) or next((p for p in policies if p.is_default), None)
+
+
+def _due(
+    cal: WorkingCalendar,
+    policy: SlaPolicy,
+    start: datetime,
+    target: int,
+    paused_days: int,
+    paused_seconds: float,
+) -> datetime:
+    # Stored in UTC: arithmetic on datetimes sharing a ZoneInfo is wall-clock arithmetic, which
+    # is an hour off across a daylight-saving change.
+    if policy.unit == SlaUnit.working_hours:
+        return cal.add_working_seconds(start, target * 3600 + paused_seconds).astimezone(UTC)
+    start_day = start.astimezone(MADRID).date()
+    return cal.end_of_day(cal.add_working_days(start_day, target + paused_days)).astimezone(UTC)
+
+
+def compute_due_dates(
+    cal: WorkingCalendar, policy: SlaPolicy, c: Consultation
+) -> tuple[datetime, datetime]:
+    """First-response and resolution due instants, extended by the time spent paused."""
+    first = _due(
+        cal,
+        policy,
+        c.sla_started_at,
+        policy.first_response_target,
+        c.paused_working_days,
+        c.paused_working_seconds,
+    )
+    resolution = _due(
+        cal,
+        policy,
+        c.sla_started_at,
+        policy.resolution_target,
+        c.paused_working_days,
+        c.paused_working_seconds,
+    )
+    return first, resolution
+
+
+def _clocks(c: Consultation, thresholds: Sequence[int]) -> list[Clock]:
+    clocks: list[Clock] = []
+    for due, running in (
+        (c.first_response_due_at, c.first_responded_at is None),
+        (c.resolution_due_at, True),
+    ):
+        if due is None or not running:
+            continue
+        start, due = c.sla_started_at.astimezone(UTC), due.astimezone(UTC)
+        span = due - start
+        warnings = tuple(sorted(start + span * (t / 100) for t in thresholds))
+        clocks.append(Clock(start=start, due=due, warnings=warnings))
+    return clocks
+
+
+def evaluate(
+    c: Consultation, thresholds: Sequence[int], now: datetime
+) -> tuple[SlaState, datetime | None]:
+    """The SLA state at `now` and the next instant at which it may change (None: never)."""
+    if c.status in (ConsultationStatus.answered, ConsultationStatus.closed):
+        done = c.answered_at or c.closed_at or now
+        late = c.resolution_due_at is not None and done > c.resolution_due_at
+        late = late or (c.sla_breached_at is not None and c.sla_breached_at <= done)
+        return (SlaState.breached if late else SlaState.met), None
+    if c.paused_at is not None:
+        return SlaState.paused, None
+    clocks = _clocks(c, thresholds)
+    upcoming = sorted(i for clock in clocks for i in (*clock.warnings, clock.due) if i > now)
+    next_check = upcoming[0] if upcoming else None
+    if c.sla_breached_at is not None or any(now > clock.due for clock in clocks):
+        return SlaState.breached, next_check
+    if any(clock.warnings and now >= clock.warnings[0] for clock in clocks):
+        return SlaState.warning, next_check
+    return SlaState.on_track, next_check
+
+
+def apply_state(c: Consultation, thresholds: Sequence[int], now: datetime) -> bool:
+    """Stores the state at `now` on the consultation; True when the state changed."""
+    state, next_check = evaluate(c, thresholds, now)
+    changed = state != c.sla_state
+    if (
+        state == SlaState.breached
+        and c.sla_breached_at is None
+        and c.status
+        not in (
+            ConsultationStatus.answered,
+            ConsultationStatus.closed,
+        )
+    ):
+        clocks = _clocks(c, thresholds)
+        passed = [clock.due for clock in clocks if now > clock.due]
+        c.sla_breached_at = min(passed) if passed else now
+    c.sla_state = state
+    c.sla_next_check_at = next_check
+    return changed
+
+
+async def recompute(
+    session: AsyncSession, c: Consultation, now: datetime, *, reselect_policy: bool = True
+) -> SlaPolicy | None:
+    """Re-selects the policy (priority or service changed), recomputes the due dates on the
+    municipality's calendar (holidays changed) and the state."""
+    policy = (
+        await select_policy(session, c.service_id, c.priority)
+        if reselect_policy or c.sla_policy_id is None
+        else await session.get(SlaPolicy, c.sla_policy_id)
+    )
+    if policy is None:
+        c.sla_policy_id = None
+        c.first_response_due_at = c.resolution_due_at = None
+        c.sla_state, c.sla_next_check_at = SlaState.on_track, None
+        return None
+    cal = await load_calendar(session, c.municipality_id, calendar_years(c.sla_started_at, now))
+    c.sla_policy_id = policy.id
+    c.first_response_due_at, c.resolution_due_at = compute_due_dates(cal, policy, c)
+    # A breach already recorded stays a breach only if it still is one under the new dates.
+    c.sla_breached_at = None
+    apply_state(c, policy.warning_thresholds, now)
+    return policy
+
+
+async def start_clock(session: AsyncSession, c: Consultation, now: datetime) -> None:
+    """Sets when the clock starts (received on a non-working day: next working day)."""
+    cal = await load_calendar(session, c.municipality_id, calendar_years(c.received_at, now))
+    c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
+    await recompute(session, c, now)
+
+
+async def pause(c: Consultation, now: datetime) -> None:
+    c.paused_at = now
+    c.sla_state, c.sla_next_check_at = SlaState.paused, None
+
+
+async def resume(session: AsyncSession, c: Consultation, now: datetime) -> None:
+    """Adds the working time spent waiting on the municipality to the due dates."""
+    if c.paused_at is None:
+        return
+    cal = await load_calendar(session, c.municipality_id, calendar_years(c.paused_at, now))
+    c.paused_working_days += cal.paused_working_days(c.paused_at, now)
+    c.paused_working_seconds += cal.working_seconds_between(c.paused_at, now)
+    c.paused_at = None
+    await recompute(session, c, now, reselect_policy=False)
+
+
+async def thresholds_for(session: AsyncSession, c: Consultation) -> list[int]:
+    if c.sla_policy_id is None:
+        return []
+    policy = await session.get(SlaPolicy, c.sla_policy_id)
+    return list(policy.warning_thresholds) if policy else []
+
+
+def affected_window(day: date) -> tuple[datetime, datetime]:
+    """Instants bounding the consultations a change to `day`'s holiday status can affect."""
+    start = datetime.combine(day, datetime.min.time(), MADRID)
+    return start, start + timedelta(days=1)

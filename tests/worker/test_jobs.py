@@ -1,0 +1,32 @@
+"""Worker jobs called with a real sessionmaker in a fake arq context."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from app.db import get_sessionmaker
+from app.worker.jobs import scan_sla
+from tests import factories as f
+
+
+async def test_scan_sla_marks_overdue_consultations_breached(session):
+    mun = await f.municipality(session, "06011")
+    due = await f.consultation(session, mun.id)
+    fine = await f.consultation(session, mun.id)
+    past = datetime.now(UTC) - timedelta(days=1)
+    await session.execute(
+        text(
+            "UPDATE consultation SET first_response_due_at = :p, resolution_due_at = :p,"
+            " sla_started_at = :s, sla_next_check_at = :p, sla_policy_id ="
+            " (SELECT id FROM sla_policy WHERE is_default) WHERE id = :i"
+        ),
+        {"p": past, "s": past - timedelta(days=5), "i": due.id},
+    )
+    await session.commit()
+    changed = await scan_sla({"sessionmaker": get_sessionmaker()})
+    assert changed == 1
+    states = dict((await session.execute(text("SELECT id, sla_state FROM consultation"))).all())
+    assert states == {due.id: "breached", fine.id: "on_track"}
+    assert await scan_sla({"sessionmaker": get_sessionmaker()}) == 0
