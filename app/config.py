@@ -54,9 +54,36 @@ class Settings(BaseSettings):
     public_tracking_window_seconds: int = 600
     public_tracking_max_failures_per_reference: int = 10
 
+    sla_scan_seconds: int = Field(
+        default=60, ge=1, le=60, description="Cada cuántos segundos busca el worker plazos"
+    )
+
+    email_enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    email_from: str = "Oficina de Atención a Alcaldes <oaaa@dip-badajoz.es>"
+
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 20
+
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900
+
+    # Webhook and e-mail delivery engine (app/worker/deliveries.py).
+    delivery_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Cuánto tiempo reserva un worker una entrega antes de que otro la reintente",
+    )
+    delivery_sweep_seconds: int = Field(
+        default=30, ge=1, le=60, description="Cada cuántos segundos se encolan entregas vencidas"
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

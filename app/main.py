@@ -19,14 +19,18 @@ from app.routers import (
     audit,
     auth,
     consultations,
+    expedientes,
     faq,
     health,
     holidays,
+    integrations,
     municipalities,
+    notifications,
     sla_policies,
     suggestions,
     surveys,
     users,
+    webhooks,
 )
 
 API_PREFIX = "/api/v1"
@@ -86,9 +90,13 @@ def create_app() -> FastAPI:
         holidays,
         sla_policies,
         consultations,
+        expedientes,
+        integrations,
         faq,
         surveys,
         suggestions,
+        notifications,
+        webhooks,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -20,6 +20,8 @@ from app.models.integration import IntegrationClient, IntegrationScope
 from app.models.municipality import Comarca, Municipality, MunicipalityKind
 from app.models.user import User
 from app.scoping import Actor
+from app.seed_consultations import seed_consultations
+from app.seed_expedientes import seed_expedientes
 from app.seed_faq import seed_faq
 from app.services import audit
 
@@ -269,6 +271,9 @@ async def seed(session: AsyncSession) -> list[str]:
         )
         created.append(f"cliente de integración {DEMO_CLIENT_ID}")
     created.extend(await seed_faq(session, areas))
+    created.extend(await seed_expedientes(session, areas))
+    await session.flush()  # the accounts exist before consultations are recorded by them
+    created.extend(await seed_consultations(session, areas))
     await session.flush()
     if created:
         await audit.record(session, SEED_ACTOR, "seed.demo", "seed", None, {"created": created})

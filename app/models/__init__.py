@@ -10,9 +10,27 @@ from app.models.consultation import (
     ConsultationMessage,
     ReferenceCounter,
 )
+from app.models.expediente import (
+    Expediente,
+    ExpedienteConsultation,
+    ExpedienteDocument,
+    ExpedienteStageEntry,
+    IdempotencyRecord,
+    ProcedureType,
+    StageDefinition,
+)
 from app.models.faq import AssistantQuery, FaqEntry
 from app.models.integration import IntegrationClient
 from app.models.municipality import Comarca, Municipality
+from app.models.notification import (
+    EmailDelivery,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from app.models.sla import Holiday, SlaPolicy
 from app.models.survey import SatisfactionSurvey, Suggestion
 from app.models.user import User
@@ -26,15 +44,29 @@ __all__ = [
     "Consultation",
     "ConsultationEvent",
     "ConsultationMessage",
+    "EmailDelivery",
+    "Expediente",
+    "ExpedienteConsultation",
+    "ExpedienteDocument",
+    "ExpedienteStageEntry",
     "FaqEntry",
     "Holiday",
+    "IdempotencyRecord",
     "IntegrationClient",
     "Municipality",
+    "Notification",
+    "NotificationEvent",
+    "NotificationPreference",
+    "ProcedureType",
     "ReferenceCounter",
     "RefreshToken",
     "Role",
     "SatisfactionSurvey",
     "SlaPolicy",
+    "StageDefinition",
     "Suggestion",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import EmailStr
+from pydantic import EmailStr, StringConstraints
 from sqlalchemy import ARRAY, ForeignKey, String, UniqueConstraint, Uuid
 from sqlmodel import Field, SQLModel
 
@@ -26,7 +26,7 @@ class Channel(StrEnum):
 
 
 class AreaBase(SQLModel):
-    code: str = Field(max_length=63, regex=CODE_PATTERN)
+    code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     email: EmailStr | None = Field(default=None, max_length=254)
@@ -65,7 +65,7 @@ class AreaPublic(AreaBase):
 
 class CatalogueServiceBase(SQLModel):
     area_id: uuid.UUID
-    code: str = Field(max_length=63, regex=CODE_PATTERN)
+    code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
     channels: list[Channel] = Field(default_factory=list)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import field_validator, model_validator
+from pydantic import StringConstraints, field_validator, model_validator
 from sqlalchemy import ARRAY, CheckConstraint, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
@@ -21,7 +21,9 @@ class SlaUnit(StrEnum):
 
 
 class SlaPolicyBase(SQLModel):
-    code: str = Field(max_length=63, regex=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] = Field(
+        max_length=63
+    )
     name: str = Field(min_length=2, max_length=200)
     service_id: uuid.UUID | None = Field(
         default=None, description="Servicio al que aplica (vacío: cualquiera)"

@@ -49,10 +49,11 @@ from app.models.consultation import (
 )
 from app.models.faq import AssistantQuery
 from app.models.municipality import Municipality
+from app.models.notification import NotificationKind
 from app.models.user import User
 from app.pagination import PageParams, decode_cursor, encode_cursor, paginate
 from app.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
-from app.services import audit, ratelimit, sla
+from app.services import audit, notifications, ratelimit, sla
 from app.services.working_days import MADRID
 
 S = ConsultationStatus
@@ -612,6 +613,54 @@ async def track(
 class SlaScan:
     processed: int
     changed: list[tuple[Consultation, str, str]]
+    emitted: list[notifications.Emitted]
+
+
+CLOCK_LABELS = {"first_response": "la primera respuesta", "resolution": "la resolución"}
+
+
+def sla_event(c: Consultation, crossing: sla.Crossing) -> notifications.EventSpec:
+    """The notification of a clock passing a warning threshold or its due date."""
+    due_local = crossing.due.astimezone(MADRID).strftime("%d/%m/%Y %H:%M")
+    what = CLOCK_LABELS[crossing.clock]
+    if crossing.threshold is None:
+        kind = NotificationKind.consultation_sla_breached
+        title = f"{c.reference}: plazo de {what} vencido"
+        body = f"El plazo de {what} de la consulta «{c.subject}» venció el {due_local}."
+        point = "due"
+    else:
+        kind = NotificationKind.consultation_sla_warning
+        title = f"{c.reference}: {crossing.threshold} % del plazo de {what}"
+        body = (
+            f"La consulta «{c.subject}» ha consumido el {crossing.threshold} % del plazo de "
+            f"{what}, que vence el {due_local}."
+        )
+        point = str(crossing.threshold)
+    return notifications.EventSpec(
+        kind=kind,
+        dedupe_key=f"consultation:{c.id}:{kind}:{crossing.clock}:{point}:"
+        f"{crossing.due.astimezone(UTC).isoformat()}",
+        entity_type="consultation",
+        entity_id=str(c.id),
+        title=title,
+        body=body,
+        occurred_at=crossing.at,
+        municipality_id=c.municipality_id,
+        area_id=c.area_id,
+        link=f"/consultas/{c.id}",
+        payload={
+            "reference": c.reference,
+            "clock": crossing.clock,
+            "threshold": crossing.threshold,
+            "due_at": crossing.due.astimezone(UTC).isoformat(),
+            "status": c.status,
+            "priority": c.priority,
+        },
+        # A breach is the municipality's business too; a warning is for those who must act.
+        audience=notifications.Audience(
+            office=True, area=True, municipality=crossing.threshold is None
+        ),
+    )
 
 
 async def track_public(
@@ -667,17 +716,24 @@ async def refresh_sla_states(
         .with_for_update(skip_locked=True)
     )
     changed: list[tuple[Consultation, str, str]] = []
+    emitted: list[notifications.Emitted] = []
+    fanout = notifications.FanoutCache()
     thresholds: dict[uuid.UUID | None, list[int]] = {}
     rows = (await session.execute(stmt)).scalars().all()
     for c in rows:
         if c.sla_policy_id not in thresholds:
             thresholds[c.sla_policy_id] = await sla.thresholds_for(session, c)
         old = c.sla_state
-        sla.apply_state(c, thresholds[c.sla_policy_id], now)
+        sla.apply_state(c, thresholds[c.sla_policy_id], now, from_scan=True)
         if c.sla_state != old:
             changed.append((c, old, c.sla_state))
+        # In the same transaction that moves the state: the outbox (deduplicated).
+        for crossing in sla.crossings(c, thresholds[c.sla_policy_id], now):
+            item = await notifications.emit(session, sla_event(c, crossing), now, fanout)
+            if item is not None:
+                emitted.append(item)
     await session.flush()
-    return SlaScan(processed=len(rows), changed=changed)
+    return SlaScan(processed=len(rows), changed=changed, emitted=emitted)
 
 
 async def recompute_open(

@@ -32,6 +32,8 @@ CONSTRAINT_MESSAGES: dict[str, str] = {
         "Ya hay una política activa para ese servicio y prioridad; desactívela o modifíquela"
     ),
     "uq_sla_policy_default": "Ya hay una política general activa",
+    "uq_expediente_area_external_ref": "Ya existe un expediente con esa referencia en el área",
+    "uq_procedure_type_area_code": "Ya existe un procedimiento con ese código en el área",
     "uq_holiday_municipality_day": "Ese día ya figura en el calendario de esa entidad",
     "ck_municipality_kind_shape": (
         "Un municipio requiere código INE de la provincia (06xxx) y no tiene matriz; "

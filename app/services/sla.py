@@ -32,9 +32,20 @@ _YEARS_AFTER = 4
 class Clock:
     """One running clock: from `start` to `due`, with warning instants at the thresholds."""
 
+    name: str  # first_response | resolution
     start: datetime
     due: datetime
-    warnings: tuple[datetime, ...]
+    warnings: tuple[tuple[int, datetime], ...]  # (threshold %, instant), ascending
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The most severe point a running clock has passed: a warning threshold or the due date."""
+
+    clock: str
+    due: datetime
+    threshold: int | None  # None: the due date itself (a breach)
+    at: datetime
 
 
 def calendar_years(*instants: datetime) -> range:
@@ -135,17 +146,34 @@ def compute_due_dates(
 
 def _clocks(c: Consultation, thresholds: Sequence[int]) -> list[Clock]:
     clocks: list[Clock] = []
-    for due, running in (
-        (c.first_response_due_at, c.first_responded_at is None),
-        (c.resolution_due_at, True),
+    for name, due, running in (
+        ("first_response", c.first_response_due_at, c.first_responded_at is None),
+        ("resolution", c.resolution_due_at, True),
     ):
         if due is None or not running:
             continue
         start, due = c.sla_started_at.astimezone(UTC), due.astimezone(UTC)
         span = due - start
-        warnings = tuple(sorted(start + span * (t / 100) for t in thresholds))
-        clocks.append(Clock(start=start, due=due, warnings=warnings))
+        warnings = tuple((t, start + span * (t / 100)) for t in sorted(thresholds))
+        clocks.append(Clock(name=name, start=start, due=due, warnings=warnings))
     return clocks
+
+
+def crossings(c: Consultation, thresholds: Sequence[int], now: datetime) -> list[Crossing]:
+    """For each running clock of an open, unpaused consultation, the most severe point passed
+    by `now` (the breach if the due date has passed, else the highest warning threshold)."""
+    if c.status in (ConsultationStatus.answered, ConsultationStatus.closed) or c.paused_at:
+        return []
+    out: list[Crossing] = []
+    for clock in _clocks(c, thresholds):
+        if now > clock.due:
+            out.append(Crossing(clock.name, clock.due, None, clock.due))
+            continue
+        passed = [(t, at) for t, at in clock.warnings if now >= at]
+        if passed:
+            t, at = passed[-1]
+            out.append(Crossing(clock.name, clock.due, t, at))
+    return out
 
 
 def evaluate(
@@ -160,18 +188,26 @@ def evaluate(
     if c.paused_at is not None:
         return SlaState.paused, None
     clocks = _clocks(c, thresholds)
-    upcoming = sorted(i for clock in clocks for i in (*clock.warnings, clock.due) if i > now)
+    instants = [i for clock in clocks for i in (*(at for _, at in clock.warnings), clock.due)]
+    upcoming = sorted(i for i in instants if i > now)
     next_check = upcoming[0] if upcoming else None
     if c.sla_breached_at is not None or any(now > clock.due for clock in clocks):
         return SlaState.breached, next_check
-    if any(clock.warnings and now >= clock.warnings[0] for clock in clocks):
+    if any(clock.warnings and now >= clock.warnings[0][1] for clock in clocks):
         return SlaState.warning, next_check
     return SlaState.on_track, next_check
 
 
-def apply_state(c: Consultation, thresholds: Sequence[int], now: datetime) -> bool:
-    """Stores the state at `now` on the consultation; True when the state changed."""
+def apply_state(
+    c: Consultation, thresholds: Sequence[int], now: datetime, *, from_scan: bool = False
+) -> bool:
+    """Stores the state at `now` on the consultation; True when the state changed.
+
+    Outside the scan, a consultation already at warning or breach (logged late, resumed,
+    recomputed) is scheduled for the scan right away, so its notification goes out now."""
     state, next_check = evaluate(c, thresholds, now)
+    if not from_scan and state in (SlaState.warning, SlaState.breached):
+        next_check = now
     changed = state != c.sla_state
     if (
         state == SlaState.breached

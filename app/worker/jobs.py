@@ -3,29 +3,65 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from app.services import consultations
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.services import consultations, expedientes, notifications
+from app.worker.deliveries import enqueue_deliveries
 
 logger = logging.getLogger("app.worker")
 
 
+class DetectionBatch(Protocol):
+    @property
+    def processed(self) -> int: ...
+
+    @property
+    def emitted(self) -> list[notifications.Emitted]: ...
+
+
+Detector = Callable[[AsyncSession, datetime], Awaitable[DetectionBatch]]
+
+
+async def _sla(session: AsyncSession, now: datetime) -> DetectionBatch:
+    scan = await consultations.refresh_sla_states(session, now=now)
+    for c, old, new in scan.changed:
+        logger.info(
+            "sla state changed",
+            extra={"fields": {"reference": c.reference, "from": old, "to": new}},
+        )
+    return scan
+
+
+async def _stalled(session: AsyncSession, now: datetime) -> DetectionBatch:
+    return await expedientes.detect_stalled(session, now=now)
+
+
+# Every producer of notifications, run by the same cron job: each takes a batch of due items,
+# moves them on and records their notifications through `notifications.emit` in that same
+# transaction, and reports how many items it processed (0 when nothing is due).
+DETECTORS: dict[str, Detector] = {"consultation_sla": _sla, "expediente_stalled": _stalled}
+
+
 async def scan_sla(ctx: dict[str, Any]) -> int:
-    """Moves consultations whose next SLA instant has passed to their new state
-    (on track → warning → breached), in batches, each batch its own transaction."""
+    """Runs every detector batch by batch, each batch one transaction, then announces the new
+    notifications and queues their deliveries. Returns the number of events emitted."""
     now = datetime.now(UTC)
     total = 0
-    while True:
-        async with ctx["sessionmaker"]() as session:
-            scan = await consultations.refresh_sla_states(session, now=now)
-            await session.commit()
-        total += len(scan.changed)
-        for c, old, new in scan.changed:
-            logger.info(
-                "sla state changed",
-                extra={"fields": {"reference": c.reference, "from": old, "to": new}},
-            )
-        if scan.processed == 0:
-            break
+    for name, detect in DETECTORS.items():
+        while True:
+            async with ctx["sessionmaker"]() as session:
+                batch = await detect(session, now)
+                await session.commit()
+            total += len(batch.emitted)
+            if batch.emitted and ctx.get("redis") is not None:
+                # Best effort after commit: the outbox rows are already safe in the database.
+                await notifications.announce(ctx["redis"], batch.emitted)
+                await enqueue_deliveries(ctx["redis"], batch.emitted)
+            if batch.processed == 0:
+                break
+        logger.debug("detector done", extra={"fields": {"detector": name}})
     return total

@@ -8,13 +8,15 @@ from typing import Any, ClassVar, TypedDict
 from zoneinfo import ZoneInfo
 
 import httpx
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
 from app.db import make_engine
+from app.services.idempotency import purge_expired_keys
+from app.worker.deliveries import deliver_email, deliver_webhook, dispatch_due_deliveries
 from app.worker.jobs import scan_sla
 
 logger = logging.getLogger("app.worker")
@@ -30,7 +32,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     engine = make_engine(settings)
     ctx["engine"] = engine
     ctx["sessionmaker"] = async_sessionmaker(engine, expire_on_commit=False)
-    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    ctx["http"] = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
+        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+        follow_redirects=False,
+    )
     logger.info("worker started")
 
 
@@ -41,7 +47,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Proves the worker reaches the database; later jobs register beside it."""
+    """Proves the worker reaches the database."""
     async with ctx["sessionmaker"]() as session:
         await session.execute(text("SELECT 1"))
     return datetime.now(UTC).isoformat()
@@ -51,11 +57,41 @@ def redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(get_settings().redis_url)
 
 
+def _every(seconds: int) -> set[int]:
+    """The seconds of the minute at which a cron job runs to repeat every `seconds`."""
+    step = max(1, min(seconds, 60))
+    return set(range(0, 60, step))
+
+
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [heartbeat, scan_sla]
+    functions: ClassVar[list[Any]] = [
+        heartbeat,
+        scan_sla,
+        # Results are not kept, so a job id is free again as soon as its job has run.
+        func(deliver_webhook, keep_result=0, timeout=300),
+        func(deliver_email, keep_result=0, timeout=300),
+    ]
     cron_jobs: ClassVar[list[Any]] = [
-        # Every minute; cron jobs are unique across workers.
-        cron(scan_sla, second=0, run_at_startup=True, unique=True, timeout=300),
+        # Unique across workers (arq's default for cron jobs); the scan itself is safe to
+        # overlap anyway (rows are locked SKIP LOCKED and events deduplicated).
+        cron(
+            scan_sla,
+            second=_every(get_settings().sla_scan_seconds),
+            run_at_startup=True,
+            unique=True,
+            timeout=300,
+        ),
+        # Queues every due delivery whose lease is free: the database is the truth, so lost
+        # jobs, a Redis outage or a worker killed mid-delivery only delay a delivery.
+        cron(
+            dispatch_due_deliveries,
+            second=_every(get_settings().delivery_sweep_seconds),
+            run_at_startup=True,
+            unique=True,
+            timeout=300,
+        ),
+        # Idempotency keys live a day; an expired key is also ignored (and deleted) when seen.
+        cron(purge_expired_keys, minute={17}, second={0}, unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown
@@ -64,3 +100,4 @@ class WorkerSettings:
     # Cron schedules are read in the office's time zone.
     timezone = ZoneInfo("Europe/Madrid")
     health_check_key = get_settings().redis_prefix + "worker-health"
+    max_jobs = 50

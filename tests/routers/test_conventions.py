@@ -232,3 +232,20 @@ async def test_municipal_user_cannot_call_admin_endpoints(client, session):
 async def test_public_endpoints_with_a_bad_token_are_401_not_anonymous(client):
     r = await client.get("/api/v1/areas", headers={"Authorization": "Bearer nonsense"})
     assert_problem(r, 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/areas", {"code": "NO VÁLIDO", "name": "Área"}, "/code"),
+        (
+            "/api/v1/sla-policies",
+            {"code": "Mal Código", "name": "P", "first_response_target": 1, "resolution_target": 2},
+            "/code",
+        ),
+    ],
+)
+async def test_code_patterns_are_enforced(client, session, path, body, field):
+    headers = await f.admin_headers(client, session)
+    problem = assert_problem(await client.post(path, json=body, headers=headers), 422)
+    assert field in [e["pointer"] for e in problem["errors"]]

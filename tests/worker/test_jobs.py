@@ -25,8 +25,10 @@ async def test_scan_sla_marks_overdue_consultations_breached(session):
         {"p": past, "s": past - timedelta(days=5), "i": due.id},
     )
     await session.commit()
-    changed = await scan_sla({"sessionmaker": get_sessionmaker()})
-    assert changed == 1
+    emitted = await scan_sla({"sessionmaker": get_sessionmaker()})
+    assert emitted == 2  # first response and resolution both overdue
     states = dict((await session.execute(text("SELECT id, sla_state FROM consultation"))).all())
     assert states == {due.id: "breached", fine.id: "on_track"}
+    kinds = (await session.execute(text("SELECT kind FROM notification_event"))).scalars().all()
+    assert kinds == ["consultation.sla_breached", "consultation.sla_breached"]
     assert await scan_sla({"sessionmaker": get_sessionmaker()}) == 0

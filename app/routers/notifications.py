@@ -1,0 +1,147 @@
+"""The notification feed of the person calling: list, unread count, read, stream, preferences."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.auth.deps import CurrentActor
+from app.db import SessionDep, get_sessionmaker
+from app.errors import problem_responses
+from app.models.notification import (
+    NotificationKind,
+    NotificationPublic,
+    PreferenceItem,
+    PreferencesPublic,
+    UnreadCount,
+)
+from app.pagination import Page, PageDep
+from app.redis import RedisDep
+from app.routers.common import ApiRoute
+from app.services import inbox
+
+router = APIRouter(tags=["notifications"], route_class=ApiRoute)
+
+
+@router.get(
+    "/notifications",
+    operation_id="notifications_list",
+    summary="Mis notificaciones",
+    response_model=Page[NotificationPublic],
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_notifications(
+    session: SessionDep,
+    actor: CurrentActor,
+    page: PageDep,
+    unread_only: bool = False,
+    kind: NotificationKind | None = None,
+) -> Page[NotificationPublic]:
+    """The caller's own notifications, newest first."""
+    items, cursor = await inbox.list_feed(session, actor, page, unread_only=unread_only, kind=kind)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/notifications/unread-count",
+    operation_id="notifications_unread_count",
+    summary="Número de notificaciones sin leer",
+    response_model=UnreadCount,
+    responses=problem_responses(401, 403),
+)
+async def unread_count(session: SessionDep, actor: CurrentActor) -> UnreadCount:
+    """How many of the caller's notifications are unread."""
+    return UnreadCount(unread=await inbox.unread_count(session, actor))
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    operation_id="notifications_mark_read",
+    summary="Marcar como leída",
+    response_model=NotificationPublic,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def mark_read(
+    notification_id: int, session: SessionDep, actor: CurrentActor
+) -> NotificationPublic:
+    """Marks one of the caller's notifications read (idempotent)."""
+    return await inbox.mark_read(session, actor, notification_id)
+
+
+@router.post(
+    "/notifications/read-all",
+    operation_id="notifications_mark_all_read",
+    summary="Marcar todas como leídas",
+    response_model=UnreadCount,
+    responses=problem_responses(401, 403),
+)
+async def mark_all_read(session: SessionDep, actor: CurrentActor) -> UnreadCount:
+    """Marks every unread notification of the caller read; answers the new unread count."""
+    await inbox.mark_all_read(session, actor)
+    return UnreadCount(unread=0)
+
+
+@router.get(
+    "/notifications/stream",
+    operation_id="notifications_stream",
+    summary="Notificaciones en directo (SSE)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Flujo Server-Sent Events"},
+        **problem_responses(401, 403, 422),
+    },
+)
+async def stream(
+    request: Request,
+    actor: CurrentActor,
+    redis: RedisDep,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, description="Último id recibido (reconexión)")
+    ] = None,
+    since: Annotated[
+        int | None, Query(ge=0, description="Como Last-Event-ID, para clientes sin cabeceras")
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
+    with `Last-Event-ID` replays what was missed."""
+    user_id = inbox._require_person(actor)
+    generator = inbox.stream(
+        get_sessionmaker(),
+        redis,
+        user_id,
+        last_event_id if last_event_id is not None else (since or 0),
+        request.is_disconnected,
+    )
+    return StreamingResponse(
+        generator,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/notifications/preferences",
+    operation_id="notifications_preferences_get",
+    summary="Mis preferencias de aviso",
+    response_model=PreferencesPublic,
+    responses=problem_responses(401, 403),
+)
+async def get_preferences(session: SessionDep, actor: CurrentActor) -> PreferencesPublic:
+    """Which kinds reach the caller, in the app and by e-mail (default: everything)."""
+    return PreferencesPublic(items=await inbox.preferences(session, actor))
+
+
+@router.put(
+    "/notifications/preferences",
+    operation_id="notifications_preferences_set",
+    summary="Cambiar mis preferencias de aviso",
+    response_model=PreferencesPublic,
+    responses=problem_responses(401, 403, 415, 422),
+)
+async def set_preferences(
+    items: list[PreferenceItem], session: SessionDep, actor: CurrentActor
+) -> PreferencesPublic:
+    """Sets the channels of the listed kinds; kinds not listed keep their setting."""
+    return PreferencesPublic(items=await inbox.set_preferences(session, actor, items))

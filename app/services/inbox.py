@@ -1,0 +1,247 @@
+"""A person's notification feed: list, unread count, mark read, preferences, live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from app.errors import Forbidden
+from app.models.audit import ActorType
+from app.models.notification import (
+    Notification,
+    NotificationEvent,
+    NotificationKind,
+    NotificationPreference,
+    NotificationPublic,
+    PreferenceItem,
+)
+from app.pagination import PageParams, decode_cursor, encode_cursor
+from app.scoping import Actor, get_visible, visible
+from app.services import audit
+from app.services.notifications import user_channel
+
+STREAM_BATCH = 100
+KEEPALIVE_SECONDS = 15.0
+
+
+def _require_person(actor: Actor) -> uuid.UUID:
+    if actor.kind != ActorType.user or actor.id is None:
+        raise Forbidden("Las notificaciones en la aplicación son para personas")
+    return actor.id
+
+
+def _public(n: Notification, e: NotificationEvent) -> NotificationPublic:
+    assert n.id is not None
+    assert e.id is not None
+    return NotificationPublic(
+        id=n.id,
+        event_id=e.id,
+        kind=e.kind,
+        title=e.title,
+        body=e.body,
+        link=e.link,
+        entity_type=e.entity_type,
+        entity_id=e.entity_id,
+        payload=e.payload,
+        occurred_at=e.occurred_at,
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+
+
+async def list_feed(
+    session: AsyncSession,
+    actor: Actor,
+    params: PageParams,
+    *,
+    unread_only: bool = False,
+    kind: NotificationKind | None = None,
+) -> tuple[list[NotificationPublic], str | None]:
+    """Newest first."""
+    _require_person(actor)
+    stmt = (
+        select(Notification, NotificationEvent)
+        .join(NotificationEvent, col(NotificationEvent.id) == col(Notification.event_id))
+        .where(visible(Notification, actor))
+    )
+    if unread_only:
+        stmt = stmt.where(col(Notification.read_at).is_(None))
+    if kind:
+        stmt = stmt.where(col(NotificationEvent.kind) == kind)
+    keys: list[Any] = [Notification.id]
+    if params.cursor:
+        (after,) = decode_cursor(params.cursor, keys, descending=True)
+        stmt = stmt.where(col(Notification.id) < after)
+    rows = (
+        await session.execute(stmt.order_by(col(Notification.id).desc()).limit(params.limit + 1))
+    ).all()
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        next_cursor = encode_cursor([rows[-1][0].id], keys, descending=True)
+    return [_public(n, e) for n, e in rows], next_cursor
+
+
+async def unread_count(session: AsyncSession, actor: Actor) -> int:
+    _require_person(actor)
+    stmt = (
+        select(func.count())
+        .select_from(Notification)
+        .where(visible(Notification, actor), col(Notification.read_at).is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark_read(
+    session: AsyncSession, actor: Actor, notification_id: int
+) -> NotificationPublic:
+    _require_person(actor)
+    n = await get_visible(session, Notification, notification_id, actor)
+    if n.read_at is None:
+        n.read_at = datetime.now(UTC)
+        await session.flush()
+    event = await session.get(NotificationEvent, n.event_id)
+    assert event is not None
+    return _public(n, event)
+
+
+async def mark_all_read(session: AsyncSession, actor: Actor) -> int:
+    _require_person(actor)
+    result = await session.execute(
+        update(Notification)
+        .where(visible(Notification, actor), col(Notification.read_at).is_(None))
+        .values(read_at=datetime.now(UTC))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def preferences(session: AsyncSession, actor: Actor) -> list[PreferenceItem]:
+    user_id = _require_person(actor)
+    stored = {
+        p.kind: p
+        for p in (
+            await session.execute(
+                select(NotificationPreference).where(col(NotificationPreference.user_id) == user_id)
+            )
+        )
+        .scalars()
+        .all()
+    }
+    out = []
+    for kind in NotificationKind:
+        p = stored.get(kind)
+        out.append(
+            PreferenceItem(kind=kind, in_app=p.in_app if p else True, email=p.email if p else True)
+        )
+    return out
+
+
+async def set_preferences(
+    session: AsyncSession, actor: Actor, items: list[PreferenceItem]
+) -> list[PreferenceItem]:
+    user_id = _require_person(actor)
+    before = {p.kind: p.model_dump() for p in await preferences(session, actor)}
+    for item in items:
+        stmt = insert(NotificationPreference).values(
+            user_id=user_id, kind=item.kind, in_app=item.in_app, email=item.email,
+            updated_at=datetime.now(UTC),
+        )  # fmt: skip
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    col(NotificationPreference.user_id),
+                    col(NotificationPreference.kind),
+                ],
+                set_={"in_app": item.in_app, "email": item.email, "updated_at": datetime.now(UTC)},
+            )
+        )
+    after = await preferences(session, actor)
+    changes: dict[str, Any] = {
+        str(p.kind): {"from": before[p.kind], "to": p.model_dump()}
+        for p in after
+        if before[p.kind] != p.model_dump()
+    }
+    if changes:
+        await audit.record(
+            session, actor, "notification_preference.update", "user", user_id, changes
+        )
+    return after
+
+
+def _sse(n: NotificationPublic) -> str:
+    data = json.dumps(n.model_dump(mode="json"), ensure_ascii=False)
+    return f"id: {n.id}\nevent: notification\ndata: {data}\n\n"
+
+
+async def _since(
+    sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.UUID, last_id: int
+) -> list[NotificationPublic]:
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Notification, NotificationEvent)
+                .join(NotificationEvent, col(NotificationEvent.id) == col(Notification.event_id))
+                .where(col(Notification.user_id) == user_id, col(Notification.id) > last_id)
+                .order_by(col(Notification.id))
+                .limit(STREAM_BATCH)
+            )
+        ).all()
+    return [_public(n, e) for n, e in rows]
+
+
+async def stream(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    user_id: uuid.UUID,
+    last_event_id: int,
+    is_disconnected: Any,
+    keepalive: float = KEEPALIVE_SECONDS,
+) -> AsyncIterator[str]:
+    """Server-Sent Events: what was missed since `last_event_id` first, then each new
+    notification as Redis pub/sub announces it (any API process may serve the stream); the
+    database is read again on every wake-up, so a lost announcement only delays delivery."""
+    last_id = last_event_id
+    pubsub = redis.pubsub()
+    subscribed = False
+    try:
+        try:
+            await pubsub.subscribe(user_channel(user_id))
+            subscribed = True
+        except RedisError:
+            subscribed = False  # fall back to polling at the keep-alive interval
+        yield "retry: 3000\n\n"
+        while True:
+            for n in await _since(sessionmaker, user_id, last_id):
+                last_id = n.id
+                yield _sse(n)
+            if await is_disconnected():
+                return
+            if subscribed:
+                try:
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=keepalive
+                    )
+                except RedisError:
+                    message, subscribed = None, False
+            else:
+                await asyncio.sleep(keepalive)
+                message = None
+            if message is None:
+                yield ": keep-alive\n\n"
+    finally:
+        if subscribed:
+            with contextlib.suppress(RedisError):
+                await pubsub.unsubscribe()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

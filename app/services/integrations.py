@@ -1,0 +1,332 @@
+"""The áreas' systems keep their expedientes current: upsert by external reference, stage
+events, and batches of both in which each item succeeds or fails on its own."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, PlainValidator, StringConstraints, ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound
+from app.errors import validation_field_errors as field_errors
+from app.models.base import StrictInput
+from app.models.expediente import (
+    EXTERNAL_REF_PATTERN,
+    Expediente,
+    ExpedienteDetail,
+    ExpedienteUpsert,
+    StageEventIn,
+)
+from app.scoping import INTEGRATION_ROLE, Actor, visible
+from app.services import expedientes
+from app.services.expedientes import UpsertResult
+
+logger = logging.getLogger("app.integrations")
+
+MAX_BATCH_ITEMS = 500
+
+ExternalRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=EXTERNAL_REF_PATTERN)
+]
+
+
+# ---- API shapes -----------------------------------------------------------------------------
+
+
+class IntegrationStageEventIn(StageEventIn):
+    """A stage event from an área's system: its own event id is required (retries and
+    duplicates are recognised by it)."""
+
+    event_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Identificador del evento en el sistema de origen (único por expediente)",
+    )
+
+
+class StageEventResult(SQLModel):
+    expediente: ExpedienteDetail
+    duplicate: bool = Field(
+        description="true si el evento ya constaba (mismo event_id) y no se ha registrado otra vez"
+    )
+
+
+class BatchUpsertItem(StrictInput):
+    op: Literal["upsert"]
+    external_ref: ExternalRef
+    expediente: ExpedienteUpsert
+
+
+class BatchEventItem(StrictInput):
+    op: Literal["event"]
+    external_ref: ExternalRef
+    event: IntegrationStageEventIn
+
+
+BatchItem = Annotated[BatchUpsertItem | BatchEventItem, Discriminator("op")]
+_ITEM_MODELS: dict[str, type[BatchUpsertItem] | type[BatchEventItem]] = {
+    "upsert": BatchUpsertItem,
+    "event": BatchEventItem,
+}
+
+
+def _as_received(value: Any) -> Any:
+    return value
+
+
+# Items are accepted as sent and validated one by one in `run_batch`, so a malformed item is
+# reported in its own result instead of failing the whole request; the published schema is
+# still the discriminated union.
+RawBatchItem = Annotated[Any, PlainValidator(_as_received, json_schema_input_type=BatchItem)]
+
+
+class BatchRequest(StrictInput):
+    items: list[RawBatchItem] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Hasta 500 operaciones, que se aplican en orden y cada una por separado",
+    )
+
+
+ItemStatus = Literal["created", "updated", "unchanged", "placed", "duplicate", "error"]
+ITEM_STATUSES: tuple[ItemStatus, ...] = (
+    "created",
+    "updated",
+    "unchanged",
+    "placed",
+    "duplicate",
+    "error",
+)
+
+
+class BatchItemError(SQLModel):
+    status: int = Field(description="Código HTTP que habría recibido la operación sola")
+    code: str
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+    allowed: list[str] | None = None
+
+
+class BatchItemResult(SQLModel):
+    index: int
+    op: str | None
+    external_ref: str | None
+    status: ItemStatus
+    expediente_id: uuid.UUID | None = None
+    version: int | None = None
+    error: BatchItemError | None = None
+
+
+class BatchResult(SQLModel):
+    items: list[BatchItemResult]
+    counts: dict[str, int] = Field(description="Número de elementos por resultado")
+
+
+# ---- Single operations ----------------------------------------------------------------------
+
+
+def _require_integration(actor: Actor) -> None:
+    if actor.role != INTEGRATION_ROLE or actor.area_id is None:
+        raise Forbidden("Operación reservada a los sistemas de las áreas")
+
+
+def _not_found(external_ref: str) -> NotFound:
+    return NotFound(f"El expediente {external_ref} no existe")
+
+
+async def get_by_ref(session: AsyncSession, actor: Actor, external_ref: str) -> Expediente:
+    """The integration's expediente with that reference in its own área (read, no lock)."""
+    _require_integration(actor)
+    exp = (
+        (
+            await session.execute(
+                select(Expediente).where(
+                    visible(Expediente, actor),
+                    col(Expediente.area_id) == actor.area_id,
+                    col(Expediente.external_ref) == external_ref,
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if exp is None:
+        raise _not_found(external_ref)
+    return exp
+
+
+async def upsert(
+    session: AsyncSession,
+    actor: Actor,
+    external_ref: str,
+    data: ExpedienteUpsert,
+    now: datetime | None = None,
+) -> UpsertResult:
+    """`expedientes.upsert_from_integration` in a SAVEPOINT (a failure undoes only this
+    upsert), safe against a simultaneous first upsert of the same reference: the loser's insert
+    fails on the unique key once the winner has committed, and is retried as an update (or a
+    no-op when the bodies are the same)."""
+    _require_integration(actor)
+    try:
+        async with session.begin_nested():
+            return await expedientes.upsert_from_integration(
+                session, actor, external_ref, data, now
+            )
+    except Conflict:
+        pass
+    async with session.begin_nested():
+        return await expedientes.upsert_from_integration(session, actor, external_ref, data, now)
+
+
+async def record_event(
+    session: AsyncSession,
+    actor: Actor,
+    external_ref: str,
+    event: StageEventIn,
+    now: datetime | None = None,
+) -> tuple[Expediente, bool]:
+    """Places the event in the expediente's timeline; the flag says it was a duplicate (same
+    event id already recorded), which changes nothing."""
+    _require_integration(actor)
+    # Locks the row: events for one expediente are applied one at a time.
+    exp = await expedientes.find_by_external_ref(session, actor, external_ref)
+    if exp is None:
+        raise _not_found(external_ref)
+    entry = await expedientes.add_stage_event(session, actor, exp, event, now)
+    return exp, entry is None
+
+
+# ---- Batches --------------------------------------------------------------------------------
+
+
+def _text_field(raw: Any, name: str) -> str | None:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _error(index: int, raw: Any, error: BatchItemError) -> BatchItemResult:
+    return BatchItemResult(
+        index=index,
+        op=_text_field(raw, "op"),
+        external_ref=_text_field(raw, "external_ref"),
+        status="error",
+        error=error,
+    )
+
+
+def _validation_error(index: int, errors: list[FieldError]) -> BatchItemError:
+    fields = ", ".join(e.pointer for e in errors[:5])
+    return BatchItemError(
+        status=422,
+        code="validation-error",
+        detail=f"El elemento {index} contiene datos no válidos: {fields}",
+        errors=errors,
+    )
+
+
+def _validate_item(index: int, raw: Any) -> BatchUpsertItem | BatchEventItem | BatchItemError:
+    prefix: list[str | int] = ["body", "items", index]
+    op = raw.get("op") if isinstance(raw, dict) else None
+    model = _ITEM_MODELS.get(op) if isinstance(op, str) else None
+    if model is None:
+        where = prefix if not isinstance(raw, dict) else [*prefix, "op"]
+        message = (
+            "El elemento debe ser un objeto JSON"
+            if not isinstance(raw, dict)
+            else "op debe ser «upsert» o «event»"
+        )
+        return _validation_error(
+            index,
+            field_errors(
+                [{"loc": where, "msg": message, "type": "union_tag_invalid"}],
+            ),
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raw_errors = [{**e, "loc": [*prefix, *e["loc"]]} for e in exc.errors()]
+        return _validation_error(index, field_errors(raw_errors))
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+    return state in ("40001", "40P01")  # serialization failure, deadlock
+
+
+async def _run_item(
+    session: AsyncSession, actor: Actor, index: int, raw: Any, now: datetime | None
+) -> BatchItemResult:
+    item = _validate_item(index, raw)
+    if isinstance(item, BatchItemError):
+        return _error(index, raw, item)
+    try:
+        # One SAVEPOINT per item: a failing item undoes only its own changes (`upsert` opens
+        # its own, which it also needs to retry after a simultaneous first insert).
+        if isinstance(item, BatchUpsertItem):
+            result = await upsert(session, actor, item.external_ref, item.expediente, now)
+            exp = result.expediente
+            status: ItemStatus = (
+                "created" if result.created else "updated" if result.changed else "unchanged"
+            )
+        else:
+            async with session.begin_nested():
+                exp, duplicate = await record_event(
+                    session, actor, item.external_ref, item.event, now
+                )
+            status = "duplicate" if duplicate else "placed"
+    except AppError as exc:
+        return _error(
+            index,
+            raw,
+            BatchItemError(
+                status=exc.status,
+                code=exc.code,
+                detail=exc.detail or exc.title,
+                errors=exc.errors,
+                allowed=exc.allowed,
+            ),
+        )
+    except DBAPIError as exc:
+        logger.exception("batch item failed", extra={"fields": {"index": index}})
+        error = (
+            BatchItemError(
+                status=409,
+                code="conflict",
+                detail="El elemento chocó con otra petición simultánea; vuelva a enviarlo",
+            )
+            if _retryable(exc)
+            else BatchItemError(
+                status=500,
+                code="internal-error",
+                detail="Error inesperado al aplicar el elemento; se ha registrado para su revisión",
+            )
+        )
+        return _error(index, raw, error)
+    return BatchItemResult(
+        index=index,
+        op=item.op,
+        external_ref=item.external_ref,
+        status=status,
+        expediente_id=exp.id,
+        version=exp.version,
+    )
+
+
+async def run_batch(
+    session: AsyncSession, actor: Actor, items: list[Any], now: datetime | None = None
+) -> BatchResult:
+    """Applies the items in order, each on its own: one invalid or failing item does not undo
+    or stop the others. Every item's outcome is reported, with the reason when it failed."""
+    _require_integration(actor)
+    results = [await _run_item(session, actor, i, raw, now) for i, raw in enumerate(items)]
+    counts = Counter(r.status for r in results)
+    return BatchResult(items=results, counts={s: counts.get(s, 0) for s in ITEM_STATUSES})

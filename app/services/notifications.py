@@ -1,0 +1,212 @@
+"""The notification outbox: record an event once, fan it out to people and integrations in
+the same transaction, and announce it after commit.
+
+A producer (the SLA scan, later stalled expedientes and closing grant calls) calls `emit()`
+inside the transaction that marks its item as notified. The event's `dedupe_key` (item, kind,
+due instant) is unique, so a repeated scan, an overlapping worker or a restart records
+nothing twice. Deliveries (in-app rows, e-mails, webhooks) are rows too: whatever happens to
+Redis or a worker, the database still holds every pending delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import and_, or_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.models.base import Role
+from app.models.notification import (
+    EmailDelivery,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from app.models.user import User
+from app.redis import key
+
+logger = logging.getLogger("app.notifications")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who hears of an event: the office, the responsible área, the municipality concerned."""
+
+    office: bool = True
+    area: bool = True
+    municipality: bool = False
+
+
+@dataclass
+class EventSpec:
+    kind: str
+    dedupe_key: str
+    entity_type: str
+    entity_id: str
+    title: str
+    body: str
+    occurred_at: datetime
+    municipality_id: uuid.UUID | None = None
+    area_id: uuid.UUID | None = None
+    link: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    audience: Audience = field(default_factory=Audience)
+
+
+@dataclass
+class Emitted:
+    """What `emit` created, for the after-commit announcements."""
+
+    event_id: int
+    user_ids: list[uuid.UUID]
+    webhook_delivery_ids: list[uuid.UUID]
+    email_delivery_ids: list[uuid.UUID]
+
+
+@dataclass
+class FanoutCache:
+    """Lookups shared by the events of one batch (one transaction): the same recipients,
+    preferences and subscriptions are read once instead of once per event."""
+
+    recipients: dict[tuple[Any, ...], list[User]] = field(default_factory=dict)
+    preferences: dict[tuple[Any, ...], dict[uuid.UUID, NotificationPreference]] = field(
+        default_factory=dict
+    )
+    subscriptions: list[WebhookSubscription] | None = None
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    return key("notifications", str(user_id))
+
+
+async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
+    conditions = []
+    if spec.audience.office:
+        conditions.append(col(User.role) == Role.oaaa_staff)
+    if spec.audience.area and spec.area_id is not None:
+        conditions.append(
+            and_(col(User.role) == Role.area_staff, col(User.area_id) == spec.area_id)
+        )
+    if spec.audience.municipality and spec.municipality_id is not None:
+        conditions.append(
+            and_(
+                col(User.role) == Role.municipal_user,
+                col(User.municipality_id) == spec.municipality_id,
+            )
+        )
+    if not conditions:
+        return []
+    stmt = select(User).where(col(User.is_active).is_(True), or_(*conditions))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _preferences(
+    session: AsyncSession, users: Iterable[User], kind: str
+) -> dict[uuid.UUID, NotificationPreference]:
+    ids = [u.id for u in users]
+    if not ids:
+        return {}
+    stmt = select(NotificationPreference).where(
+        col(NotificationPreference.user_id).in_(ids), col(NotificationPreference.kind) == kind
+    )
+    return {p.user_id: p for p in (await session.execute(stmt)).scalars().all()}
+
+
+async def emit(
+    session: AsyncSession,
+    spec: EventSpec,
+    now: datetime | None = None,
+    cache: FanoutCache | None = None,
+) -> Emitted | None:
+    """Records the event and its deliveries, unless it was recorded before (then None)."""
+    now = now or datetime.now(UTC)
+    cache = cache or FanoutCache()
+    stmt = (
+        insert(NotificationEvent)
+        .values(
+            kind=spec.kind,
+            dedupe_key=spec.dedupe_key,
+            entity_type=spec.entity_type,
+            entity_id=spec.entity_id,
+            municipality_id=spec.municipality_id,
+            area_id=spec.area_id,
+            title=spec.title,
+            body=spec.body,
+            link=spec.link,
+            payload=spec.payload,
+            occurred_at=spec.occurred_at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[col(NotificationEvent.dedupe_key)])
+        .returning(col(NotificationEvent.id))
+    )
+    event_id = (await session.execute(stmt)).scalar_one_or_none()
+    if event_id is None:
+        return None
+
+    who = (spec.audience, spec.area_id, spec.municipality_id)
+    if who not in cache.recipients:
+        cache.recipients[who] = await _recipients(session, spec)
+    users = cache.recipients[who]
+    pref_key = (*who, spec.kind)
+    if pref_key not in cache.preferences:
+        cache.preferences[pref_key] = await _preferences(session, users, spec.kind)
+    prefs = cache.preferences[pref_key]
+    in_app: list[uuid.UUID] = []
+    emails: list[EmailDelivery] = []
+    for user in users:
+        pref = prefs.get(user.id)
+        if pref is None or pref.in_app:
+            in_app.append(user.id)
+            session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
+        if pref is None or pref.email:
+            email = EmailDelivery(
+                event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
+            )
+            emails.append(email)
+            session.add(email)
+
+    if cache.subscriptions is None:
+        subs_stmt = select(WebhookSubscription).where(col(WebhookSubscription.is_active).is_(True))
+        cache.subscriptions = list((await session.execute(subs_stmt)).scalars().all())
+    hooks: list[WebhookDelivery] = []
+    for sub in cache.subscriptions:
+        if sub.area_id is not None and sub.area_id != spec.area_id:
+            continue
+        if sub.event_types and spec.kind not in sub.event_types:
+            continue
+        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, next_attempt_at=now)
+        hooks.append(delivery)
+        session.add(delivery)
+    await session.flush()
+    return Emitted(
+        event_id=event_id,
+        user_ids=in_app,
+        webhook_delivery_ids=[h.id for h in hooks],
+        email_delivery_ids=[e.id for e in emails],
+    )
+
+
+async def announce(redis: Redis, emitted: Iterable[Emitted]) -> None:
+    """After commit: tell live SSE streams (through Redis pub/sub, so any API process can
+    serve them). Best effort: a missed message is found by the stream's catch-up query."""
+    for item in emitted:
+        message = json.dumps({"event_id": item.event_id})
+        for user_id in item.user_ids:
+            try:
+                await redis.publish(user_channel(user_id), message)
+            except RedisError:
+                logger.warning("could not publish a notification", exc_info=True)
+                return
