@@ -15,9 +15,11 @@ from app.errors import install_error_handlers
 from app.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.redis import close_redis
 from app.routers import (
+    announcements,
     areas,
     audit,
     auth,
+    calendar,
     consultations,
     expedientes,
     faq,
@@ -29,7 +31,9 @@ from app.routers import (
     sla_policies,
     suggestions,
     surveys,
+    trainings,
     users,
+    visits,
     webhooks,
 )
 
@@ -97,6 +101,10 @@ def create_app() -> FastAPI:
         suggestions,
         notifications,
         webhooks,
+        calendar,
+        announcements,
+        trainings,
+        visits,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -59,6 +59,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log repeats what our middleware logs (with query strings that may
     # carry tokens); keep ours.
+    # httpx logs every request URL at INFO: webhook URLs may carry tokens in their query.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
     for name in ("uvicorn", "uvicorn.error"):

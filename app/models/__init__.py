@@ -4,6 +4,19 @@ from app.models.area import Area, CatalogueService
 from app.models.audit import AuditLog
 from app.models.auth import RefreshToken
 from app.models.base import Role
+from app.models.calendar import (
+    Announcement,
+    AnnouncementRead,
+    CalendarEntry,
+    CalendarEntryMunicipality,
+    EventRegistration,
+    FeedToken,
+    NewsletterDispatch,
+    TrainingAction,
+    TrainingAttendance,
+    TrainingSession,
+    VisitDaily,
+)
 from app.models.consultation import (
     Consultation,
     ConsultationEvent,
@@ -36,24 +49,31 @@ from app.models.survey import SatisfactionSurvey, Suggestion
 from app.models.user import User
 
 __all__ = [
+    "Announcement",
+    "AnnouncementRead",
     "Area",
     "AssistantQuery",
     "AuditLog",
+    "CalendarEntry",
+    "CalendarEntryMunicipality",
     "CatalogueService",
     "Comarca",
     "Consultation",
     "ConsultationEvent",
     "ConsultationMessage",
     "EmailDelivery",
+    "EventRegistration",
     "Expediente",
     "ExpedienteConsultation",
     "ExpedienteDocument",
     "ExpedienteStageEntry",
     "FaqEntry",
+    "FeedToken",
     "Holiday",
     "IdempotencyRecord",
     "IntegrationClient",
     "Municipality",
+    "NewsletterDispatch",
     "Notification",
     "NotificationEvent",
     "NotificationPreference",
@@ -65,7 +85,11 @@ __all__ = [
     "SlaPolicy",
     "StageDefinition",
     "Suggestion",
+    "TrainingAction",
+    "TrainingAttendance",
+    "TrainingSession",
     "User",
+    "VisitDaily",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -39,6 +39,8 @@ class NotificationKind(StrEnum):
     consultation_sla_warning = "consultation.sla_warning"
     consultation_sla_breached = "consultation.sla_breached"
     expediente_stalled = "expediente.stalled"
+    grant_call_closing = "grant_call.closing"
+    announcement_published = "announcement.published"
 
 
 class DeliveryStatus(StrEnum):

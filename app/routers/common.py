@@ -16,7 +16,7 @@ JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _media_type(request: Request) -> str:
+def media_type(request: Request) -> str:
     raw = request.headers.get("content-type")
     if not raw:
         return ""
@@ -40,7 +40,7 @@ class ApiRoute(APIRoute):
 
         async def checked(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
-                media = _media_type(request)
+                media = media_type(request)
                 has_body = request.headers.get("content-length", "0") != "0" or (
                     "transfer-encoding" in request.headers
                 )

@@ -148,7 +148,12 @@ async def _stage_due(
     return end.astimezone(UTC)
 
 
-async def rebuild_timeline(session: AsyncSession, exp: Expediente, now: datetime) -> None:
+async def rebuild_timeline(
+    session: AsyncSession,
+    exp: Expediente,
+    now: datetime,
+    stages: dict[str, StageDefinition] | None = None,
+) -> None:
     """Orders the stage entries by the time they happened (late and out-of-order events fall
     into place), closes each stay when the next begins, and derives the current stage, its
     stall instant and the stalled flag."""
@@ -173,7 +178,8 @@ async def rebuild_timeline(session: AsyncSession, exp: Expediente, now: datetime
     last = entries[-1]
     last.left_at = exp.closed_at if exp.status != ExpedienteStatus.open else None
     exp.current_stage_code, exp.current_stage_entered_at = last.stage_code, last.entered_at
-    stages = {s.code: s for s in await stages_of(session, exp.procedure_type_id)}
+    if stages is None:
+        stages = {s.code: s for s in await stages_of(session, exp.procedure_type_id)}
     due = (
         await _stage_due(session, exp, stages.get(last.stage_code), last.entered_at, now)
         if exp.status == ExpedienteStatus.open
@@ -227,7 +233,7 @@ async def add_stage_event(
     )
     session.add(entry)
     await crud.flush(session)
-    await rebuild_timeline(session, exp, now)
+    await rebuild_timeline(session, exp, now, stages)
     exp.version += 1
     await crud.flush(session)
     await audit.record(

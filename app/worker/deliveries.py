@@ -143,7 +143,7 @@ def _lease() -> timedelta:
 # ---- queueing -----------------------------------------------------------------------------
 
 
-async def _enqueue(
+async def enqueue(
     redis: ArqRedis,
     function: str,
     delivery_id: uuid.UUID | str,
@@ -176,9 +176,9 @@ async def enqueue_deliveries(arq: Any, emitted: Iterable[Emitted]) -> None:
     try:
         for item in emitted:
             for delivery_id in item.webhook_delivery_ids:
-                await _enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, 0))
+                await enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, 0))
             for delivery_id in item.email_delivery_ids:
-                await _enqueue(arq, EMAIL_JOB, delivery_id, job_id("email", delivery_id, 0))
+                await enqueue(arq, EMAIL_JOB, delivery_id, job_id("email", delivery_id, 0))
     except (RedisError, OSError, TimeoutError):
         logger.warning("could not queue deliveries; the sweeper will", exc_info=True)
 
@@ -186,7 +186,7 @@ async def enqueue_deliveries(arq: Any, emitted: Iterable[Emitted]) -> None:
 async def enqueue_redelivery(arq: Any, delivery_id: uuid.UUID, attempts: int) -> None:
     """After the commit that put a delivery back to pending: queue its next attempt."""
     try:
-        await _enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, attempts))
+        await enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, attempts))
     except (RedisError, OSError, TimeoutError):
         logger.warning("could not queue a redelivery; the sweeper will", exc_info=True)
 
@@ -242,9 +242,7 @@ async def dispatch_due_deliveries(ctx: dict[str, Any]) -> int:
             async with sessionmaker() as session:
                 rows = (await session.execute(stmt)).all()
             for delivery_id, attempts, _ in rows:
-                if await _enqueue(
-                    redis, function, delivery_id, job_id(kind, delivery_id, attempts)
-                ):
+                if await enqueue(redis, function, delivery_id, job_id(kind, delivery_id, attempts)):
                     queued += 1
             if len(rows) < SWEEP_BATCH:
                 break
@@ -403,7 +401,7 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     )
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
-            await _enqueue(
+            await enqueue(
                 ctx["redis"],
                 WEBHOOK_JOB,
                 did,
@@ -586,7 +584,7 @@ async def deliver_email(ctx: dict[str, Any], delivery_id: str) -> str:
     )
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
-            await _enqueue(
+            await enqueue(
                 ctx["redis"], EMAIL_JOB, did, job_id("email", did, attempt), defer_until=next_at
             )
         except (RedisError, OSError, TimeoutError):

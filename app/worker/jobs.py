@@ -40,10 +40,20 @@ async def _stalled(session: AsyncSession, now: datetime) -> DetectionBatch:
     return await expedientes.detect_stalled(session, now=now)
 
 
+async def _grant_call_reminders(session: AsyncSession, now: datetime) -> DetectionBatch:
+    from app.services import calendar
+
+    return await calendar.grant_call_reminders(session, now=now)
+
+
 # Every producer of notifications, run by the same cron job: each takes a batch of due items,
 # moves them on and records their notifications through `notifications.emit` in that same
 # transaction, and reports how many items it processed (0 when nothing is due).
-DETECTORS: dict[str, Detector] = {"consultation_sla": _sla, "expediente_stalled": _stalled}
+DETECTORS: dict[str, Detector] = {
+    "consultation_sla": _sla,
+    "expediente_stalled": _stalled,
+    "grant_call_reminders": _grant_call_reminders,
+}
 
 
 async def scan_sla(ctx: dict[str, Any]) -> int:

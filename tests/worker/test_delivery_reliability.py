@@ -131,7 +131,8 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(session, tmp_path):
 
 async def test_two_workers_at_once_deliver_once(session):
     async with r.http_receiver() as receiver:
-        _, emitted = await r.subscription(session, receiver.url), await r.event(session)
+        await r.subscription(session, receiver.url)
+        emitted = await r.event(session)
         (delivery_id,) = emitted.webhook_delivery_ids
         # Two "workers": separate HTTP clients and database sessions, same delivery, same time
         # (a duplicate job, or the sweeper and the producer racing).
@@ -147,7 +148,8 @@ async def test_two_workers_at_once_deliver_once(session):
 
 async def test_a_leased_delivery_is_left_alone_until_its_lease_runs_out(session):
     async with r.http_receiver() as receiver, r.arq_pool() as arq:
-        _, emitted = await r.subscription(session, receiver.url), await r.event(session)
+        await r.subscription(session, receiver.url)
+        emitted = await r.event(session)
         (delivery_id,) = emitted.webhook_delivery_ids
         # Another worker holds it (mid-request).
         await session.execute(

@@ -1,0 +1,314 @@
+"""Punto Informativo calendar: entries, occurrences in a range, registrations, iCalendar feeds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth.deps import CurrentActor, OptionalActor
+from app.config import get_settings
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.models.calendar import EntryKind
+from app.routers.common import ApiRoute
+from app.scoping import Actor
+from app.services import calendar as service
+from app.services import ical
+from app.services.calendar import (
+    EntryCreate,
+    EntryDetail,
+    EntryPublic,
+    EntryUpdate,
+    FeedTokenCreate,
+    FeedTokenCreated,
+    FeedTokenPublic,
+    OccurrenceList,
+    RegistrationCreate,
+    RegistrationPublic,
+)
+
+router = APIRouter(tags=["calendar"], route_class=ApiRoute)
+
+ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {}}, "description": "Calendario iCalendar"}
+}
+
+
+def _ics(body: bytes, filename: str) -> Response:
+    return Response(
+        content=body,
+        media_type=ical.MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )
+
+
+@router.get(
+    "/events",
+    operation_id="events_list",
+    summary="Consultar el calendario en un intervalo",
+    response_model=OccurrenceList,
+    responses=problem_responses(401, 403, 422),
+)
+async def list_events(
+    session: SessionDep,
+    actor: OptionalActor,
+    from_: Annotated[datetime, Query(alias="from", description="Comienzo del intervalo")],
+    to: Annotated[datetime, Query(description="Final del intervalo (máximo 400 días)")],
+    kind: EntryKind | None = None,
+    area_id: uuid.UUID | None = None,
+    municipality_id: Annotated[
+        uuid.UUID | None, Query(description="Entradas dirigidas a esa entidad (solo la oficina)")
+    ] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+) -> OccurrenceList:
+    """Occurrences in the range, recurrences expanded, sorted by start; scoped to the caller."""
+    filters = service.RangeFilters(
+        start=from_, end=to, kind=kind, area_id=area_id, municipality_id=municipality_id, q=q
+    )
+    return await service.list_occurrences(session, actor, filters)
+
+
+@router.get(
+    "/public/events",
+    operation_id="public_events_list",
+    summary="Calendario público",
+    response_model=OccurrenceList,
+    responses=problem_responses(422),
+    tags=["public"],
+)
+async def list_public_events(
+    session: SessionDep,
+    from_: Annotated[datetime, Query(alias="from", description="Comienzo del intervalo")],
+    to: Annotated[datetime, Query(description="Final del intervalo (máximo 400 días)")],
+    kind: EntryKind | None = None,
+    area_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+) -> OccurrenceList:
+    """Public, published entries without login, whoever asks (recurrences expanded)."""
+    filters = service.RangeFilters(start=from_, end=to, kind=kind, area_id=area_id, q=q)
+    return await service.list_occurrences(session, Actor.anonymous(), filters)
+
+
+@router.post(
+    "/events",
+    operation_id="events_create",
+    summary="Crear una entrada del calendario",
+    status_code=201,
+    response_model=EntryPublic,
+    responses=problem_responses(401, 403, 413, 415, 422),
+)
+async def create_event(
+    data: EntryCreate, session: SessionDep, actor: CurrentActor, response: Response
+) -> EntryPublic:
+    """Creates a draft entry (office: any área; área staff: their own)."""
+    entry = await service.create_entry(session, actor, data)
+    response.headers["Location"] = f"/api/v1/events/{entry.id}"
+    return entry
+
+
+@router.get(
+    "/events/{entry_id}.ics",
+    operation_id="events_get_ics",
+    summary="Descargar una entrada en formato iCalendar",
+    response_class=Response,
+    responses={**ICS_RESPONSE, **problem_responses(401, 404, 422)},
+)
+async def get_event_ics(entry_id: uuid.UUID, session: SessionDep, actor: OptionalActor) -> Response:
+    """One entry as an .ics file."""
+    entry = await service.get_entry(session, actor, entry_id)
+    reminders = await service.reminder_days(session, [entry])
+    body = ical.render(
+        [entry],
+        base_url=get_settings().public_base_url,
+        name=entry.title,
+        reminders=reminders,
+    )
+    return _ics(body, f"{entry.id}.ics")
+
+
+@router.get(
+    "/events/{entry_id}",
+    operation_id="events_get",
+    summary="Consultar una entrada del calendario",
+    response_model=EntryDetail,
+    responses=problem_responses(401, 404, 422),
+)
+async def get_event(
+    entry_id: uuid.UUID,
+    session: SessionDep,
+    actor: OptionalActor,
+    occurrence_start: Annotated[
+        datetime | None, Query(description="Sesión de una actividad periódica")
+    ] = None,
+) -> EntryDetail:
+    """One entry with the registered and remaining places of an occurrence."""
+    return await service.entry_detail(session, actor, entry_id, occurrence_start)
+
+
+@router.patch(
+    "/events/{entry_id}",
+    operation_id="events_update",
+    summary="Modificar o cancelar una entrada del calendario",
+    response_model=EntryPublic,
+    responses=problem_responses(401, 403, 404, 409, 415, 422),
+)
+async def update_event(
+    entry_id: uuid.UUID, data: EntryUpdate, session: SessionDep, actor: CurrentActor
+) -> EntryPublic:
+    """Changes an entry; every change increments its iCalendar SEQUENCE."""
+    return await service.update_entry(session, actor, entry_id, data)
+
+
+@router.post(
+    "/events/{entry_id}/publish",
+    operation_id="events_publish",
+    summary="Publicar una entrada del calendario",
+    response_model=EntryPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def publish_event(
+    entry_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> EntryPublic:
+    """Publishes a draft to its audience."""
+    return await service.publish_entry(session, actor, entry_id)
+
+
+@router.post(
+    "/events/{entry_id}/registrations",
+    operation_id="events_register",
+    summary="Inscribir a una persona en una actividad",
+    status_code=201,
+    response_model=RegistrationPublic,
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422),
+)
+async def create_registration(
+    entry_id: uuid.UUID, data: RegistrationCreate, session: SessionDep, actor: CurrentActor
+) -> RegistrationPublic:
+    """Registers an attendee of the caller's municipality; a full activity answers 409."""
+    reg = await service.register(session, actor, entry_id, data)
+    return RegistrationPublic.model_validate(reg)
+
+
+@router.get(
+    "/events/{entry_id}/registrations",
+    operation_id="events_registrations",
+    summary="Listar las inscripciones de una actividad",
+    response_model=list[RegistrationPublic],
+    responses=problem_responses(401, 404, 422),
+)
+async def list_registrations(
+    entry_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> list[RegistrationPublic]:
+    """A municipality sees its own registrations; the office and the área all of them."""
+    rows = await service.list_registrations(session, actor, entry_id)
+    return [RegistrationPublic.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/events/{entry_id}/registrations/{registration_id}/cancel",
+    operation_id="events_registration_cancel",
+    summary="Cancelar una inscripción",
+    response_model=RegistrationPublic,
+    responses=problem_responses(401, 404, 409, 422),
+)
+async def cancel_registration(
+    entry_id: uuid.UUID, registration_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> RegistrationPublic:
+    """Cancels a registration, freeing its place."""
+    reg = await service.cancel_registration(session, actor, entry_id, registration_id)
+    return RegistrationPublic.model_validate(reg)
+
+
+@router.get(
+    "/calendar.ics",
+    operation_id="calendar_public_ics",
+    summary="Calendario público en formato iCalendar",
+    response_class=Response,
+    responses={**ICS_RESPONSE, **problem_responses(422)},
+)
+async def public_feed(
+    session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
+) -> Response:
+    """Public published entries (cancelled ones too, so subscribers drop them)."""
+    entries, reminders = await service.feed_entries(
+        session, Actor.anonymous(), kind=kind, area_id=area_id
+    )
+    body = ical.render(
+        entries,
+        base_url=get_settings().public_base_url,
+        name="Punto Informativo — Diputación de Badajoz",
+        reminders=reminders,
+    )
+    return _ics(body, "calendario.ics")
+
+
+@router.post(
+    "/calendar/feed-tokens",
+    operation_id="calendar_feed_tokens_create",
+    summary="Crear un enlace privado de suscripción al calendario",
+    status_code=201,
+    response_model=FeedTokenCreated,
+    responses=problem_responses(401, 403, 413, 415, 422),
+)
+async def create_feed_token(
+    session: SessionDep, actor: CurrentActor, data: FeedTokenCreate | None = None
+) -> FeedTokenCreated:
+    """A private feed URL for the caller's municipality, shown only once."""
+    return await service.create_feed_token(session, actor, data or FeedTokenCreate())
+
+
+@router.get(
+    "/calendar/feed-tokens",
+    operation_id="calendar_feed_tokens_list",
+    summary="Listar los enlaces privados del calendario",
+    response_model=list[FeedTokenPublic],
+    responses=problem_responses(401),
+)
+async def list_feed_tokens(session: SessionDep, actor: CurrentActor) -> list[FeedTokenPublic]:
+    """Active feed links of the caller's municipality (without their secret)."""
+    rows = await service.list_feed_tokens(session, actor)
+    return [FeedTokenPublic.model_validate(r) for r in rows]
+
+
+@router.delete(
+    "/calendar/feed-tokens/{token_id}",
+    operation_id="calendar_feed_tokens_revoke",
+    summary="Revocar un enlace privado del calendario",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def revoke_feed_token(
+    token_id: uuid.UUID, session: SessionDep, actor: CurrentActor
+) -> Response:
+    """Revokes a feed link: its URL answers 404 from now on."""
+    await service.revoke_feed_token(session, actor, token_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/calendar/{token}.ics",
+    operation_id="calendar_private_ics",
+    summary="Calendario privado de una entidad en formato iCalendar",
+    response_class=Response,
+    responses={**ICS_RESPONSE, **problem_responses(404, 422)},
+)
+async def private_feed(
+    token: str, session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
+) -> Response:
+    """What is addressed to the token's municipality; unknown or revoked tokens answer 404."""
+    actor = await service.feed_actor(session, token)
+    entries, reminders = await service.feed_entries(session, actor, kind=kind, area_id=area_id)
+    body = ical.render(
+        entries,
+        base_url=get_settings().public_base_url,
+        name="Punto Informativo — calendario de la entidad",
+        reminders=reminders,
+    )
+    return _ics(body, "calendario.ics")

@@ -1,0 +1,413 @@
+"""Announcements (comunicados): drafts, publication with in-app notifications to the addressed
+municipalities, per-municipality read acknowledgement and unread counts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import model_validator
+from sqlalchemy import exists, func, not_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from app.errors import Conflict, Forbidden, UnprocessableEntity
+from app.models.area import Area
+from app.models.base import Role, StrictInput
+from app.models.calendar import Announcement, AnnouncementRead, AudienceKind, EntryStatus
+from app.models.municipality import Comarca, Municipality
+from app.models.notification import NotificationKind
+from app.models.user import User
+from app.pagination import PageParams, paginate
+from app.scoping import Actor, get_visible, visible
+from app.services import audit, crud, notifications
+
+MAX_MUNICIPALITIES = 500
+
+
+def _check_audience(
+    audience: str | None, comarca_id: uuid.UUID | None, municipality_ids: list[uuid.UUID] | None
+) -> None:
+    if audience == AudienceKind.comarca and comarca_id is None:
+        raise ValueError("La audiencia «comarca» requiere comarca_id")
+    if audience == AudienceKind.municipalities and not municipality_ids:
+        raise ValueError("La audiencia «municipalities» requiere al menos un municipality_ids")
+
+
+class AnnouncementCreate(StrictInput):
+    title: str = Field(min_length=3, max_length=300)
+    body: str = Field(min_length=1, max_length=50_000)
+    area_id: uuid.UUID | None = Field(
+        default=None, description="Área que lo emite (obligatoria para el personal de área)"
+    )
+    audience: AudienceKind = AudienceKind.all
+    comarca_id: uuid.UUID | None = None
+    municipality_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_MUNICIPALITIES)
+    is_public: bool = False
+
+    @model_validator(mode="after")
+    def _audience_shape(self) -> AnnouncementCreate:
+        _check_audience(self.audience, self.comarca_id, self.municipality_ids)
+        return self
+
+
+class AnnouncementUpdate(StrictInput):
+    title: str | None = Field(default=None, min_length=3, max_length=300)
+    body: str | None = Field(default=None, min_length=1, max_length=50_000)
+    audience: AudienceKind | None = None
+    comarca_id: uuid.UUID | None = None
+    municipality_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_MUNICIPALITIES)
+    is_public: bool | None = None
+
+
+class AnnouncementPublic(SQLModel):
+    id: uuid.UUID
+    title: str
+    body: str
+    area_id: uuid.UUID | None
+    audience: str
+    comarca_id: uuid.UUID | None
+    municipality_ids: list[uuid.UUID]
+    is_public: bool
+    status: str
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    read_at: datetime | None = Field(
+        default=None, description="Cuándo lo leyó el municipio de quien consulta (solo municipios)"
+    )
+
+
+class PublicAnnouncement(SQLModel):
+    """What anyone may read of a public announcement."""
+
+    id: uuid.UUID
+    title: str
+    body: str
+    area_id: uuid.UUID | None
+    published_at: datetime | None
+
+
+class ReadReceipt(SQLModel):
+    announcement_id: uuid.UUID
+    municipality_id: uuid.UUID
+    read_at: datetime
+
+
+class ReadReportRow(SQLModel):
+    municipality_id: uuid.UUID
+    name: str
+    ine_code: str | None
+    read_at: datetime | None
+
+
+class ReadReport(SQLModel):
+    announcement_id: uuid.UUID
+    addressed: int
+    read: int
+    items: list[ReadReportRow]
+
+
+class UnreadCount(SQLModel):
+    unread: int
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: EntryStatus | None = None
+    area_id: uuid.UUID | None = None
+    unread_only: bool = False
+    q: str | None = None
+
+
+def _can_manage(actor: Actor, area_id: uuid.UUID | None) -> bool:
+    if actor.is_office:
+        return True
+    return actor.role == Role.area_staff and area_id is not None and actor.area_id == area_id
+
+
+async def _validate_references(
+    session: AsyncSession,
+    area_id: uuid.UUID | None,
+    comarca_id: uuid.UUID | None,
+    municipality_ids: list[uuid.UUID],
+) -> None:
+    if area_id is not None and await session.get(Area, area_id) is None:
+        raise UnprocessableEntity("El área indicada no existe")
+    if comarca_id is not None and await session.get(Comarca, comarca_id) is None:
+        raise UnprocessableEntity("La comarca indicada no existe")
+    wanted = set(municipality_ids)
+    if wanted:
+        stmt = select(col(Municipality.id)).where(col(Municipality.id).in_(wanted))
+        found = set((await session.execute(stmt)).scalars().all())
+        missing = sorted(str(m) for m in wanted - found)
+        if missing:
+            raise UnprocessableEntity(f"No existen las entidades: {', '.join(missing[:5])}")
+
+
+async def create(session: AsyncSession, actor: Actor, data: AnnouncementCreate) -> Announcement:
+    area_id = data.area_id
+    if actor.role == Role.area_staff and area_id is None:
+        area_id = actor.area_id
+    if not _can_manage(actor, area_id):
+        raise Forbidden("Solo la oficina o el personal del área pueden redactar comunicados")
+    ids = list(dict.fromkeys(data.municipality_ids))
+    await _validate_references(session, area_id, data.comarca_id, ids)
+    a = Announcement(
+        title=data.title,
+        body=data.body,
+        area_id=area_id,
+        audience=data.audience,
+        comarca_id=data.comarca_id if data.audience == AudienceKind.comarca else None,
+        municipality_ids=ids if data.audience == AudienceKind.municipalities else [],
+        is_public=data.is_public,
+        created_by_id=actor.id if actor.kind == "user" else None,
+    )
+    return await crud.create(session, actor, a, "announcement")
+
+
+async def get(session: AsyncSession, actor: Actor, announcement_id: uuid.UUID) -> Announcement:
+    return await get_visible(session, Announcement, announcement_id, actor)
+
+
+async def _get_managed(
+    session: AsyncSession, actor: Actor, announcement_id: uuid.UUID, *, lock: bool = False
+) -> Announcement:
+    a = await get_visible(session, Announcement, announcement_id, actor)
+    if not _can_manage(actor, a.area_id):
+        raise Forbidden("Solo la oficina o el área que lo emite pueden gestionar este comunicado")
+    if lock:
+        await session.refresh(a, with_for_update=True)
+    return a
+
+
+async def update(
+    session: AsyncSession, actor: Actor, announcement_id: uuid.UUID, data: AnnouncementUpdate
+) -> Announcement:
+    a = await _get_managed(session, actor, announcement_id, lock=True)
+    patch: dict[str, Any] = data.model_dump(exclude_unset=True)
+    audience_fields = {"audience", "comarca_id", "municipality_ids"}
+    if a.status != EntryStatus.draft and audience_fields & patch.keys():
+        raise Conflict("La audiencia de un comunicado publicado no puede cambiarse")
+    if None in (patch.get("title", ""), patch.get("body", ""), patch.get("is_public", False)):
+        raise UnprocessableEntity("title, body e is_public no admiten null")
+    audience = patch.get("audience") or a.audience
+    comarca_id = patch.get("comarca_id", a.comarca_id)
+    ids = patch.get("municipality_ids")
+    ids = list(dict.fromkeys(ids)) if ids is not None else a.municipality_ids
+    try:
+        _check_audience(audience, comarca_id, ids)
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from exc
+    if audience_fields & patch.keys():
+        await _validate_references(session, None, comarca_id, ids)
+        patch["comarca_id"] = comarca_id if audience == AudienceKind.comarca else None
+        patch["municipality_ids"] = ids if audience == AudienceKind.municipalities else []
+    return await crud.update(session, actor, a, patch, "announcement")
+
+
+async def addressed_municipality_ids(session: AsyncSession, a: Announcement) -> list[uuid.UUID]:
+    """The municipalities (and ELMs) an announcement is addressed to."""
+    stmt = select(col(Municipality.id))
+    if a.audience == AudienceKind.comarca:
+        stmt = stmt.where(col(Municipality.comarca_id) == a.comarca_id)
+    elif a.audience == AudienceKind.municipalities:
+        stmt = stmt.where(col(Municipality.id).in_(a.municipality_ids))
+    return list((await session.execute(stmt)).scalars().all())
+
+
+def publication_event(a: Announcement, municipality_id: uuid.UUID) -> notifications.EventSpec:
+    return notifications.EventSpec(
+        kind=NotificationKind.announcement_published,
+        dedupe_key=f"announcement:{a.id}:published:{municipality_id}",
+        entity_type="announcement",
+        entity_id=str(a.id),
+        title=f"Nuevo comunicado: {a.title}"[:300],
+        body=a.body[:2000],
+        occurred_at=a.published_at or datetime.now(UTC),
+        municipality_id=municipality_id,
+        area_id=a.area_id,
+        link=f"/comunicados/{a.id}",
+        payload={"announcement_id": str(a.id), "title": a.title},
+        audience=notifications.Audience(office=False, area=False, municipality=True),
+    )
+
+
+async def publish(
+    session: AsyncSession, actor: Actor, announcement_id: uuid.UUID
+) -> tuple[Announcement, list[notifications.Emitted]]:
+    """Publishes a draft and records one notification event per addressed municipality that
+    has active users, in the same transaction. Publishing twice is a conflict."""
+    a = await _get_managed(session, actor, announcement_id, lock=True)
+    if a.status != EntryStatus.draft:
+        raise Conflict(
+            "El comunicado ya está publicado o anulado", allowed=[EntryStatus.draft.value]
+        )
+    now = datetime.now(UTC)
+    await crud.update(
+        session, actor, a, {"status": EntryStatus.published, "published_at": now}, "announcement"
+    )
+    addressed = await addressed_municipality_ids(session, a)
+    with_users = (
+        select(col(User.municipality_id))
+        .where(
+            col(User.role) == Role.municipal_user,
+            col(User.is_active).is_(True),
+            col(User.municipality_id).in_(addressed),
+        )
+        .distinct()
+    )
+    targets = [m for m in (await session.execute(with_users)).scalars().all() if m is not None]
+    cache = notifications.FanoutCache()
+    emitted: list[notifications.Emitted] = []
+    for municipality_id in sorted(targets):
+        item = await notifications.emit(session, publication_event(a, municipality_id), now, cache)
+        if item is not None:
+            emitted.append(item)
+    return a, emitted
+
+
+def _read_by(municipality_id: uuid.UUID) -> Any:
+    return exists().where(
+        col(AnnouncementRead.announcement_id) == col(Announcement.id),
+        col(AnnouncementRead.municipality_id) == municipality_id,
+    )
+
+
+async def list_announcements(
+    session: AsyncSession, actor: Actor, page: PageParams, filters: ListFilters
+) -> tuple[list[Announcement], str | None]:
+    stmt = select(Announcement).where(visible(Announcement, actor))
+    if filters.status is not None:
+        stmt = stmt.where(col(Announcement.status) == filters.status)
+    if filters.area_id is not None:
+        stmt = stmt.where(col(Announcement.area_id) == filters.area_id)
+    if filters.q:
+        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        stmt = stmt.where(col(Announcement.title).ilike(pattern + "%", escape="\\"))
+    if filters.unread_only:
+        if actor.role != Role.municipal_user or actor.municipality_id is None:
+            raise UnprocessableEntity("unread_only solo se aplica a usuarios municipales")
+        stmt = stmt.where(not_(_read_by(actor.municipality_id)))
+    return await paginate(
+        session,
+        stmt,
+        page,
+        keys=[Announcement.created_at, Announcement.id],  # type: ignore[list-item]
+        descending=True,
+    )
+
+
+async def read_times(
+    session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When the caller's municipality read each of `ids` (municipal users only)."""
+    if actor.role != Role.municipal_user or actor.municipality_id is None or not ids:
+        return {}
+    stmt = select(AnnouncementRead).where(
+        col(AnnouncementRead.announcement_id).in_(ids),
+        col(AnnouncementRead.municipality_id) == actor.municipality_id,
+    )
+    return {r.announcement_id: r.read_at for r in (await session.execute(stmt)).scalars().all()}
+
+
+async def render(
+    session: AsyncSession, actor: Actor, rows: list[Announcement]
+) -> list[AnnouncementPublic]:
+    reads = await read_times(session, actor, [a.id for a in rows])
+    return [AnnouncementPublic.model_validate(a, update={"read_at": reads.get(a.id)}) for a in rows]
+
+
+async def mark_read(session: AsyncSession, actor: Actor, announcement_id: uuid.UUID) -> ReadReceipt:
+    """The caller's municipality acknowledges the announcement (idempotent)."""
+    if actor.role != Role.municipal_user or actor.municipality_id is None:
+        raise Forbidden("Solo los usuarios municipales confirman la lectura de un comunicado")
+    a = await get_visible(session, Announcement, announcement_id, actor)
+    stmt = (
+        insert(AnnouncementRead)
+        .values(
+            announcement_id=a.id,
+            municipality_id=actor.municipality_id,
+            user_id=actor.id,
+            read_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+        .returning(col(AnnouncementRead.read_at))
+    )
+    inserted = (await session.execute(stmt)).scalar_one_or_none()
+    if inserted is not None:
+        await audit.record(
+            session,
+            actor,
+            "announcement.read",
+            "announcement",
+            a.id,
+            {"municipality_id": str(actor.municipality_id)},
+        )
+        return ReadReceipt(
+            announcement_id=a.id, municipality_id=actor.municipality_id, read_at=inserted
+        )
+    existing = await session.get(AnnouncementRead, (a.id, actor.municipality_id))
+    assert existing is not None
+    return ReadReceipt(
+        announcement_id=a.id, municipality_id=actor.municipality_id, read_at=existing.read_at
+    )
+
+
+async def read_report(
+    session: AsyncSession, actor: Actor, announcement_id: uuid.UUID
+) -> ReadReport:
+    a = await _get_managed(session, actor, announcement_id)
+    addressed = await addressed_municipality_ids(session, a)
+    stmt = (
+        select(
+            col(Municipality.id),
+            col(Municipality.name),
+            col(Municipality.ine_code),
+            col(AnnouncementRead.read_at),
+        )
+        .outerjoin(
+            AnnouncementRead,
+            (col(AnnouncementRead.municipality_id) == col(Municipality.id))
+            & (col(AnnouncementRead.announcement_id) == a.id),
+        )
+        .where(col(Municipality.id).in_(addressed))
+        .order_by(col(Municipality.name), col(Municipality.id))
+    )
+    rows = [
+        ReadReportRow(municipality_id=mid, name=name, ine_code=ine, read_at=read_at)
+        for mid, name, ine, read_at in (await session.execute(stmt)).all()
+    ]
+    return ReadReport(
+        announcement_id=a.id,
+        addressed=len(rows),
+        read=sum(1 for r in rows if r.read_at is not None),
+        items=rows,
+    )
+
+
+async def unread_count(session: AsyncSession, actor: Actor) -> UnreadCount:
+    if actor.role != Role.municipal_user or actor.municipality_id is None:
+        raise Forbidden("El recuento de no leídos es para usuarios municipales")
+    stmt = (
+        select(func.count())
+        .select_from(Announcement)
+        .where(visible(Announcement, actor), not_(_read_by(actor.municipality_id)))
+    )
+    return UnreadCount(unread=int((await session.execute(stmt)).scalar_one()))
+
+
+async def list_public(
+    session: AsyncSession, page: PageParams
+) -> tuple[list[Announcement], str | None]:
+    stmt = select(Announcement).where(visible(Announcement, Actor.anonymous()))
+    return await paginate(
+        session,
+        stmt,
+        page,
+        keys=[Announcement.created_at, Announcement.id],  # type: ignore[list-item]
+        descending=True,
+    )
