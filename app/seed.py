@@ -20,6 +20,7 @@ from app.models.integration import IntegrationClient, IntegrationScope
 from app.models.municipality import Comarca, Municipality, MunicipalityKind
 from app.models.user import User
 from app.scoping import Actor
+from app.seed_calendar import seed_calendar
 from app.seed_consultations import seed_consultations
 from app.seed_expedientes import seed_expedientes
 from app.seed_faq import seed_faq
@@ -274,6 +275,7 @@ async def seed(session: AsyncSession) -> list[str]:
     created.extend(await seed_expedientes(session, areas))
     await session.flush()  # the accounts exist before consultations are recorded by them
     created.extend(await seed_consultations(session, areas))
+    created.extend(await seed_calendar(session, areas))
     await session.flush()
     if created:
         await audit.record(session, SEED_ACTOR, "seed.demo", "seed", None, {"created": created})
