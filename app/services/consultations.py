@@ -24,8 +24,6 @@ from app.errors import (
     InvalidCursor,
     InvalidTransition,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     TooManyRequests,
     UnprocessableEntity,
 )
@@ -53,7 +51,7 @@ from app.models.notification import NotificationKind
 from app.models.user import User
 from app.pagination import PageParams, decode_cursor, encode_cursor, paginate
 from app.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
-from app.services import audit, notifications, ratelimit, sla
+from app.services import audit, notifications, queries, ratelimit, sla
 from app.services.working_days import MADRID
 
 S = ConsultationStatus
@@ -87,22 +85,11 @@ def normalise_code(code: str) -> str:
 
 
 def etag(c: Consultation) -> str:
-    return f'"{c.version}"'
+    return queries.version_etag(c.version)
 
 
 def check_if_match(c: Consultation, if_match: str | None, *, required: bool) -> None:
-    if if_match is None:
-        if required:
-            raise PreconditionRequired(
-                "Indique en If-Match la versión (ETag) de la consulta que modifica"
-            )
-        return
-    candidates = {v.strip().removeprefix("W/") for v in if_match.split(",")}
-    if "*" not in candidates and etag(c) not in candidates:
-        raise PreconditionFailed(
-            f"La consulta ha cambiado (versión actual {etag(c)}); recárguela y vuelva a intentarlo",
-            headers={"ETag": etag(c)},
-        )
+    queries.check_if_match(c.version, if_match, required=required, what="la consulta")
 
 
 def _is_staff(actor: Actor) -> bool:
@@ -510,16 +497,17 @@ async def list_consultations(
         stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
     if f.open_only:
         stmt = stmt.where(col(Consultation.status) != S.closed)
-    for column, value in (
-        (Consultation.area_id, f.area_id),
-        (Consultation.service_id, f.service_id),
-        (Consultation.municipality_id, f.municipality_id),
-        (Consultation.channel, f.channel),
-        (Consultation.priority, f.priority),
-        (Consultation.assignee_id, f.assignee_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(col(column) == value)
+    stmt = queries.where_equal(
+        stmt,
+        [
+            (Consultation.area_id, f.area_id),
+            (Consultation.service_id, f.service_id),
+            (Consultation.municipality_id, f.municipality_id),
+            (Consultation.channel, f.channel),
+            (Consultation.priority, f.priority),
+            (Consultation.assignee_id, f.assignee_id),
+        ],
+    )
     if f.sla_state:
         stmt = stmt.where(col(Consultation.sla_state).in_([s.value for s in f.sla_state]))
     if f.received_from:

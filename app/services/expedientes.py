@@ -18,8 +18,6 @@ from sqlmodel import col, select
 from app.errors import (
     Forbidden,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     UnprocessableEntity,
 )
 from app.models.area import Area
@@ -52,7 +50,7 @@ from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
 from app.pagination import PageParams, paginate
 from app.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
-from app.services import audit, crud, notifications, sla
+from app.services import audit, crud, notifications, queries, sla
 from app.services.working_days import MADRID
 
 # ---- Procedure types ------------------------------------------------------------------------
@@ -348,7 +346,7 @@ async def create(
 
 
 def etag(exp: Expediente) -> str:
-    return f'"{exp.version}"'
+    return queries.version_etag(exp.version)
 
 
 async def update(
@@ -363,12 +361,7 @@ async def update(
     exp = await get_visible(session, Expediente, expediente_id, actor)
     if not _can_manage_area(actor, exp.area_id):
         raise Forbidden("Solo la oficina o el área responsable modifica el expediente")
-    if if_match is None:
-        raise PreconditionRequired("Indique en If-Match la versión (ETag) que modifica")
-    if etag(exp) not in {v.strip().removeprefix("W/") for v in if_match.split(",")}:
-        raise PreconditionFailed(
-            f"El expediente ha cambiado (versión actual {etag(exp)})", headers={"ETag": etag(exp)}
-        )
+    queries.check_if_match(exp.version, if_match, required=True, what="el expediente")
     patch = data.model_dump(exclude_unset=True, exclude={"documents", "consultation_ids"})
     before = audit.snapshot(exp, patch.keys())
     for key, value in patch.items():
@@ -452,15 +445,16 @@ async def list_expedientes(
     session: AsyncSession, actor: Actor, params: PageParams, f: ListFilters
 ) -> tuple[list[Expediente], str | None]:
     stmt = select(Expediente).where(visible(Expediente, actor))
-    for column, value in (
-        (Expediente.municipality_id, f.municipality_id),
-        (Expediente.area_id, f.area_id),
-        (Expediente.procedure_type_id, f.procedure_type_id),
-        (Expediente.current_stage_code, f.stage_code),
-        (Expediente.stalled, f.stalled),
-    ):
-        if value is not None:
-            stmt = stmt.where(col(column) == value)
+    stmt = queries.where_equal(
+        stmt,
+        [
+            (Expediente.municipality_id, f.municipality_id),
+            (Expediente.area_id, f.area_id),
+            (Expediente.procedure_type_id, f.procedure_type_id),
+            (Expediente.current_stage_code, f.stage_code),
+            (Expediente.stalled, f.stalled),
+        ],
+    )
     if f.status:
         stmt = stmt.where(col(Expediente.status).in_([s.value for s in f.status]))
     if f.deadline_from:
