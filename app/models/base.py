@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -57,6 +57,28 @@ def aware_datetime_field(*, nullable: bool = True, index: bool = False) -> Any:
         nullable=nullable,
         index=index,
     )
+
+
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+
+
+def check_instant(value: datetime | None) -> datetime | None:
+    """Instants sent by clients carry a time zone and lie within the platform's working range
+    (the holiday calendar and date arithmetic are defined there)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("la fecha y hora debe indicar la zona horaria")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"la fecha debe estar entre {EARLIEST_YEAR} y {LATEST_YEAR}")
+    return value
+
+
+def check_day(value: date | None) -> date | None:
+    if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"la fecha debe estar entre {EARLIEST_YEAR} y {LATEST_YEAR}")
+    return value
 
 
 class StrictInput(SQLModel):

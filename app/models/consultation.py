@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import field_validator
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -27,6 +27,7 @@ from app.models.base import (
     ScopeSpec,
     StrictInput,
     aware_datetime_field,
+    check_instant,
     created_at_field,
     id_field,
     updated_at_field,
@@ -239,11 +240,10 @@ class ConsultationCreate(StrictInput):
         default=None, description="Pregunta del asistente de la que nace esta consulta"
     )
 
-    @model_validator(mode="after")
-    def _aware(self) -> ConsultationCreate:
-        if self.received_at is not None and self.received_at.tzinfo is None:
-            raise ValueError("received_at debe incluir la zona horaria")
-        return self
+    @field_validator("received_at")
+    @classmethod
+    def _instant(cls, v: datetime | None) -> datetime | None:
+        return check_instant(v)
 
 
 class ConsultationUpdate(StrictInput):

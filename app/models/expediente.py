@@ -27,6 +27,8 @@ from app.models.base import (
     ScopeSpec,
     StrictInput,
     aware_datetime_field,
+    check_day,
+    check_instant,
     created_at_field,
     id_field,
     updated_at_field,
@@ -337,6 +339,16 @@ class ExpedienteCreate(StrictInput):
     documents: list[DocumentIn] = Field(default_factory=list, max_length=100)
     consultation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
+    @field_validator("opened_at")
+    @classmethod
+    def _instant(cls, v: datetime | None) -> datetime | None:
+        return check_instant(v)
+
+    @field_validator("deadline_date")
+    @classmethod
+    def _day(cls, v: date | None) -> date | None:
+        return check_day(v)
+
 
 class ExpedienteUpdate(StrictInput):
     title: str | None = Field(default=None, min_length=3, max_length=300)
@@ -361,9 +373,9 @@ class StageEventIn(StrictInput):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("occurred_at debe incluir la zona horaria")
-        return v
+        checked = check_instant(v)
+        assert checked is not None
+        return checked
 
 
 class ExpedienteUpsert(StrictInput):
@@ -384,9 +396,12 @@ class ExpedienteUpsert(StrictInput):
     @field_validator("opened_at", "closed_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("las fechas deben incluir la zona horaria")
-        return v
+        return check_instant(v)
+
+    @field_validator("deadline_date")
+    @classmethod
+    def _day(cls, v: date | None) -> date | None:
+        return check_day(v)
 
 
 class MunicipalitySummary(SQLModel):

@@ -11,7 +11,14 @@ from pydantic import StringConstraints, field_validator, model_validator
 from sqlalchemy import ARRAY, CheckConstraint, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
+from app.models.base import (
+    ScopeSpec,
+    StrictInput,
+    check_day,
+    created_at_field,
+    id_field,
+    updated_at_field,
+)
 from app.models.consultation import Priority
 
 
@@ -157,6 +164,14 @@ class HolidayCreate(StrictInput):
         default=None, description="Municipio (vacío: corrección para toda la provincia)"
     )
     day: date
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, v: date) -> date:
+        checked = check_day(v)
+        assert checked is not None
+        return checked
+
     name: str = Field(min_length=2, max_length=200)
     is_holiday: bool = Field(
         default=True, description="false: el día deja de ser festivo (corrección oficial)"

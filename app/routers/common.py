@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import Request, Response
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 
-from app.errors import UnsupportedMediaType, problem_responses
+from app.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -25,6 +26,24 @@ def media_type(request: Request) -> str:
     return msg.get_content_type()
 
 
+# A JSON escape of U+0000 not itself escaped (an even number of backslashes before it).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_DETAIL = "El texto contiene el carácter nulo (U+0000), que no se admite"
+
+
+async def reject_nul(request: Request) -> None:
+    """PostgreSQL cannot store U+0000 in text: refuse it up front with a 422, in the query
+    string and in any body, rather than fail when it reaches the database."""
+    query = request.scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        raise UnprocessableEntity(NUL_DETAIL)
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()  # cached on the request: the handler reads it again
+        form = media_type(request) == "application/x-www-form-urlencoded"
+        if b"\x00" in body or (form and b"%00" in body) or _JSON_NUL.search(body):
+            raise UnprocessableEntity(NUL_DETAIL)
+
+
 class ApiRoute(APIRoute):
     """Refuses request bodies whose content type the operation does not accept (415).
 
@@ -35,10 +54,16 @@ class ApiRoute(APIRoute):
         handler = super().get_route_handler()
         body_field = self.body_field
         if body_field is None:
-            return handler
+
+            async def nul_checked(request: Request) -> Response:
+                await reject_nul(request)
+                return await handler(request)
+
+            return nul_checked
         is_form = isinstance(body_field.field_info, Form)
 
         async def checked(request: Request) -> Response:
+            await reject_nul(request)
             if request.method in ("POST", "PUT", "PATCH"):
                 media = media_type(request)
                 has_body = request.headers.get("content-length", "0") != "0" or (

@@ -28,7 +28,7 @@ from app.errors import (
     NotFound,
     UnprocessableEntity,
 )
-from app.models.base import Role, StrictInput
+from app.models.base import Role, StrictInput, check_day, check_instant
 from app.models.calendar import (
     AudienceKind,
     CalendarEntry,
@@ -95,9 +95,12 @@ class EntryFields(StrictInput):
     @field_validator("starts_at", "ends_at", "registration_deadline")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("la fecha y hora debe indicar la zona horaria")
-        return v
+        return check_instant(v)
+
+    @field_validator("application_opens_on", "application_closes_on")
+    @classmethod
+    def _day(cls, v: date | None) -> date | None:
+        return check_day(v)
 
     @field_validator("reminder_working_days")
     @classmethod

@@ -199,9 +199,17 @@ async def create(
     session.add(c)
     await session.flush()
     if data.assistant_query_id:
+        # Only a question this caller asked (or asked without logging in) and not yet linked.
         query = await session.get(AssistantQuery, data.assistant_query_id)
-        if query is not None and query.consultation_id is None:
+        if (
+            query is not None
+            and query.consultation_id is None
+            and query.user_id in (None, actor.id)
+            and query.municipality_id in (None, municipality_id)
+        ):
             query.consultation_id = c.id
+        else:
+            raise UnprocessableEntity("La pregunta del asistente indicada no puede vincularse")
     await _event(session, c, actor, "created", to_status=c.status, data={"channel": channel})
     await audit.record(
         session,
@@ -209,7 +217,8 @@ async def create(
         "consultation.create",
         "consultation",
         c.id,
-        audit.snapshot(c, ["reference", "municipality_id", "channel", "priority", "service_id"]),
+        audit.snapshot(c, ["reference", "municipality_id", "channel", "priority", "service_id"])
+        | {"assistant_query_id": str(data.assistant_query_id) if data.assistant_query_id else None},
     )
     return c, code
 
@@ -248,6 +257,7 @@ async def update(
         raise Forbidden("Solo el personal de la oficina o del área puede modificar la consulta")
     check_if_match(c, if_match, required=True)
     patch = data.model_dump(exclude_unset=True)
+    queries.reject_nulls(Consultation, patch)
     if "service_id" in patch:
         await _check_service(session, patch["service_id"])
     if patch.get("assignee_id") is not None:
@@ -342,14 +352,17 @@ async def transition(
     kind = "reopened" if data.get("reopened") else "status_changed"
     await _event(session, c, actor, kind, from_status=previous, to_status=c.status, data=data)
     if req.note:
+        # Staff notes stay internal; a municipality's note (closing, reopening) is a public
+        # message of the municipality, visible to it and to the office.
+        staff = _is_staff(actor)
         session.add(
             ConsultationMessage(
                 consultation_id=c.id,
-                visibility=MessageVisibility.internal,
+                visibility=MessageVisibility.internal if staff else MessageVisibility.public,
                 author_type=actor.kind,
                 author_id=actor.id,
                 author_label=actor.label,
-                from_office=True,
+                from_office=staff,
                 body=req.note,
             )
         )

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from asyncpg.exceptions import (
     CheckViolationError,
     ForeignKeyViolationError,
+    NotNullViolationError,
     UniqueViolationError,
 )
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,7 @@ from sqlmodel import SQLModel
 
 from app.errors import Conflict, UnprocessableEntity
 from app.scoping import Actor
-from app.services import audit
+from app.services import audit, queries
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -67,6 +68,8 @@ async def flush(session: AsyncSession) -> None:
             ) from exc
         if kind is not None and issubclass(kind, CheckViolationError):
             raise UnprocessableEntity(message or "Los datos no cumplen las reglas") from exc
+        if kind is not None and issubclass(kind, NotNullViolationError):
+            raise UnprocessableEntity("Falta un dato obligatorio") from exc
         raise
 
 
@@ -88,6 +91,7 @@ async def create(
 async def update(
     session: AsyncSession, actor: Actor, obj: M, patch: dict[str, Any], entity_type: str
 ) -> M:
+    queries.reject_nulls(type(obj), patch)
     before = audit.snapshot(obj, patch.keys(), for_diff=True)
     for field, value in patch.items():
         setattr(obj, field, value)

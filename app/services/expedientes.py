@@ -363,6 +363,7 @@ async def update(
         raise Forbidden("Solo la oficina o el área responsable modifica el expediente")
     queries.check_if_match(exp.version, if_match, required=True, what="el expediente")
     patch = data.model_dump(exclude_unset=True, exclude={"documents", "consultation_ids"})
+    queries.reject_nulls(Expediente, patch)
     before = audit.snapshot(exp, patch.keys())
     for key, value in patch.items():
         setattr(exp, key, value)
@@ -613,6 +614,7 @@ async def upsert_from_integration(
                 select(ProcedureType).where(
                     col(ProcedureType.area_id) == actor.area_id,
                     col(ProcedureType.code) == data.procedure_code,
+                    col(ProcedureType.is_active).is_(True),
                 )
             )
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import col
 
-from app.errors import PreconditionFailed, PreconditionRequired
+from app.errors import FieldError, PreconditionFailed, PreconditionRequired, UnprocessableEntity
 
 
 def where_equal(stmt: Any, pairs: Iterable[tuple[Any, Any]]) -> Any:
@@ -37,4 +37,23 @@ def check_if_match(
             f"{what[0].upper()}{what[1:]} ha cambiado (versión actual {current}); "
             "recárguelo y vuelva a intentarlo",
             headers={"ETag": current},
+        )
+
+
+def reject_nulls(model: Any, patch: dict[str, Any]) -> None:
+    """An explicit null for a column that cannot be empty is a 422 naming the field, not a
+    database error."""
+    table = model.__table__
+    bad = [
+        name
+        for name, value in patch.items()
+        if value is None and name in table.columns and not table.columns[name].nullable
+    ]
+    if bad:
+        raise UnprocessableEntity(
+            "Estos campos no pueden quedar vacíos: " + ", ".join(bad),
+            errors=[
+                FieldError(loc=["body", n], pointer=f"/{n}", message="no admite null", code="null")
+                for n in bad
+            ],
         )

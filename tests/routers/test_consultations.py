@@ -483,3 +483,47 @@ async def test_filters_and_triage_order(client, session):
     assert len(by_state.json()["items"]) == 2
     assert_problem(await client.get(URL, params={"sort": "subject"}, headers=h["staff"]), 422)
     assert_problem(await client.get(URL, params={"status": "lost"}, headers=h["staff"]), 422)
+
+
+async def test_a_municipality_note_on_closing_is_its_own_public_message(client, session):
+    people, _ = await _people(session)
+    h = await _headers(client, people)
+    cid = (await _ask(client, h["alm"])).json()["id"]
+    await client.post(f"{URL}/{cid}/transitions", json={"to": "answered"}, headers=h["staff"])
+    r = await client.post(
+        f"{URL}/{cid}/transitions",
+        json={"to": "closed", "note": "Gracias, resuelto"},
+        headers=h["alm"],
+    )
+    assert r.status_code == 200, r.text
+    seen = (await client.get(f"{URL}/{cid}/messages", headers=h["alm"])).json()["items"]
+    assert [(m["body"], m["from_office"], m["visibility"]) for m in seen] == [
+        ("Gracias, resuelto", False, "public")
+    ]
+
+
+async def test_only_own_unlinked_assistant_questions_can_be_linked(client, session):
+    people, _ = await _people(session)
+    h = await _headers(client, people)
+    asked = await client.post(
+        "/api/v1/assistant/ask", json={"question": "¿Cómo pido una subvención?"}, headers=h["mer"]
+    )
+    query_id = asked.json()["query_id"]
+    stolen = await client.post(
+        URL,
+        json={"subject": "Asunto", "body": "Texto", "assistant_query_id": query_id},
+        headers=h["alm"],
+    )
+    assert_problem(stolen, 422)
+    own = await client.post(
+        URL,
+        json={"subject": "Asunto", "body": "Texto", "assistant_query_id": query_id},
+        headers=h["mer"],
+    )
+    assert own.status_code == 201, own.text
+    again = await client.post(
+        URL,
+        json={"subject": "Asunto", "body": "Texto", "assistant_query_id": query_id},
+        headers=h["mer"],
+    )
+    assert_problem(again, 422)

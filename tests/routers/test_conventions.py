@@ -249,3 +249,65 @@ async def test_code_patterns_are_enforced(client, session, path, body, field):
     headers = await f.admin_headers(client, session)
     problem = assert_problem(await client.post(path, json=body, headers=headers), 422)
     assert field in [e["pointer"] for e in problem["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/api/v1/assistant/ask", {"json": {"question": "hola\u0000mundo"}}),
+        ("get", "/api/v1/municipalities", {"params": {"q": "Mérida\x00"}}),
+        (
+            "post",
+            "/api/v1/auth/token",
+            {"data": {"grant_type": "password", "username": "a\x00b", "password": "x"}},
+        ),
+    ],
+)
+async def test_nul_characters_are_a_422_anywhere(client, method, path, kwargs):
+    r = await getattr(client, method)(path, **kwargs)
+    body = assert_problem(r, 422)
+    assert "U+0000" in body["detail"]
+
+
+async def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, session):
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        content=rb'{"code": "texto", "name": "Barra \\u0000 literal"}',
+        headers=headers | {"content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "Barra \\u0000 literal"
+
+
+@pytest.mark.parametrize("field", ["name", "is_active"])
+async def test_null_for_a_required_field_is_a_422_and_changes_nothing(client, session, field):
+    headers = await f.admin_headers(client, session)
+    area = await f.area(session, "obras", name="Obras")
+    r = await client.patch(f"/api/v1/areas/{area.id}", json={field: None}, headers=headers)
+    body = assert_problem(r, 422)
+    assert body["errors"][0]["pointer"] == f"/{field}"
+    await session.refresh(area)
+    assert area.name == "Obras"
+    assert area.is_active is True
+
+
+@pytest.mark.parametrize(
+    "received_at", ["0001-01-01T00:00:00+00:00", "1900-01-01T10:00:00+01:00", "2026-01-01T10:00:00"]
+)
+async def test_out_of_range_or_naive_instants_are_a_422(client, session, received_at):
+    staff = await f.user(session, Role.oaaa_staff)
+    mun = await f.municipality(session, "06083")
+    r = await client.post(
+        "/api/v1/consultations",
+        json={
+            "subject": "Llamada",
+            "body": "Texto",
+            "municipality_id": str(mun.id),
+            "channel": "phone",
+            "received_at": received_at,
+        },
+        headers=await f.auth_headers(client, staff),
+    )
+    body = assert_problem(r, 422)
+    assert body["errors"][0]["pointer"] == "/received_at"

@@ -283,3 +283,28 @@ async def test_duplicate_external_ref_in_the_same_area_is_409(client, session):
     assert_problem(r, 409)
     count = (await session.execute(text("SELECT count(*) FROM expediente"))).scalar_one()
     assert count == 1
+
+
+async def test_naive_or_ancient_opened_at_and_null_title_are_422(client, session):
+    procedure, places, h = await _setup(client, session)
+    for opened in ("2025-01-01T10:00:00", "0001-01-01T00:00:00+00:00"):
+        r = await client.post(
+            URL,
+            json={
+                "municipality_id": str(places["alm"].id),
+                "area_id": str(places["fomento"].id),
+                "procedure_type_id": procedure["id"],
+                "external_ref": "T-1",
+                "title": "Fechas",
+                "opened_at": opened,
+            },
+            headers=h["office"],
+        )
+        assert_problem(r, 422)
+    created = await _create(client, h["office"], procedure, places)
+    r = await client.patch(
+        f"{URL}/{created.json()['id']}",
+        json={"title": None},
+        headers=h["office"] | {"If-Match": created.headers["etag"]},
+    )
+    assert_problem(r, 422)
