@@ -13,7 +13,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -84,6 +84,10 @@ class PublicSurveyInfo(BaseModel):
 # ---- Tokens ---------------------------------------------------------------------------------
 
 
+# A link shared by e-mail stays usable for a season, not forever.
+SURVEY_LINK_LIFETIME = timedelta(days=90)
+
+
 def _signature(consultation_id: uuid.UUID, closed_at: datetime) -> str:
     key = get_settings().jwt_secret.get_secret_value().encode()
     # In UTC whatever zone the caller's datetime carries, as the database returns it.
@@ -116,6 +120,8 @@ async def _consultation_for_token(session: AsyncSession, token: str) -> Consulta
         raise NotFound(_LINK_NOT_FOUND)
     expected = _signature(consultation.id, consultation.closed_at)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise NotFound(_LINK_NOT_FOUND)
+    if datetime.now(UTC) > consultation.closed_at + SURVEY_LINK_LIFETIME:
         raise NotFound(_LINK_NOT_FOUND)
     return consultation
 

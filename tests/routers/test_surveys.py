@@ -332,3 +332,19 @@ async def test_survey_link_is_given_for_closed_consultations_and_works_without_l
         ),
         404,
     )
+
+
+async def test_survey_links_expire_ninety_days_after_closing(client, session):
+    mun = await f.municipality(session, "06011")
+    c = await f.consultation(session, mun.id, closed=True)
+    closed_at = datetime.now(UTC) - timedelta(days=91)
+    await session.execute(
+        text("UPDATE consultation SET closed_at = :t WHERE id = :i"), {"t": closed_at, "i": c.id}
+    )
+    await session.commit()
+    token = survey_token(c.id, closed_at)
+    f.assert_problem(await client.get(f"/api/v1/public/surveys/{token}"), 404)
+    recent = await f.consultation(session, mun.id, closed=True)
+    await session.refresh(recent)
+    fresh = survey_token(recent.id, recent.closed_at)
+    assert (await client.get(f"/api/v1/public/surveys/{fresh}")).status_code == 200
