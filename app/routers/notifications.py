@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import CurrentActor
@@ -23,6 +23,8 @@ from app.routers.common import ApiRoute
 from app.services import inbox
 
 router = APIRouter(tags=["notifications"], route_class=ApiRoute)
+
+MAX_ID = 2**63 - 1  # bigint identity
 
 
 @router.get(
@@ -64,7 +66,7 @@ async def unread_count(session: SessionDep, actor: CurrentActor) -> UnreadCount:
     responses=problem_responses(401, 403, 404, 422),
 )
 async def mark_read(
-    notification_id: int, session: SessionDep, actor: CurrentActor
+    notification_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, actor: CurrentActor
 ) -> NotificationPublic:
     """Marks one of the caller's notifications read (idempotent)."""
     return await inbox.mark_read(session, actor, notification_id)
@@ -98,10 +100,11 @@ async def stream(
     actor: CurrentActor,
     redis: RedisDep,
     last_event_id: Annotated[
-        int | None, Header(ge=0, description="Último id recibido (reconexión)")
+        int | None, Header(ge=0, le=MAX_ID, description="Último id recibido (reconexión)")
     ] = None,
     since: Annotated[
-        int | None, Query(ge=0, description="Como Last-Event-ID, para clientes sin cabeceras")
+        int | None,
+        Query(ge=0, le=MAX_ID, description="Como Last-Event-ID, para clientes sin cabeceras"),
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting

@@ -16,7 +16,7 @@ from app.models.sla import SlaPolicy, SlaPolicyCreate, SlaPolicyPublic, SlaPolic
 from app.pagination import Page, PageDep, paginate
 from app.routers.common import ApiRoute
 from app.scoping import get_visible, visible
-from app.services import crud
+from app.services import crud, queries
 from app.services.consultations import recompute_open
 
 router = APIRouter(tags=["sla"], route_class=ApiRoute)
@@ -76,6 +76,7 @@ async def update_policy(
     dates are recomputed; count in `X-Recomputed`)."""
     policy = await get_visible(session, SlaPolicy, policy_id, actor)
     patch = data.model_dump(exclude_unset=True)
+    queries.reject_nulls(SlaPolicy, patch)
     first = patch.get("first_response_target", policy.first_response_target)
     if first > patch.get("resolution_target", policy.resolution_target):
         raise UnprocessableEntity("la primera respuesta no puede vencer después de la resolución")

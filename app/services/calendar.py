@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -101,6 +102,11 @@ class EntryFields(StrictInput):
     @classmethod
     def _day(cls, v: date | None) -> date | None:
         return check_day(v)
+
+    @field_validator("exdates")
+    @classmethod
+    def _exdates(cls, v: list[datetime] | None) -> list[datetime] | None:
+        return [d for d in (check_instant(x) for x in v) if d is not None] if v else v
 
     @field_validator("reminder_working_days")
     @classmethod
@@ -253,6 +259,11 @@ def parse_rrule(value: str, dtstart: datetime) -> rrule:
     rule = rrulestr(text, dtstart=dtstart.astimezone(MADRID))
     if not isinstance(rule, rrule):
         raise ValueError("solo se admite una regla RRULE")
+    # A calendar of meetings and calls repeats daily at most often; finer rules would expand
+    # into millions of occurrences.
+    freq = re.search(r"FREQ=([A-Z]+)", text.upper())
+    if freq is None or freq.group(1) not in ("YEARLY", "MONTHLY", "WEEKLY", "DAILY"):
+        raise ValueError("la repetición más frecuente admitida es diaria (FREQ=DAILY)")
     return rule
 
 
@@ -293,7 +304,12 @@ def occurrences(entry: CalendarEntry, start: datetime, end: datetime) -> list[Oc
     excluded = {d.astimezone(UTC) for d in entry.exdates}
     out: list[Occurrence] = []
     window_start = (start - duration - timedelta(days=1)).astimezone(MADRID)
-    for occ in rule.between(window_start, end.astimezone(MADRID), inc=True):
+    window_end = end.astimezone(MADRID)
+    # Lazily, and never more than a listing can show: stored rules are bounded to daily
+    # repetition, but the iteration itself must not depend on that.
+    for occ in rule.xafter(window_start, inc=True):
+        if occ > window_end or len(out) > MAX_OCCURRENCES:
+            break
         occ_start = occ.replace(tzinfo=MADRID)
         if occ_start.astimezone(UTC) in excluded:
             continue
@@ -444,8 +460,13 @@ async def active_registrations(
 def _default_occurrence(entry: CalendarEntry, now: datetime) -> datetime:
     if not entry.rrule:
         return entry.starts_at
-    upcoming = occurrences(entry, now, now + timedelta(days=MAX_RANGE_DAYS * 3))
-    return upcoming[0].start if upcoming else entry.starts_at
+    rule = parse_rrule(entry.rrule, entry.starts_at)
+    excluded = {d.astimezone(UTC) for d in entry.exdates}
+    for occ in rule.xafter(now.astimezone(MADRID), inc=True):
+        start = occ.replace(tzinfo=MADRID).astimezone(UTC)
+        if start not in excluded:
+            return start
+    return entry.starts_at
 
 
 async def entry_detail(

@@ -7,8 +7,9 @@ import hmac
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import StringConstraints, field_validator
 from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
@@ -17,7 +18,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from app.config import get_settings
 from app.errors import FieldError, UnprocessableEntity
-from app.models.base import StrictInput
+from app.models.base import StrictInput, check_day
 from app.models.calendar import VisitDaily
 from app.scoping import Actor
 from app.services import audit
@@ -35,7 +36,14 @@ MAX_RANGE_DAYS = 731
 class InPersonVisits(StrictInput):
     day: date
     count: int = Field(ge=1, le=100_000)
-    page: str = Field(default="oficina", max_length=100, regex=PAGE_PATTERN)
+    page: Annotated[str, StringConstraints(pattern=PAGE_PATTERN, max_length=100)] = "oficina"
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, v: date) -> date:
+        checked = check_day(v)
+        assert checked is not None
+        return checked
 
 
 class VisitRow(SQLModel):
@@ -142,6 +150,11 @@ async def report(
     session: AsyncSession, from_day: date | None, to_day: date | None, channel: str | None
 ) -> VisitReport:
     """Daily counts and totals in an inclusive range of days (default: the last 30)."""
+    try:
+        check_day(from_day)
+        check_day(to_day)
+    except ValueError as exc:
+        raise UnprocessableEntity(str(exc)) from exc
     to_day = to_day or today()
     from_day = from_day or (to_day - timedelta(days=29))
     if from_day > to_day:

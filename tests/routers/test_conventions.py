@@ -311,3 +311,67 @@ async def test_out_of_range_or_naive_instants_are_a_422(client, session, receive
     )
     body = assert_problem(r, 422)
     assert body["errors"][0]["pointer"] == "/received_at"
+
+
+async def test_second_review_inputs_are_422_not_500(client, session):
+    admin = await f.admin_headers(client, session)
+    staff = await f.auth_headers(client, await f.user(session, Role.oaaa_staff))
+    start = "2026-12-01T10:00:00+01:00"
+    event = {"kind": "event", "title": "Sesión", "starts_at": start, "ends_at": start}
+    for rule in ("FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=HOURLY;COUNT=5"):
+        r = await client.post("/api/v1/events", json=event | {"rrule": rule}, headers=staff)
+        assert assert_problem(r, 422)["errors"][0]["pointer"] == "/rrule"
+    for exdates in (["2030-01-01T10:00:00"], ["0001-01-01T00:00:00+01:00"]):
+        r = await client.post(
+            "/api/v1/events",
+            json=event | {"rrule": "FREQ=WEEKLY;COUNT=3", "exdates": exdates},
+            headers=staff,
+        )
+        assert_problem(r, 422)
+    policy = (await client.get("/api/v1/sla-policies", headers=admin)).json()["items"][0]
+    r = await client.patch(
+        f"/api/v1/sla-policies/{policy['id']}", json={"first_response_target": None}, headers=admin
+    )
+    assert_problem(r, 422)
+    assert_problem(
+        await client.get("/api/v1/visits", params={"to": "0001-01-05"}, headers=staff), 422
+    )
+    for body in (
+        {"day": "0001-01-01", "count": 3},
+        {"day": "2026-11-20", "count": 3, "page": "Bad Page!"},
+    ):
+        assert_problem(await client.post("/api/v1/visits/in-person", json=body, headers=staff), 422)
+    for big in (2**63, 10**22):
+        assert_problem(await client.post(f"/api/v1/notifications/{big}/read", headers=staff), 422)
+    assert_problem(
+        await client.get(
+            "/api/v1/notifications/stream", headers=staff | {"Last-Event-ID": str(2**63)}
+        ),
+        422,
+    )
+
+
+async def test_daily_rule_with_huge_count_stays_bounded(client, session):
+    staff = await f.auth_headers(client, await f.user(session, Role.oaaa_staff))
+    start = "2026-12-01T10:00:00+01:00"
+    r = await client.post(
+        "/api/v1/events",
+        json={
+            "kind": "event",
+            "title": "Guardia diaria",
+            "starts_at": start,
+            "ends_at": "2026-12-01T11:00:00+01:00",
+            "rrule": "FREQ=DAILY;COUNT=100000",
+        },
+        headers=staff,
+    )
+    assert r.status_code == 201, r.text
+    detail = await client.get(f"/api/v1/events/{r.json()['id']}", headers=staff)
+    assert detail.status_code == 200
+    listed = await client.get(
+        "/api/v1/events",
+        params={"from": "2026-12-01T00:00:00+01:00", "to": "2027-12-01T00:00:00+01:00"},
+        headers=staff,
+    )
+    assert listed.status_code == 200
+    assert len(listed.json()["items"]) == 365
