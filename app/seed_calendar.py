@@ -10,11 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models.area import Area
-from app.models.audit import ActorType
-from app.models.base import Role
 from app.models.calendar import Announcement, CalendarEntry
-from app.models.user import User
-from app.scoping import Actor
+from app.seed_consultations import demo_office_actor
 from app.services import announcements, calendar, trainings
 from app.services.working_days import MADRID
 
@@ -24,14 +21,9 @@ DEMO = "Contenido de demostración."
 async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[str]:
     if (await session.execute(select(col(CalendarEntry.id)).limit(1))).first() is not None:
         return []
-    staff = (
-        (await session.execute(select(User).where(col(User.role) == Role.oaaa_staff)))
-        .scalars()
-        .first()
-    )
-    if staff is None:
+    office = await demo_office_actor(session)
+    if office is None:
         return []
-    office = Actor(kind=ActorType.user, id=staff.id, role=Role.oaaa_staff, label=staff.email)
     today = datetime.now(UTC).astimezone(MADRID).date()
 
     def at(days: int, hour: int) -> datetime:

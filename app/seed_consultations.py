@@ -45,6 +45,18 @@ CONSULTATIONS: list[tuple[str, str, int, str, str, list[tuple[str, str]]]] = [
 ]  # fmt: skip
 
 
+async def demo_office_actor(session: AsyncSession) -> Actor | None:
+    """The demo office account, acting as itself, for content recorded through services."""
+    staff = (
+        (await session.execute(select(User).where(col(User.role) == Role.oaaa_staff)))
+        .scalars()
+        .first()
+    )
+    if staff is None:
+        return None
+    return Actor(kind=ActorType.user, id=staff.id, role=Role.oaaa_staff, label=staff.email)
+
+
 async def seed_consultations(session: AsyncSession, areas: dict[str, Area]) -> list[str]:
     exists = (
         await session.execute(
@@ -53,14 +65,9 @@ async def seed_consultations(session: AsyncSession, areas: dict[str, Area]) -> l
     ).first()
     if exists is not None:
         return []
-    staff = (
-        (await session.execute(select(User).where(col(User.role) == Role.oaaa_staff)))
-        .scalars()
-        .first()
-    )
-    if staff is None:
+    office = await demo_office_actor(session)
+    if office is None:
         return []
-    office = Actor(kind=ActorType.user, id=staff.id, role=Role.oaaa_staff, label=staff.email)
     now = datetime.now(UTC)
     created: list[str] = []
     for ine, channel, days_ago, subject, body, actions in CONSULTATIONS:

@@ -95,3 +95,15 @@ async def send(message: EmailMessage, settings: Settings) -> None:
         if 500 <= exc.code < 600:
             raise PermanentEmailError(f"rechazado por el servidor ({exc.code}): {exc}") from exc
         raise
+
+
+async def try_send(message: EmailMessage, settings: Settings) -> tuple[str | None, bool]:
+    """Sends `message`; returns (None, False) on success, else the error text and whether it
+    is permanent (the server refused the message: retrying will not help)."""
+    try:
+        await send(message, settings)
+    except PermanentEmailError as exc:
+        return str(exc), True
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}", False
+    return None, False

@@ -19,7 +19,6 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-import aiosmtplib
 from arq import Retry
 from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
@@ -428,14 +427,7 @@ async def send_newsletter(ctx: dict[str, Any], dispatch_id: str) -> str:
             return "failed"
         newsletter = await build(session, _actor_for(user), dispatch.quarter)
         message = render_email(newsletter, dispatch.to_address)
-        error: str | None = None
-        permanent = False
-        try:
-            await email_service.send(message, settings)
-        except email_service.PermanentEmailError as exc:
-            error, permanent = str(exc), True
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        error, permanent = await email_service.try_send(message, settings)
         dispatch.attempts += 1
         if error is None:
             dispatch.status = "sent"

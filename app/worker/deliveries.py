@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiosmtplib
 import httpx
 from arq.connections import ArqRedis
 from arq.constants import (
@@ -569,14 +568,7 @@ async def deliver_email(ctx: dict[str, Any], delivery_id: str) -> str:
         message = email_service.render(event, delivery.to_address, settings)
         await session.commit()
 
-    error: str | None = None
-    permanent = False
-    try:
-        await email_service.send(message, settings)
-    except email_service.PermanentEmailError as exc:
-        error, permanent = str(exc), True
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    error, permanent = await email_service.try_send(message, settings)
     if error is not None:
         error = _truncate(error)
     outcome, next_at = await _finish(
