@@ -33,7 +33,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
-    from app.seed import run_seed
+    from app.seed.demo import run_seed
 
     asyncio.run(run_seed())
     return 0
@@ -42,7 +42,7 @@ def cmd_seed(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.config import get_settings
+    from app.core.config import get_settings
 
     settings = get_settings()
     uvicorn.run(
@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(_: argparse.Namespace) -> int:
     from arq.worker import run_worker
 
-    from app.observability import configure_logging
+    from app.core.observability import configure_logging
     from app.worker.settings import WorkerSettings
 
     configure_logging()
@@ -69,7 +69,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
-    from app.db import dispose_engine, get_sessionmaker
+    from app.core.db import dispose_engine, get_sessionmaker
     from app.services.users import ensure_admin
 
     password = args.password or os.environ.get("OAAA_ADMIN_PASSWORD")

@@ -9,11 +9,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app.config import get_settings
-from app.db import dispose_engine
-from app.errors import install_error_handlers
-from app.observability import BodySizeLimitMiddleware, RequestContextMiddleware, configure_logging
-from app.redis import close_redis
+from app.core.config import get_settings
+from app.core.db import dispose_engine
+from app.core.errors import install_error_handlers
+from app.core.observability import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from app.core.redis import close_redis
 from app.routers import (
     announcements,
     areas,

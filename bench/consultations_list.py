@@ -105,14 +105,14 @@ async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
 
     from sqlalchemy import event, text
 
-    from app.config import get_settings
+    from app.core.config import get_settings
 
     get_settings.cache_clear()
-    from app.db import dispose_engine, get_sessionmaker
+    from app.core.db import dispose_engine, get_sessionmaker
+    from app.core.pagination import PageParams
+    from app.core.scoping import Actor
     from app.models.audit import ActorType
     from app.models.base import Role
-    from app.pagination import PageParams
-    from app.scoping import Actor
     from app.services import consultations as service
 
     results: dict[str, Any] = {

@@ -189,14 +189,14 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
     import asyncpg
     from sqlalchemy import event, text
 
-    from app.config import get_settings
+    from app.core.config import get_settings
 
     get_settings.cache_clear()
-    from app.db import dispose_engine, get_engine, get_sessionmaker
+    from app.core.db import dispose_engine, get_engine, get_sessionmaker
+    from app.core.pagination import PageParams
+    from app.core.scoping import INTEGRATION_ROLE, Actor
     from app.models.audit import ActorType
     from app.models.base import Role
-    from app.pagination import PageParams
-    from app.scoping import INTEGRATION_ROLE, Actor
     from app.services import expedientes, integrations
 
     ctx = await _setup(url)

@@ -68,7 +68,7 @@ async def _load(url: str, first: int, last: int, total: int) -> None:
 async def _scan_times(url: str) -> dict[str, Any]:
     import asyncpg
 
-    from app.db import get_sessionmaker
+    from app.core.db import get_sessionmaker
     from app.services import consultations
 
     samples: list[float] = []
@@ -104,12 +104,12 @@ async def _scan_times(url: str) -> dict[str, Any]:
 
 
 async def main_async(url: str, small: int, large: int) -> None:
-    from app.config import get_settings
+    from app.core.config import get_settings
 
     get_settings.cache_clear()
     import asyncpg
 
-    from app.db import dispose_engine
+    from app.core.db import dispose_engine
 
     conn = await asyncpg.connect(common.plain(url))
     try:  # the office staff who receive the in-app notifications

@@ -110,7 +110,7 @@ def run_receiver() -> None:
 def run_worker(concurrency: int, poll_delay: float | None) -> None:
     from arq.worker import run_worker as arq_run_worker
 
-    from app.observability import configure_logging
+    from app.core.observability import configure_logging
     from app.worker.settings import WorkerSettings
 
     configure_logging("WARNING")
@@ -180,9 +180,9 @@ class Bench:
         self.sequence = 0
 
     async def _emit(self, count: int) -> None:
-        from app.db import get_sessionmaker
-        from app.services.notifications import Audience, EventSpec, emit
-        from app.worker.deliveries import enqueue_deliveries
+        from app.core.db import get_sessionmaker
+        from app.services.notifications.delivery import enqueue_deliveries
+        from app.services.notifications.outbox import Audience, EventSpec, emit
 
         emitted = []
         async with get_sessionmaker()() as session:
@@ -213,7 +213,7 @@ class Bench:
         `rate` a second) while the worker delivers; latency from each event's creation."""
         from sqlalchemy import text
 
-        from app.db import get_sessionmaker
+        from app.core.db import get_sessionmaker
         from app.services import webhooks
 
         await self.http.post(f"{self.base}/reset")
@@ -262,7 +262,7 @@ class Bench:
         released on the events' own creation schedule (paced)."""
         from sqlmodel import select
 
-        from app.db import get_sessionmaker
+        from app.core.db import get_sessionmaker
         from app.models.notification import NotificationEvent
         from app.services import webhooks
 
@@ -327,13 +327,13 @@ async def main_async(
 ) -> None:
     import httpx
 
-    from app.config import get_settings
+    from app.core.config import get_settings
 
     get_settings.cache_clear()
-    from app.db import dispose_engine, get_sessionmaker
+    from app.core.db import dispose_engine, get_sessionmaker
     from app.models.notification import WebhookSubscription
     from app.services import webhooks
-    from app.worker.deliveries import arq_client
+    from app.services.notifications.delivery import arq_client
 
     settings = get_settings()
     receiver = _spawn("receiver", env=env, stdout=subprocess.PIPE)

@@ -51,7 +51,7 @@ os.environ["OAAA_JWT_SECRET"] = "test-secret-" + "x" * 40
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 
-from app.config import get_settings  # noqa: E402
+from app.core.config import get_settings  # noqa: E402
 
 get_settings.cache_clear()
 
@@ -129,8 +129,8 @@ def _truncate_sql() -> str:
 @pytest.fixture(autouse=True)
 async def clean_state(migrated_database: str) -> AsyncIterator[None]:
     yield
-    from app.db import get_engine
-    from app.redis import get_redis
+    from app.core.db import get_engine
+    from app.core.redis import get_redis
 
     engine = get_engine()
     async with engine.begin() as conn:
@@ -151,8 +151,8 @@ async def clean_state(migrated_database: str) -> AsyncIterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 async def _dispose_at_end() -> AsyncIterator[None]:
     yield
-    from app.db import dispose_engine
-    from app.redis import close_redis
+    from app.core.db import dispose_engine
+    from app.core.redis import close_redis
 
     await close_redis()
     await dispose_engine()
@@ -172,7 +172,7 @@ async def client(migrated_database: str) -> AsyncIterator[object]:
 @pytest.fixture
 async def session(migrated_database: str) -> AsyncIterator[object]:
     """A session for arranging data directly; committed data is visible to the API."""
-    from app.db import get_sessionmaker
+    from app.core.db import get_sessionmaker
 
     async with get_sessionmaker()() as s:
         yield s

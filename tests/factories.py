@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.security import hash_password
+from app.core.security import hash_password
 from app.models.area import Area
 from app.models.base import Role
 from app.models.integration import IntegrationClient

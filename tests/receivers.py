@@ -200,7 +200,7 @@ async def event(
     import uuid
     from datetime import UTC, datetime
 
-    from app.services.notifications import Audience, EventSpec, emit
+    from app.services.notifications.outbox import Audience, EventSpec, emit
 
     entity = uuid.uuid4()
     spec = EventSpec(
@@ -228,7 +228,7 @@ async def job_ctx(http_timeout: float = 5.0, redis: Any = None) -> AsyncIterator
     redirects (plus `redis`, an ArqRedis, when given)."""
     import httpx
 
-    from app.db import get_sessionmaker
+    from app.core.db import get_sessionmaker
 
     async with httpx.AsyncClient(timeout=http_timeout, follow_redirects=False) as http:
         ctx: dict[str, Any] = {"sessionmaker": get_sessionmaker(), "http": http}
@@ -241,8 +241,8 @@ async def job_ctx(http_timeout: float = 5.0, redis: Any = None) -> AsyncIterator
 async def arq_pool() -> AsyncIterator[Any]:
     """An arq client on the test Redis; on exit, removes the arq keys of this run's jobs (their
     ids carry the run's key prefix)."""
-    from app.config import get_settings
-    from app.worker.deliveries import arq_client
+    from app.core.config import get_settings
+    from app.services.notifications.delivery import arq_client
 
     async with arq_client() as arq:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.config import PLACEHOLDER_SECRET, Settings
+from app.core.config import PLACEHOLDER_SECRET, Settings
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

@@ -126,7 +126,7 @@ class CalendarEntry(SQLModel, table=True):
 
     @classmethod
     def scope_clause(cls, actor: Any) -> Any:
-        """Rows `actor` (an `app.scoping.Actor`) may see, as a SQL predicate for `visible()`."""
+        """Rows `actor` (a `core.scoping.Actor`) may see, as a SQL predicate for `visible()`."""
         from sqlalchemy import and_, exists, false, or_, select, true
         from sqlmodel import col
 

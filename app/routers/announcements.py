@@ -9,15 +9,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from app.auth.deps import CurrentActor, OfficeActor, OptionalActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor, OfficeActor, OptionalActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.redis import get_redis
+from app.core.routing import ApiRoute
 from app.models.calendar import EntryStatus
-from app.pagination import Page, PageDep
-from app.redis import get_redis
-from app.routers.common import ApiRoute
 from app.services import announcements as service
-from app.services import newsletter, notifications
+from app.services import newsletter
 from app.services.announcements import (
     AnnouncementCreate,
     AnnouncementPublic,
@@ -27,6 +27,7 @@ from app.services.announcements import (
     ReadReport,
     UnreadCount,
 )
+from app.services.notifications import outbox
 
 router = APIRouter(tags=["announcements"], route_class=ApiRoute)
 
@@ -137,7 +138,7 @@ async def publish_announcement(
     """Publishes a draft and notifies the addressed municipalities (once: again is 409)."""
     a, emitted = await service.publish(session, actor, announcement_id)
     # Runs after the response, so after the request's commit.
-    background.add_task(notifications.announce, get_redis(), emitted)
+    background.add_task(outbox.announce, get_redis(), emitted)
     return (await service.render(session, actor, [a]))[0]
 
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import AdminActor, OptionalActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, OptionalActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.models.area import (
     AreaCreate,
     AreaPublic,
@@ -18,8 +20,6 @@ from app.models.area import (
     CatalogueServicePublic,
     CatalogueServiceUpdate,
 )
-from app.pagination import Page, PageDep
-from app.routers.common import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.services import reference
 
 router = APIRouter(tags=["areas"], route_class=ApiRoute)

@@ -8,13 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import AdminActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core import audit
+from app.core.db import SessionDep
+from app.core.deps import AdminActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute
 from app.models.audit import ActorType, AuditLogPublic
-from app.pagination import Page, PageDep
-from app.routers.common import ApiRoute
-from app.services import audit
 
 router = APIRouter(tags=["audit"], route_class=ApiRoute)
 

@@ -9,16 +9,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 
-from app.auth.deps import CurrentActor, OptionalActor
-from app.db import SessionDep, SettingsDep
-from app.errors import BadRequest, Unauthorized, problem_response, problem_responses
+from app.core.db import SessionDep, SettingsDep
+from app.core.deps import CurrentActor, OptionalActor
+from app.core.errors import BadRequest, Unauthorized, problem_response, problem_responses
+from app.core.redis import RedisDep
+from app.core.routing import ApiRoute
 from app.models.area import Area
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
 from app.models.municipality import Municipality
 from app.models.user import User
-from app.redis import RedisDep
-from app.routers.common import ApiRoute
 from app.schemas import Me, NamedRef, RefreshRequest, RefreshTransport, TokenResponse
 from app.services import auth as auth_service
 from app.services.auth import IssuedTokens

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth.deps import CurrentActor, OptionalActor
-from app.config import get_settings
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.config import get_settings
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor, OptionalActor
+from app.core.errors import problem_responses
+from app.core.routing import ApiRoute
+from app.core.scoping import Actor
 from app.models.calendar import EntryKind
-from app.routers.common import ApiRoute
-from app.scoping import Actor
 from app.services import calendar as service
 from app.services import ical
 from app.services.calendar import (

@@ -8,9 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.auth.deps import CurrentActor
-from app.db import SessionDep, SettingsDep
-from app.errors import problem_responses
+from app.core.db import SessionDep, SettingsDep
+from app.core.deps import CurrentActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.redis import RedisDep
+from app.core.routing import ApiRoute
 from app.models.area import Channel
 from app.models.audit import ActorType
 from app.models.consultation import (
@@ -29,9 +32,6 @@ from app.models.consultation import (
     SlaState,
     TransitionRequest,
 )
-from app.pagination import Page, PageDep
-from app.redis import RedisDep
-from app.routers.common import ApiRoute
 from app.services import consultations as service
 
 router = APIRouter(tags=["consultations"], route_class=ApiRoute)

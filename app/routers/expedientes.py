@@ -9,9 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from app.auth.deps import AdminActor, CurrentActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, CurrentActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute
+from app.core.scoping import get_visible
 from app.models.expediente import (
     ExpedienteCreate,
     ExpedienteDetail,
@@ -24,9 +27,6 @@ from app.models.expediente import (
     ProcedureTypeUpdate,
     StageEventIn,
 )
-from app.pagination import Page, PageDep
-from app.routers.common import ApiRoute
-from app.scoping import get_visible
 from app.services import expedientes as service
 
 router = APIRouter(tags=["expedientes"], route_class=ApiRoute)

@@ -7,10 +7,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import get_engine
-from app.errors import ServiceUnavailable, problem_responses
-from app.observability import metrics_response
-from app.redis import get_redis
+from app.core.db import get_engine
+from app.core.errors import ServiceUnavailable, problem_responses
+from app.core.observability import metrics_response
+from app.core.redis import get_redis
 from app.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])

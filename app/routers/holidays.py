@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth.deps import AdminActor, OptionalActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, OptionalActor
+from app.core.errors import problem_responses
+from app.core.routing import ApiRoute
 from app.models.sla import HolidayCreate, HolidayPublic
-from app.routers.common import ApiRoute
 from app.services import holidays as service
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)

@@ -10,13 +10,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
-from app.auth.deps import require_scope
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import require_scope
+from app.core.errors import problem_responses
+from app.core.routing import ApiRoute
+from app.core.scoping import Actor
 from app.models.expediente import EXTERNAL_REF_PATTERN, ExpedienteDetail, ExpedienteUpsert
 from app.models.integration import IntegrationScope
-from app.routers.common import ApiRoute
-from app.scoping import Actor
 from app.services import expedientes, idempotency
 from app.services import integrations as service
 from app.services.integrations import (

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import AdminActor, OptionalActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, OptionalActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.models.municipality import (
     ComarcaCreate,
     ComarcaPublic,
@@ -19,8 +21,6 @@ from app.models.municipality import (
     MunicipalityPublic,
     MunicipalityUpdate,
 )
-from app.pagination import Page, PageDep
-from app.routers.common import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.services import reference
 
 router = APIRouter(tags=["municipalities"], route_class=ApiRoute)

@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.auth.deps import CurrentActor
-from app.db import SessionDep, get_sessionmaker
-from app.errors import problem_responses
+from app.core.db import SessionDep, get_sessionmaker
+from app.core.deps import CurrentActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.redis import RedisDep
+from app.core.routing import ApiRoute
 from app.models.notification import (
     NotificationKind,
     NotificationPublic,
@@ -17,10 +20,7 @@ from app.models.notification import (
     PreferencesPublic,
     UnreadCount,
 )
-from app.pagination import Page, PageDep
-from app.redis import RedisDep
-from app.routers.common import ApiRoute
-from app.services import inbox
+from app.services.notifications import feed
 
 router = APIRouter(tags=["notifications"], route_class=ApiRoute)
 
@@ -42,7 +42,7 @@ async def list_notifications(
     kind: NotificationKind | None = None,
 ) -> Page[NotificationPublic]:
     """The caller's own notifications, newest first."""
-    items, cursor = await inbox.list_feed(session, actor, page, unread_only=unread_only, kind=kind)
+    items, cursor = await feed.list_feed(session, actor, page, unread_only=unread_only, kind=kind)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -55,7 +55,7 @@ async def list_notifications(
 )
 async def unread_count(session: SessionDep, actor: CurrentActor) -> UnreadCount:
     """How many of the caller's notifications are unread."""
-    return UnreadCount(unread=await inbox.unread_count(session, actor))
+    return UnreadCount(unread=await feed.unread_count(session, actor))
 
 
 @router.post(
@@ -69,7 +69,7 @@ async def mark_read(
     notification_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, actor: CurrentActor
 ) -> NotificationPublic:
     """Marks one of the caller's notifications read (idempotent)."""
-    return await inbox.mark_read(session, actor, notification_id)
+    return await feed.mark_read(session, actor, notification_id)
 
 
 @router.post(
@@ -81,7 +81,7 @@ async def mark_read(
 )
 async def mark_all_read(session: SessionDep, actor: CurrentActor) -> UnreadCount:
     """Marks every unread notification of the caller read; answers the new unread count."""
-    await inbox.mark_all_read(session, actor)
+    await feed.mark_all_read(session, actor)
     return UnreadCount(unread=0)
 
 
@@ -109,8 +109,8 @@ async def stream(
 ) -> StreamingResponse:
     """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
     with `Last-Event-ID` replays what was missed."""
-    user_id = inbox._require_person(actor)
-    generator = inbox.stream(
+    user_id = feed._require_person(actor)
+    generator = feed.stream(
         get_sessionmaker(),
         redis,
         user_id,
@@ -133,7 +133,7 @@ async def stream(
 )
 async def get_preferences(session: SessionDep, actor: CurrentActor) -> PreferencesPublic:
     """Which kinds reach the caller, in the app and by e-mail (default: everything)."""
-    return PreferencesPublic(items=await inbox.preferences(session, actor))
+    return PreferencesPublic(items=await feed.preferences(session, actor))
 
 
 @router.put(
@@ -147,4 +147,4 @@ async def set_preferences(
     items: list[PreferenceItem], session: SessionDep, actor: CurrentActor
 ) -> PreferencesPublic:
     """Sets the channels of the listed kinds; kinds not listed keep their setting."""
-    return PreferencesPublic(items=await inbox.set_preferences(session, actor, items))
+    return PreferencesPublic(items=await feed.set_preferences(session, actor, items))

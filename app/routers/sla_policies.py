@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 from sqlmodel import select
 
-from app.auth.deps import AdminActor, CurrentActor
-from app.db import SessionDep
-from app.errors import UnprocessableEntity, problem_responses
+from app.core import crud, queries
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, CurrentActor
+from app.core.errors import UnprocessableEntity, problem_responses
+from app.core.pagination import Page, PageDep, paginate
+from app.core.routing import ApiRoute
+from app.core.scoping import get_visible, visible
 from app.models.area import CatalogueService
 from app.models.sla import SlaPolicy, SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
-from app.pagination import Page, PageDep, paginate
-from app.routers.common import ApiRoute
-from app.scoping import get_visible, visible
-from app.services import crud, queries
 from app.services.consultations import recompute_open
 
 router = APIRouter(tags=["sla"], route_class=ApiRoute)

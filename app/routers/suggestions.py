@@ -6,9 +6,11 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.auth.deps import CurrentActor, OfficeActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor, OfficeActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute
 from app.models.survey import (
     SuggestionCreate,
     SuggestionKind,
@@ -16,8 +18,6 @@ from app.models.survey import (
     SuggestionStatus,
     SuggestionUpdate,
 )
-from app.pagination import Page, PageDep
-from app.routers.common import ApiRoute
 from app.services import suggestions as suggestion_service
 
 router = APIRouter(tags=["suggestions"], route_class=ApiRoute)

@@ -8,14 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.auth.deps import CurrentActor, require_roles
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor, require_roles
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.redis import RedisDep
+from app.core.routing import ApiRoute
+from app.core.scoping import Actor
 from app.models.survey import SurveyAnswer, SurveyPublic
-from app.pagination import Page, PageDep
-from app.redis import RedisDep
-from app.routers.common import ApiRoute
-from app.scoping import Actor
 from app.services import surveys as survey_service
 from app.services.surveys import PublicSurveyInfo, SurveyGroupBy, SurveyLink, SurveySummary
 

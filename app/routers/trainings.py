@@ -8,12 +8,12 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
-from app.auth.deps import CurrentActor, OptionalActor
-from app.db import SessionDep
-from app.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor, OptionalActor
+from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute, media_type
 from app.models.calendar import Modality, TrainingAction
-from app.pagination import Page, PageDep
-from app.routers.common import ApiRoute, media_type
 from app.services import trainings as service
 from app.services.trainings import (
     AttendanceCreate,

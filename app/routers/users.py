@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import AdminActor, CurrentActor
-from app.db import SessionDep
-from app.errors import problem_responses
+from app.core.db import SessionDep
+from app.core.deps import AdminActor, CurrentActor
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.models.base import Role
 from app.models.integration import (
     IntegrationClientCreate,
@@ -18,8 +20,6 @@ from app.models.integration import (
     IntegrationClientWithSecret,
 )
 from app.models.user import UserCreate, UserPublic, UserUpdate
-from app.pagination import Page, PageDep
-from app.routers.common import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.services import users as user_service
 
 router = APIRouter(tags=["users"], route_class=ApiRoute)

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.auth.deps import OfficeActor
-from app.db import SessionDep
-from app.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
-from app.redis import RedisDep
-from app.routers.common import ApiRoute, media_type
+from app.core.db import SessionDep
+from app.core.deps import OfficeActor
+from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
+from app.core.redis import RedisDep
+from app.core.routing import ApiRoute, media_type
 from app.services import visits as service
 from app.services.visits import InPersonVisits, VisitReport, VisitRow
 

@@ -8,16 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Response
 
-from app.auth.deps import CurrentActor
-from app.db import SessionDep
-from app.errors import Forbidden, problem_responses
+from app.core.db import SessionDep
+from app.core.deps import CurrentActor
+from app.core.errors import Forbidden, problem_responses
+from app.core.pagination import Page, PageDep
+from app.core.routing import ApiRoute
+from app.core.scoping import Actor
 from app.models.audit import ActorType
 from app.models.integration import IntegrationScope
 from app.models.notification import DeliveryStatus
-from app.pagination import Page, PageDep
-from app.routers.common import ApiRoute
-from app.scoping import Actor
 from app.services import webhooks as service
+from app.services.notifications.delivery import enqueue_redelivery_now
 from app.services.webhooks import (
     WebhookAttemptPublic,
     WebhookDeliveryPublic,
@@ -26,7 +27,6 @@ from app.services.webhooks import (
     WebhookSubscriptionUpdate,
     WebhookSubscriptionWithSecret,
 )
-from app.worker.deliveries import enqueue_redelivery_now
 
 router = APIRouter(tags=["webhooks"], route_class=ApiRoute)
 

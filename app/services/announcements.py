@@ -14,16 +14,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.errors import Conflict, Forbidden, UnprocessableEntity
+from app.core import audit, crud
+from app.core.errors import Conflict, Forbidden, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
 from app.models.area import Area
 from app.models.base import Role, StrictInput
 from app.models.calendar import Announcement, AnnouncementRead, AudienceKind, EntryStatus
 from app.models.municipality import Comarca, Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import audit, crud, notifications
+from app.services.notifications import outbox
 
 MAX_MUNICIPALITIES = 500
 
@@ -219,8 +220,8 @@ async def addressed_municipality_ids(session: AsyncSession, a: Announcement) -> 
     return list((await session.execute(stmt)).scalars().all())
 
 
-def publication_event(a: Announcement, municipality_id: uuid.UUID) -> notifications.EventSpec:
-    return notifications.EventSpec(
+def publication_event(a: Announcement, municipality_id: uuid.UUID) -> outbox.EventSpec:
+    return outbox.EventSpec(
         kind=NotificationKind.announcement_published,
         dedupe_key=f"announcement:{a.id}:published:{municipality_id}",
         entity_type="announcement",
@@ -232,13 +233,13 @@ def publication_event(a: Announcement, municipality_id: uuid.UUID) -> notificati
         area_id=a.area_id,
         link=f"/comunicados/{a.id}",
         payload={"announcement_id": str(a.id), "title": a.title},
-        audience=notifications.Audience(office=False, area=False, municipality=True),
+        audience=outbox.Audience(office=False, area=False, municipality=True),
     )
 
 
 async def publish(
     session: AsyncSession, actor: Actor, announcement_id: uuid.UUID
-) -> tuple[Announcement, list[notifications.Emitted]]:
+) -> tuple[Announcement, list[outbox.Emitted]]:
     """Publishes a draft and records one notification event per addressed municipality that
     has active users, in the same transaction. Publishing twice is a conflict."""
     a = await _get_managed(session, actor, announcement_id, lock=True)
@@ -261,10 +262,10 @@ async def publish(
         .distinct()
     )
     targets = [m for m in (await session.execute(with_users)).scalars().all() if m is not None]
-    cache = notifications.FanoutCache()
-    emitted: list[notifications.Emitted] = []
+    cache = outbox.FanoutCache()
+    emitted: list[outbox.Emitted] = []
     for municipality_id in sorted(targets):
-        item = await notifications.emit(session, publication_event(a, municipality_id), now, cache)
+        item = await outbox.emit(session, publication_event(a, municipality_id), now, cache)
         if item is not None:
             emitted.append(item)
     return a, emitted

@@ -12,21 +12,15 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth import security
-from app.config import Settings
-from app.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from app.core import audit, ratelimit, security
+from app.core.config import Settings
+from app.core.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from app.core.scoping import INTEGRATION_ROLE, Actor
+from app.core.security import revoked_jti_key
 from app.models.audit import ActorType
 from app.models.auth import RefreshToken
 from app.models.integration import IntegrationClient
 from app.models.user import User
-from app.redis import key
-from app.scoping import INTEGRATION_ROLE, Actor
-from app.services import audit, ratelimit
-
-
-def revoked_jti_key(jti: str) -> str:
-    return key("revoked-jti", jti)
-
 
 GENERIC_LOGIN_ERROR = "Usuario o contraseña incorrectos"
 GENERIC_CLIENT_ERROR = "Credenciales de cliente no válidas"

@@ -20,8 +20,10 @@ from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.config import get_settings
-from app.errors import (
+from app.core import audit
+from app.core.config import get_settings
+from app.core.crud import flush
+from app.core.errors import (
     Conflict,
     FieldError,
     Forbidden,
@@ -29,6 +31,8 @@ from app.errors import (
     NotFound,
     UnprocessableEntity,
 )
+from app.core.scoping import Actor, get_visible, visible
+from app.core.time import MADRID
 from app.models.base import Role, StrictInput, check_day, check_instant
 from app.models.calendar import (
     AudienceKind,
@@ -43,11 +47,9 @@ from app.models.calendar import (
 from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User
-from app.scoping import Actor, get_visible, visible
-from app.services import audit, notifications
-from app.services.crud import flush
+from app.services.notifications import outbox
 from app.services.sla import load_calendar
-from app.services.working_days import MADRID, WorkingCalendar
+from app.services.working_days import WorkingCalendar
 
 MAX_RANGE_DAYS = 400
 MAX_OCCURRENCES = 5000
@@ -918,7 +920,7 @@ async def feed_actor(session: AsyncSession, token: str) -> Actor:
 @dataclass(frozen=True)
 class ReminderScan:
     processed: int
-    emitted: list[notifications.Emitted]
+    emitted: list[outbox.Emitted]
 
 
 async def grant_call_reminders(
@@ -944,15 +946,15 @@ async def grant_call_reminders(
         return ReminderScan(0, [])
     last = max(c.application_closes_on for c in calls if c.application_closes_on)
     cal = await load_calendar(session, None, range(today.year - 1, last.year + 1))
-    emitted: list[notifications.Emitted] = []
-    cache = notifications.FanoutCache()
+    emitted: list[outbox.Emitted] = []
+    cache = outbox.FanoutCache()
     for call in calls:
         closes_on = call.application_closes_on
         assert closes_on is not None
         for n in sorted(call.reminder_working_days, reverse=True):
             if today < working_days_before(cal, closes_on, n):
                 continue
-            spec = notifications.EventSpec(
+            spec = outbox.EventSpec(
                 kind=NotificationKind.grant_call_closing,
                 dedupe_key=f"grant_call:{call.id}:closing:{n}:{closes_on.isoformat()}",
                 entity_type=ENTITY,
@@ -972,9 +974,9 @@ async def grant_call_reminders(
                     "bulletin_url": call.bulletin_url,
                 },
                 # Office and área; addressed municipalities see it in their calendar and feed.
-                audience=notifications.Audience(office=True, area=True, municipality=False),
+                audience=outbox.Audience(office=True, area=True, municipality=False),
             )
-            result = await notifications.emit(session, spec, now=now, cache=cache)
+            result = await outbox.emit(session, spec, now=now, cache=cache)
             if result is not None:
                 emitted.append(result)
             # And once for each addressed municipality that has people to tell.
@@ -983,9 +985,9 @@ async def grant_call_reminders(
                     spec,
                     dedupe_key=f"{spec.dedupe_key}:{municipality_id}",
                     municipality_id=municipality_id,
-                    audience=notifications.Audience(office=False, area=False, municipality=True),
+                    audience=outbox.Audience(office=False, area=False, municipality=True),
                 )
-                result = await notifications.emit(session, local, now=now, cache=cache)
+                result = await outbox.emit(session, local, now=now, cache=cache)
                 if result is not None:
                     emitted.append(result)
             if len(emitted) >= batch:

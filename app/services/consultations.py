@@ -16,9 +16,9 @@ from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.security import hash_password, verify_password
-from app.config import Settings
-from app.errors import (
+from app.core import audit, queries, ratelimit
+from app.core.config import Settings
+from app.core.errors import (
     Conflict,
     Forbidden,
     InvalidCursor,
@@ -27,6 +27,10 @@ from app.errors import (
     TooManyRequests,
     UnprocessableEntity,
 )
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, paginate
+from app.core.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
+from app.core.security import hash_password, verify_password
+from app.core.time import MADRID
 from app.models.area import Area, CatalogueService, Channel
 from app.models.audit import ActorType
 from app.models.base import Role
@@ -49,10 +53,8 @@ from app.models.faq import AssistantQuery
 from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User
-from app.pagination import PageParams, decode_cursor, encode_cursor, paginate
-from app.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
-from app.services import audit, notifications, queries, ratelimit, sla
-from app.services.working_days import MADRID
+from app.services import sla
+from app.services.notifications import outbox
 
 S = ConsultationStatus
 
@@ -614,13 +616,13 @@ async def track(
 class SlaScan:
     processed: int
     changed: list[tuple[Consultation, str, str]]
-    emitted: list[notifications.Emitted]
+    emitted: list[outbox.Emitted]
 
 
 CLOCK_LABELS = {"first_response": "la primera respuesta", "resolution": "la resolución"}
 
 
-def sla_event(c: Consultation, crossing: sla.Crossing) -> notifications.EventSpec:
+def sla_event(c: Consultation, crossing: sla.Crossing) -> outbox.EventSpec:
     """The notification of a clock passing a warning threshold or its due date."""
     due_local = crossing.due.astimezone(MADRID).strftime("%d/%m/%Y %H:%M")
     what = CLOCK_LABELS[crossing.clock]
@@ -637,7 +639,7 @@ def sla_event(c: Consultation, crossing: sla.Crossing) -> notifications.EventSpe
             f"{what}, que vence el {due_local}."
         )
         point = str(crossing.threshold)
-    return notifications.EventSpec(
+    return outbox.EventSpec(
         kind=kind,
         dedupe_key=f"consultation:{c.id}:{kind}:{crossing.clock}:{point}:"
         f"{crossing.due.astimezone(UTC).isoformat()}",
@@ -658,9 +660,7 @@ def sla_event(c: Consultation, crossing: sla.Crossing) -> notifications.EventSpe
             "priority": c.priority,
         },
         # A breach is the municipality's business too; a warning is for those who must act.
-        audience=notifications.Audience(
-            office=True, area=True, municipality=crossing.threshold is None
-        ),
+        audience=outbox.Audience(office=True, area=True, municipality=crossing.threshold is None),
     )
 
 
@@ -717,8 +717,8 @@ async def refresh_sla_states(
         .with_for_update(skip_locked=True)
     )
     changed: list[tuple[Consultation, str, str]] = []
-    emitted: list[notifications.Emitted] = []
-    fanout = notifications.FanoutCache()
+    emitted: list[outbox.Emitted] = []
+    fanout = outbox.FanoutCache()
     thresholds: dict[uuid.UUID | None, list[int]] = {}
     rows = (await session.execute(stmt)).scalars().all()
     for c in rows:
@@ -730,7 +730,7 @@ async def refresh_sla_states(
             changed.append((c, old, c.sla_state))
         # In the same transaction that moves the state: the outbox (deduplicated).
         for crossing in sla.crossings(c, thresholds[c.sla_policy_id], now):
-            item = await notifications.emit(session, sla_event(c, crossing), now, fanout)
+            item = await outbox.emit(session, sla_event(c, crossing), now, fanout)
             if item is not None:
                 emitted.append(item)
     await session.flush()

@@ -15,11 +15,15 @@ from sqlalchemy import delete, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import (
+from app.core import audit, crud, queries
+from app.core.errors import (
     Forbidden,
     NotFound,
     UnprocessableEntity,
 )
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
+from app.core.time import MADRID
 from app.models.area import Area
 from app.models.base import Role
 from app.models.consultation import Consultation
@@ -48,10 +52,8 @@ from app.models.expediente import (
 )
 from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
-from app.pagination import PageParams, paginate
-from app.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
-from app.services import audit, crud, notifications, queries, sla
-from app.services.working_days import MADRID
+from app.services import sla
+from app.services.notifications import outbox
 
 # ---- Procedure types ------------------------------------------------------------------------
 
@@ -667,15 +669,15 @@ async def upsert_from_integration(
 @dataclass(frozen=True)
 class StallScan:
     processed: int
-    emitted: list[notifications.Emitted]
+    emitted: list[outbox.Emitted]
 
 
-def stall_event(exp: Expediente, stage_name: str) -> notifications.EventSpec:
+def stall_event(exp: Expediente, stage_name: str) -> outbox.EventSpec:
     entered = exp.current_stage_entered_at
     assert entered is not None
     assert exp.stage_due_at is not None
     due_local = exp.stage_due_at.astimezone(MADRID).strftime("%d/%m/%Y")
-    return notifications.EventSpec(
+    return outbox.EventSpec(
         kind=NotificationKind.expediente_stalled,
         dedupe_key=f"expediente:{exp.id}:stalled:{exp.current_stage_code}:"
         f"{entered.astimezone(UTC).isoformat()}",
@@ -696,7 +698,7 @@ def stall_event(exp: Expediente, stage_name: str) -> notifications.EventSpec:
             "stage_entered_at": entered.astimezone(UTC).isoformat(),
             "stage_due_at": exp.stage_due_at.astimezone(UTC).isoformat(),
         },
-        audience=notifications.Audience(office=True, area=True, municipality=True),
+        audience=outbox.Audience(office=True, area=True, municipality=True),
     )
 
 
@@ -724,8 +726,8 @@ async def detect_stalled(
         .scalars()
         .all()
     )
-    emitted: list[notifications.Emitted] = []
-    fanout = notifications.FanoutCache()
+    emitted: list[outbox.Emitted] = []
+    fanout = outbox.FanoutCache()
     names: dict[tuple[uuid.UUID, str], str] = {}
     for exp in rows:
         exp.stalled, exp.stalled_since = True, exp.stage_due_at
@@ -740,7 +742,7 @@ async def detect_stalled(
                 )
             ).scalar_one_or_none()
             names[key] = stage or (exp.current_stage_code or "")
-        item = await notifications.emit(session, stall_event(exp, names[key]), now, fanout)
+        item = await outbox.emit(session, stall_event(exp, names[key]), now, fanout)
         if item is not None:
             emitted.append(item)
     await session.flush()

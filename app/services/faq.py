@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis.asyncio import Redis
@@ -26,7 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 from sqlmodel import col
 
-from app.errors import Conflict, NotFound, UnprocessableEntity
+from app.core import crud, ratelimit
+from app.core.errors import Conflict, NotFound, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
+from app.core.time import day_bounds
 from app.models.area import CatalogueService, Channel
 from app.models.audit import ActorType
 from app.models.base import Role, StrictInput, utcnow
@@ -37,13 +40,9 @@ from app.models.faq import (
     FaqEntryUpdate,
     Feedback,
 )
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import crud, periods, ratelimit
 
 logger = logging.getLogger("app.services.faq")
 
-MADRID = ZoneInfo("Europe/Madrid")
 
 # From this score up the best entry is given as the answer. Tuned on the demo knowledge base
 # (app/seed_faq.py, tests/services/test_faq_matching.py): the right entry for short, accent-free,
@@ -536,7 +535,7 @@ async def list_unanswered(
 async def stats(
     session: AsyncSession, actor: Actor, from_date: date | None, to_date: date | None
 ) -> AssistantStats:
-    start, end = periods.day_bounds(from_date, to_date)
+    start, end = day_bounds(from_date, to_date)
     q = AssistantQuery
     not_helpful = col(q.feedback) == Feedback.not_helpful
     converted = col(q.consultation_id).is_not(None)

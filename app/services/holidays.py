@@ -10,11 +10,12 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import UnprocessableEntity
+from app.core import audit, crud
+from app.core.errors import UnprocessableEntity
+from app.core.scoping import Actor, get_visible
 from app.models.municipality import Municipality
 from app.models.sla import Holiday, HolidayCreate, HolidayPublic
-from app.scoping import Actor, get_visible
-from app.services import audit, crud, sla
+from app.services import sla
 from app.services.consultations import recompute_open
 from app.services.working_days import official_holidays
 

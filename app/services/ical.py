@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from icalendar import Alarm, Calendar, Event, Timezone, vRecur
 
+from app.core.time import MADRID
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
-from app.services.working_days import MADRID
 
 PRODID = "-//Diputación de Badajoz//OAAA Punto Informativo//ES"
 UID_DOMAIN = "oaaa.dip-badajoz.es"

@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import Conflict
+from app.core.errors import Conflict
 from app.models.expediente import IdempotencyRecord
 
 KEY_TTL = timedelta(days=1)

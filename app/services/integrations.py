@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.errors import AppError, Conflict, FieldError, Forbidden, NotFound
-from app.errors import validation_field_errors as field_errors
+from app.core.errors import AppError, Conflict, FieldError, Forbidden, NotFound
+from app.core.errors import validation_field_errors as field_errors
+from app.core.scoping import INTEGRATION_ROLE, Actor, visible
 from app.models.base import StrictInput
 from app.models.expediente import (
     EXTERNAL_REF_PATTERN,
@@ -24,7 +25,6 @@ from app.models.expediente import (
     ExpedienteUpsert,
     StageEventIn,
 )
-from app.scoping import INTEGRATION_ROLE, Actor, visible
 from app.services import expedientes
 from app.services.expedientes import UpsertResult
 

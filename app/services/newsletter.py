@@ -26,8 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.config import get_settings
-from app.errors import UnprocessableEntity
+from app.core import audit
+from app.core.config import get_settings
+from app.core.errors import UnprocessableEntity
+from app.core.scoping import Actor, visible
+from app.core.time import MADRID
 from app.models.audit import ActorType
 from app.models.base import Role
 from app.models.calendar import (
@@ -38,12 +41,9 @@ from app.models.calendar import (
     NewsletterDispatch,
 )
 from app.models.user import User
-from app.scoping import Actor, visible
-from app.services import audit
-from app.services import email as email_service
+from app.services.notifications import delivery
+from app.services.notifications import email as email_service
 from app.services.webhooks import absolute_link
-from app.services.working_days import MADRID
-from app.worker import deliveries
 
 logger = logging.getLogger("app.newsletter")
 
@@ -382,9 +382,9 @@ async def enqueue(pending: list[tuple[uuid.UUID, int]]) -> None:
     if not pending:
         return
     try:
-        async with deliveries.arq_client() as arq:
+        async with delivery.arq_client() as arq:
             for dispatch_id, attempts in pending:
-                await deliveries.enqueue(arq, JOB, dispatch_id, job_id(dispatch_id, attempts))
+                await delivery.enqueue(arq, JOB, dispatch_id, job_id(dispatch_id, attempts))
     except (RedisError, OSError, TimeoutError):
         logger.warning("could not queue newsletter jobs", exc_info=True)
 
@@ -416,7 +416,7 @@ async def send_newsletter(ctx: dict[str, Any], dispatch_id: str) -> str:
         if dispatch is None:
             return "skipped"
         if not settings.email_enabled:
-            dispatch.last_error = deliveries.EMAIL_DISABLED
+            dispatch.last_error = delivery.EMAIL_DISABLED
             await session.commit()
             return "disabled"
         user = await session.get(User, dispatch.user_id)

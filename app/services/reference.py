@@ -9,7 +9,10 @@ from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import NotFound, UnprocessableEntity
+from app.core import crud
+from app.core.errors import NotFound, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
 from app.models.area import (
     Area,
     AreaCreate,
@@ -27,9 +30,6 @@ from app.models.municipality import (
     MunicipalityKind,
     MunicipalityUpdate,
 )
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import crud
 
 
 def _like(text: str) -> str:

@@ -17,11 +17,12 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.config import get_settings
+from app.core.config import get_settings
+from app.core.time import MADRID
 from app.models.area import CatalogueService
 from app.models.consultation import Consultation, ConsultationStatus, SlaState
 from app.models.sla import Holiday, SlaPolicy, SlaUnit
-from app.services.working_days import MADRID, OfficeHours, WorkingCalendar
+from app.services.working_days import OfficeHours, WorkingCalendar
 
 # Years loaded around a consultation: enough for the longest admissible target plus pauses.
 _YEARS_BEFORE = 1

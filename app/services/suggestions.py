@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import Forbidden, UnprocessableEntity
+from app.core import crud
+from app.core.errors import Forbidden, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
 from app.models.base import Role, utcnow
 from app.models.municipality import Municipality
@@ -19,9 +22,6 @@ from app.models.survey import (
     SuggestionStatus,
     SuggestionUpdate,
 )
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import crud
 
 
 async def _target_municipality(

@@ -23,19 +23,19 @@ from sqlalchemy import String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.config import get_settings
-from app.errors import Conflict, Forbidden, NotFound
+from app.core import crud
+from app.core.config import get_settings
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.pagination import PageParams, paginate
+from app.core.ratelimit import enforce_rate_limit
+from app.core.scoping import Actor, get_visible, visible
+from app.core.time import day_bounds
 from app.models.area import Area, CatalogueService
 from app.models.base import Role
 from app.models.consultation import Consultation, ConsultationStatus
 from app.models.municipality import Municipality
 from app.models.survey import SatisfactionSurvey, SurveyAnswer
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import crud
 from app.services.faq import RATE_WINDOW_SECONDS
-from app.services.periods import day_bounds
-from app.services.ratelimit import enforce_rate_limit
 
 # Public survey-link requests per client address and minute.
 LINK_LIMIT = 30

@@ -14,14 +14,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.errors import Forbidden, PayloadTooLarge, UnprocessableEntity
+from app.core import audit, crud
+from app.core.errors import Forbidden, PayloadTooLarge, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible
 from app.models.area import Area
 from app.models.base import Role, StrictInput
 from app.models.calendar import Modality, TrainingAction, TrainingAttendance, TrainingSession
 from app.models.municipality import Municipality
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible
-from app.services import audit, crud
 
 MAX_IMPORT_ROWS = 5000
 MAX_HOURS = Decimal("1000")

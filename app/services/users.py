@@ -10,8 +10,11 @@ from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.security import hash_password, new_client_secret
-from app.errors import UnprocessableEntity
+from app.core import audit, crud
+from app.core.errors import UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
+from app.core.security import hash_password, new_client_secret
 from app.models.area import Area
 from app.models.base import Role
 from app.models.integration import (
@@ -21,9 +24,6 @@ from app.models.integration import (
 )
 from app.models.municipality import Municipality
 from app.models.user import User, UserCreate, UserUpdate, _check_role_scope
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import audit, crud
 
 
 async def _check_refs(

@@ -16,14 +16,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.config import get_settings
-from app.errors import FieldError, UnprocessableEntity
+from app.core import audit
+from app.core.config import get_settings
+from app.core.errors import FieldError, UnprocessableEntity
+from app.core.ratelimit import enforce_rate_limit
+from app.core.scoping import Actor
+from app.core.time import MADRID
 from app.models.base import StrictInput, check_day
 from app.models.calendar import VisitDaily
-from app.scoping import Actor
-from app.services import audit
-from app.services.ratelimit import enforce_rate_limit
-from app.services.working_days import MADRID
 
 PAGE_PATTERN = r"^[a-z0-9/_-]{1,100}$"
 _PAGE_RE = re.compile(PAGE_PATTERN)

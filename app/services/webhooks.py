@@ -29,8 +29,11 @@ from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.config import get_settings
-from app.errors import Conflict, FieldError, NotFound, UnprocessableEntity
+from app.core import audit, crud
+from app.core.config import get_settings
+from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
 from app.models.base import StrictInput
 from app.models.notification import (
@@ -41,9 +44,6 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.pagination import PageParams, paginate
-from app.scoping import Actor, get_visible, visible
-from app.services import audit, crud
 
 ENTITY = "webhook_subscription"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret

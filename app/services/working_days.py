@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-MADRID = ZoneInfo("Europe/Madrid")
+from app.core.time import MADRID
 
 _ONE_DAY = timedelta(days=1)
 _END_OF_DAY = time(23, 59, 59)

@@ -13,12 +13,16 @@ from arq.connections import RedisSettings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import get_settings
-from app.db import make_engine
+from app.core.config import get_settings
+from app.core.db import make_engine
 from app.services.idempotency import purge_expired_keys
 from app.services.newsletter import MAX_ATTEMPTS, send_newsletter
-from app.worker.deliveries import deliver_email, deliver_webhook, dispatch_due_deliveries
-from app.worker.jobs import scan_sla
+from app.services.notifications.delivery import (
+    deliver_email,
+    deliver_webhook,
+    dispatch_due_deliveries,
+)
+from app.services.notifications.scan import scan_sla
 
 logger = logging.getLogger("app.worker")
 

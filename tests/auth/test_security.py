@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jose import jwt
 
-from app.auth import security
-from app.auth.security import InvalidToken, decode_access_token
-from app.config import Settings
+from app.core import security
+from app.core.config import Settings
+from app.core.security import InvalidToken, decode_access_token
 
 SETTINGS = Settings(environment="test", jwt_secret="k" * 40)  # type: ignore[arg-type]
 

@@ -9,12 +9,12 @@ from dateutil.rrule import rrulestr
 from icalendar import Calendar
 from sqlmodel import col, select
 
+from app.core.time import MADRID
 from app.models.base import Role
 from app.models.calendar import CalendarEntry
 from app.models.municipality import Comarca
 from app.models.notification import NotificationEvent
 from app.services import calendar as service
-from app.services.working_days import MADRID
 from tests import factories as f
 from tests.factories import assert_problem
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from app.db import get_sessionmaker
+from app.core.db import get_sessionmaker
 from app.models.base import Role
 from app.services import expedientes as service
 from tests import factories as f

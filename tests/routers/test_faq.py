@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from app.models.base import Role
 from app.models.faq import AssistantQuery, FaqEntry
-from app.seed import seed
-from app.seed_faq import _demo_id
+from app.seed.demo import seed
+from app.seed.faq import _demo_id
 from app.services import faq as faq_service
 from app.services.faq import normalize_question
 from tests import factories as f

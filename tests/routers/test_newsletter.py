@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import text
 
-from app.config import get_settings
+from app.core.config import get_settings
 from app.models.base import Role
 from app.models.calendar import Announcement, CalendarEntry
 from app.services import newsletter

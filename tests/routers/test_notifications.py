@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 import httpx
 import uvicorn
 
-from app.db import get_sessionmaker
+from app.core.db import get_sessionmaker
+from app.core.redis import get_redis
 from app.models.base import Role
-from app.redis import get_redis
-from app.services import notifications
+from app.services.notifications import outbox
 from tests import factories as f
 from tests.factories import assert_problem
 
 
-def _spec(n: int, **extra) -> notifications.EventSpec:
-    return notifications.EventSpec(
+def _spec(n: int, **extra) -> outbox.EventSpec:
+    return outbox.EventSpec(
         kind="consultation.sla_breached",
         dedupe_key=f"test:{n}",
         entity_type="consultation",
@@ -32,12 +32,12 @@ def _spec(n: int, **extra) -> notifications.EventSpec:
     )
 
 
-async def _emit(n: int, **extra) -> notifications.Emitted:
+async def _emit(n: int, **extra) -> outbox.Emitted:
     async with get_sessionmaker()() as s:
-        item = await notifications.emit(s, _spec(n, **extra))
+        item = await outbox.emit(s, _spec(n, **extra))
         await s.commit()
     assert item is not None
-    await notifications.announce(get_redis(), [item])
+    await outbox.announce(get_redis(), [item])
     return item
 
 
@@ -79,7 +79,7 @@ async def test_municipality_sees_only_its_own_items(client, session):
     mer = await f.municipality(session, "06083")
     a = await f.user(session, Role.municipal_user, municipality_id=alm.id)
     m = await f.user(session, Role.municipal_user, municipality_id=mer.id)
-    await _emit(1, municipality_id=alm.id, audience=notifications.Audience(municipality=True))
+    await _emit(1, municipality_id=alm.id, audience=outbox.Audience(municipality=True))
     ha, hm = await f.auth_headers(client, a), await f.auth_headers(client, m)
     assert len((await client.get("/api/v1/notifications", headers=ha)).json()["items"]) == 1
     assert (await client.get("/api/v1/notifications", headers=hm)).json()["items"] == []

@@ -86,7 +86,7 @@ async def test_beacon_wrong_content_type_and_rate_limit(client, session, monkeyp
     assert blocked["code"] == "too-many-requests"
     assert await _counts(session) == [(visits.today(), "inicio", "web", 2)]
     # The limiter's key holds a digest, never the address.
-    from app.redis import get_redis
+    from app.core.redis import get_redis
 
     keys = [k async for k in get_redis().scan_iter(match="*visit-beacon*")]
     assert keys

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.models.base import Role
-from app.worker.deliveries import MAX_ATTEMPTS, deliver_webhook, job_id, queue_name
+from app.services.notifications.delivery import MAX_ATTEMPTS, deliver_webhook, job_id, queue_name
 from tests import factories as f
 from tests import receivers as r
 from tests.factories import assert_problem

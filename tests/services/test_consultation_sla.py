@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
+from app.core.scoping import Actor
+from app.core.time import MADRID
 from app.models.audit import ActorType
 from app.models.base import Role
 from app.models.consultation import ConsultationCreate, ConsultationUpdate, TransitionRequest
 from app.models.sla import HolidayCreate, SlaPolicy
-from app.scoping import Actor
 from app.services import consultations as service
 from app.services import holidays
-from app.services.working_days import MADRID
 from tests import factories as f
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app.seed import seed
-from app.seed_faq import FAQS, _demo_id
+from app.seed.demo import seed
+from app.seed.faq import FAQS, _demo_id
 from app.services.faq import ANSWER_THRESHOLD, match, normalize_question
 
 KEY_OF = {_demo_id("faq", item.key): item.key for item in FAQS}

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
+from app.core.time import MADRID
 from app.models.calendar import CalendarEntry
 from app.services import ical
 from app.services.calendar import occurrences
-from app.services.working_days import MADRID
 
 BASE = "https://oaaa.example.org"
 

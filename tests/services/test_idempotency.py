@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from app.db import get_sessionmaker
+from app.core.db import get_sessionmaker
 from app.services import idempotency
 from app.services.idempotency import IdempotencyKeyReused, StoredResponse
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.core.time import MADRID
 from app.models.calendar import CalendarEntry
 from app.services.calendar import occurrences, validate_rrule
-from app.services.working_days import MADRID
 
 
 def _entry(start: datetime, end: datetime, rrule: str | None, exdates=()) -> CalendarEntry:
@@ -77,7 +77,7 @@ def test_until_in_utc() -> None:
     "rule", ["FREQ=SOMETIMES", "BYDAY=TU", "FREQ=WEEKLY;BYDAY=XX", "DTSTART:20260101\nRRULE:X"]
 )
 def test_invalid_rules_rejected(rule: str) -> None:
-    from app.errors import UnprocessableEntity
+    from app.core.errors import UnprocessableEntity
 
     with pytest.raises(UnprocessableEntity) as info:
         validate_rrule(rule, datetime(2026, 10, 6, 10, 0, tzinfo=MADRID))

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from app.db import get_sessionmaker
+from app.core.db import get_sessionmaker
 from app.models.base import Role
 from app.services import consultations as service
-from app.services import notifications
+from app.services.notifications import outbox
 from tests import factories as f
 from tests.services.test_consultation_sla import _intake, _office, madrid
 
@@ -126,7 +126,7 @@ async def test_emitting_the_same_event_concurrently_records_it_once(session):
     await f.user(session, Role.oaaa_staff)
     from datetime import UTC, datetime
 
-    spec = notifications.EventSpec(
+    spec = outbox.EventSpec(
         kind="consultation.sla_warning",
         dedupe_key="consultation:x:warning:resolution:80:2026-12-01T00:00:00+00:00",
         entity_type="consultation",
@@ -138,7 +138,7 @@ async def test_emitting_the_same_event_concurrently_records_it_once(session):
 
     async def one() -> bool:
         async with get_sessionmaker()() as s:
-            item = await notifications.emit(s, spec)
+            item = await outbox.emit(s, spec)
             await s.commit()
             return item is not None
 

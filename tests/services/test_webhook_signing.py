@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from app.services import webhooks
+from app.services.notifications.delivery import deliver_webhook
 from app.services.webhooks import WebhookVerificationError, sign, verify
-from app.worker.deliveries import deliver_webhook
 from tests import receivers as r
 
 README = Path(__file__).resolve().parents[2] / "README.md"

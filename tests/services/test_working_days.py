@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from app.core.time import MADRID
 from app.services.working_days import (
-    MADRID,
     CalendarRangeError,
     OfficeHours,
     WorkingCalendar,

@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from app.config import get_settings
+from app.core.config import get_settings
 from app.models.base import Role
-from app.services.webhooks import verify
-from app.worker import deliveries
-from app.worker.deliveries import (
+from app.services.notifications import delivery
+from app.services.notifications.delivery import (
     MAX_ATTEMPTS,
     RETRY_SCHEDULE_SECONDS,
     deliver_email,
@@ -25,6 +24,7 @@ from app.worker.deliveries import (
     queue_name,
     retry_delay,
 )
+from app.services.webhooks import verify
 from tests import factories as f
 from tests import receivers as r
 
@@ -198,7 +198,7 @@ async def test_refused_connection_is_a_failure(session):
 
 
 def test_long_error_texts_are_truncated_to_the_column():
-    assert len(deliveries._truncate("x" * 5000)) == deliveries.ERROR_MAX_CHARS
+    assert len(delivery._truncate("x" * 5000)) == delivery.ERROR_MAX_CHARS
 
 
 async def test_inactive_subscription_dead_letters_without_sending(session):

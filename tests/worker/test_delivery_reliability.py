@@ -21,16 +21,16 @@ import httpx
 from arq.worker import Worker
 from sqlalchemy import text
 
-from app.config import get_settings
-from app.db import get_sessionmaker
-from app.services.webhooks import verify
-from app.worker.deliveries import (
+from app.core.config import get_settings
+from app.core.db import get_sessionmaker
+from app.services.notifications.delivery import (
     deliver_webhook,
     dispatch_due_deliveries,
     enqueue_deliveries,
     job_id,
     queue_name,
 )
+from app.services.webhooks import verify
 from app.worker.settings import WorkerSettings
 from tests import receivers as r
 
@@ -220,10 +220,10 @@ async def test_redis_losing_every_job_delays_delivery_only(session):
 async def test_retries_flow_through_a_real_worker_until_dead(session, monkeypatch):
     """Failures through arq itself: each failed attempt queues the next one (deferred);
     squeezing the schedule to zero lets one burst run go from first try to dead letter."""
-    from app.worker import deliveries
+    from app.services.notifications import delivery
 
-    monkeypatch.setattr(deliveries, "RETRY_SCHEDULE_SECONDS", (0, 0, 0))
-    monkeypatch.setattr(deliveries, "MAX_ATTEMPTS", 4)
+    monkeypatch.setattr(delivery, "RETRY_SCHEDULE_SECONDS", (0, 0, 0))
+    monkeypatch.setattr(delivery, "MAX_ATTEMPTS", 4)
     failures = r.sequence(500, "close", 503, 500)
     async with r.http_receiver(failures) as receiver, r.arq_pool() as arq:
         await r.subscription(session, receiver.url)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from app.db import get_sessionmaker
-from app.worker.jobs import scan_sla
+from app.core.db import get_sessionmaker
+from app.services.notifications.scan import scan_sla
 from tests import factories as f
 
 

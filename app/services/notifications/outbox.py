@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.redis import key
 from app.models.base import Role
 from app.models.notification import (
     EmailDelivery,
@@ -35,7 +36,6 @@ from app.models.notification import (
     WebhookSubscription,
 )
 from app.models.user import User
-from app.redis import key
 
 logger = logging.getLogger("app.notifications")
 

@@ -9,16 +9,15 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
 
-from app.auth.security import InvalidToken, decode_access_token
-from app.config import get_settings
-from app.db import SessionDep
-from app.errors import Forbidden, Unauthorized
+from app.core.config import get_settings
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+from app.core.redis import get_redis
+from app.core.scoping import INTEGRATION_ROLE, Actor
+from app.core.security import InvalidToken, decode_access_token, revoked_jti_key
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
 from app.models.user import User
-from app.redis import get_redis
-from app.scoping import INTEGRATION_ROLE, Actor
-from app.services.auth import revoked_jti_key
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",

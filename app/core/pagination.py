@@ -25,7 +25,7 @@ from sqlalchemy import types as sa_types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.errors import InvalidCursor
+from app.core.errors import InvalidCursor
 
 T = TypeVar("T")
 MAX_LIMIT = 200

@@ -12,7 +12,7 @@ from email.utils import make_msgid
 
 import aiosmtplib
 
-from app.config import Settings
+from app.core.config import Settings
 from app.models.notification import NotificationEvent
 from app.services.webhooks import absolute_link
 

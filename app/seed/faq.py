@@ -1,6 +1,6 @@
 """Demo knowledge base of the FAQ assistant: frequent questions of the municipalities.
 
-Idempotent like `app.seed`: deterministic ids, only missing entries are added and entries that
+Idempotent like `app.seed.demo`: deterministic ids, only missing entries are added and entries that
 staff have since edited are left alone. Every answer says it is example content.
 """
 
@@ -328,7 +328,7 @@ FAQS: list[DemoFaq] = [
 
 
 def _demo_id(kind: str, key: str) -> uuid.UUID:
-    """Same scheme as `app.seed._demo_id` (not imported: app.seed calls this module)."""
+    """Same scheme as `app.seed.demo._demo_id` (not imported: app.seed.demo calls this module)."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"oaaa-demo:{kind}:{key}")
 
 

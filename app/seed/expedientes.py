@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.scoping import Actor
 from app.models.area import Area
 from app.models.expediente import Expediente, ProcedureType, StageDefinition, StageEventIn
 from app.models.municipality import Municipality
-from app.scoping import Actor
 from app.services import expedientes
 
 ACTOR = Actor.system("datos de demostración")

@@ -1,11 +1,14 @@
-"""Date ranges given by people (inclusive days in Europe/Madrid) as instants."""
+"""Time helpers: the office's time zone and date ranges given by people (inclusive days in
+Europe/Madrid) as instants."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from app.errors import UnprocessableEntity
-from app.services.working_days import MADRID
+from app.core.errors import UnprocessableEntity
+
+MADRID = ZoneInfo("Europe/Madrid")
 
 
 def day_bounds(

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.auth.security import hash_password
-from app.config import get_settings
-from app.db import dispose_engine, get_sessionmaker
+from app.core import audit
+from app.core.config import get_settings
+from app.core.db import dispose_engine, get_sessionmaker
+from app.core.scoping import Actor
+from app.core.security import hash_password
 from app.models.area import Area, CatalogueService
 from app.models.base import Role
 from app.models.integration import IntegrationClient, IntegrationScope
 from app.models.municipality import Comarca, Municipality, MunicipalityKind
 from app.models.user import User
-from app.scoping import Actor
-from app.seed_calendar import seed_calendar
-from app.seed_consultations import seed_consultations
-from app.seed_expedientes import seed_expedientes
-from app.seed_faq import seed_faq
-from app.services import audit
+from app.seed.calendar import seed_calendar
+from app.seed.consultations import seed_consultations
+from app.seed.expedientes import seed_expedientes
+from app.seed.faq import seed_faq
 
 SEED_ACTOR = Actor.system("datos de demostración")
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
-from app.errors import NotFound
+from app.core.errors import NotFound
 from app.models.audit import ActorType
 from app.models.base import Role, ScopeSpec
 

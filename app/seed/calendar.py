@@ -9,11 +9,11 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.time import MADRID
 from app.models.area import Area
 from app.models.calendar import Announcement, CalendarEntry
-from app.seed_consultations import demo_office_actor
+from app.seed.consultations import demo_office_actor
 from app.services import announcements, calendar, trainings
-from app.services.working_days import MADRID
 
 DEMO = "Contenido de demostración."
 

@@ -9,8 +9,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services import consultations, expedientes, notifications
-from app.worker.deliveries import enqueue_deliveries
+from app.services import consultations, expedientes
+from app.services.notifications import outbox
+from app.services.notifications.delivery import enqueue_deliveries
 
 logger = logging.getLogger("app.worker")
 
@@ -20,7 +21,7 @@ class DetectionBatch(Protocol):
     def processed(self) -> int: ...
 
     @property
-    def emitted(self) -> list[notifications.Emitted]: ...
+    def emitted(self) -> list[outbox.Emitted]: ...
 
 
 Detector = Callable[[AsyncSession, datetime], Awaitable[DetectionBatch]]
@@ -47,7 +48,7 @@ async def _grant_call_reminders(session: AsyncSession, now: datetime) -> Detecti
 
 
 # Every producer of notifications, run by the same cron job: each takes a batch of due items,
-# moves them on and records their notifications through `notifications.emit` in that same
+# moves them on and records their notifications through `outbox.emit` in that same
 # transaction, and reports how many items it processed (0 when nothing is due).
 DETECTORS: dict[str, Detector] = {
     "consultation_sla": _sla,
@@ -69,7 +70,7 @@ async def scan_sla(ctx: dict[str, Any]) -> int:
             total += len(batch.emitted)
             if batch.emitted and ctx.get("redis") is not None:
                 # Best effort after commit: the outbox rows are already safe in the database.
-                await notifications.announce(ctx["redis"], batch.emitted)
+                await outbox.announce(ctx["redis"], batch.emitted)
                 await enqueue_deliveries(ctx["redis"], batch.emitted)
             if batch.processed == 0:
                 break

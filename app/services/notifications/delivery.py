@@ -60,7 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from app.config import get_settings
+from app.core.config import get_settings
 from app.models.notification import (
     DeliveryStatus,
     EmailDelivery,
@@ -69,11 +69,11 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.services import email as email_service
 from app.services import webhooks
-from app.services.notifications import Emitted
+from app.services.notifications import email as email_service
+from app.services.notifications.outbox import Emitted
 
-logger = logging.getLogger("app.worker.deliveries")
+logger = logging.getLogger("app.services.notifications.delivery")
 
 # Waits after failed attempt 1, 2, … (seconds): about 23.7 hours in all before the last try.
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (

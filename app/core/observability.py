@@ -172,7 +172,7 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from app.errors import problem_response
+        from app.core.errors import problem_response
 
         request = Request(scope, receive)
         response = problem_response(

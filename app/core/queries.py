@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlmodel import col
 
-from app.errors import FieldError, PreconditionFailed, PreconditionRequired, UnprocessableEntity
+from app.core.errors import (
+    FieldError,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnprocessableEntity,
+)
 
 
 def where_equal(stmt: Any, pairs: Iterable[tuple[Any, Any]]) -> Any:

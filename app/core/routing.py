@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 
-from app.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
+from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from app.errors import Conflict, UnprocessableEntity
-from app.scoping import Actor
-from app.services import audit, queries
+from app.core import audit, queries
+from app.core.errors import Conflict, UnprocessableEntity
+from app.core.scoping import Actor
 
 M = TypeVar("M", bound=SQLModel)
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.scoping import Actor
 from app.models.area import Area
 from app.models.audit import ActorType
 from app.models.base import Role
@@ -19,7 +20,6 @@ from app.models.consultation import (
 )
 from app.models.municipality import Municipality
 from app.models.user import User
-from app.scoping import Actor
 from app.services import consultations
 
 DEMO_REQUESTER = "Contenido de demostración"

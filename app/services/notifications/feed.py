@@ -17,7 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from app.errors import Forbidden
+from app.core import audit
+from app.core.errors import Forbidden
+from app.core.pagination import PageParams, decode_cursor, encode_cursor
+from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
 from app.models.notification import (
     Notification,
@@ -27,10 +30,7 @@ from app.models.notification import (
     NotificationPublic,
     PreferenceItem,
 )
-from app.pagination import PageParams, decode_cursor, encode_cursor
-from app.scoping import Actor, get_visible, visible
-from app.services import audit
-from app.services.notifications import user_channel
+from app.services.notifications.outbox import user_channel
 
 STREAM_BATCH = 100
 KEEPALIVE_SECONDS = 15.0

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from redis.asyncio import Redis
 
-from app.config import get_settings
+from app.core.config import get_settings
 
 _client: Redis | None = None
 

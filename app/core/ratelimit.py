@@ -7,8 +7,8 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.errors import TooManyRequests
-from app.redis import key
+from app.core.errors import TooManyRequests
+from app.core.redis import key
 
 logger = logging.getLogger("app.ratelimit")
 

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
+from app.core.observability import client_ip_var, request_id_var
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor
 from app.models.audit import ActorType, AuditLog
-from app.observability import client_ip_var, request_id_var
-from app.pagination import PageParams, paginate
-from app.scoping import Actor
 
 # Never written to the audit log, whatever the entity.
 SECRET_FIELDS = frozenset({"password", "password_hash", "secret_hash", "client_secret", "token"})

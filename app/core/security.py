@@ -19,7 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
+from app.core.redis import key
 
 
 def _make_hasher() -> PasswordHasher:
@@ -182,3 +183,7 @@ def digest_token(token: str) -> str:
 
 def new_client_secret() -> str:
     return secrets.token_urlsafe(40)
+
+
+def revoked_jti_key(jti: str) -> str:
+    return key("revoked-jti", jti)
