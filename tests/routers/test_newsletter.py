@@ -158,7 +158,7 @@ async def test_send_twice_creates_no_duplicates_and_mail_arrives(client, session
         assert second.json()["created"] == 0
         rows = (await session.execute(text("SELECT id, to_address FROM newsletter_dispatch"))).all()
         assert len(rows) == 2
-        queued = await arq.zrange(newsletter.deliveries.queue_name(), 0, -1)
+        queued = await arq.zrange(newsletter.delivery.queue_name(), 0, -1)
         assert len(queued) == 2
 
         async with r.job_ctx() as ctx:
