@@ -113,7 +113,7 @@ async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
     from app.core.scoping import Actor
     from app.models.audit import ActorType
     from app.models.base import Role
-    from app.services import consultations as service
+    from app.services.consultations import search
 
     results: dict[str, Any] = {
         "rows": rows,
@@ -142,23 +142,23 @@ async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
         office = Actor(kind=ActorType.user, id=uuid.uuid4(), role=Role.oaaa_staff)
         cases = {
             "municipality_open_newest_first": (
-                mayor, service.ListFilters(open_only=True), "-received_at",
+                mayor, search.ListFilters(open_only=True), "-received_at",
             ),
             "office_triage_nearest_due": (
-                office, service.ListFilters(open_only=True), "resolution_due_at",
+                office, search.ListFilters(open_only=True), "resolution_due_at",
             ),
         }  # fmt: skip
         for name, (actor, filters, sort) in cases.items():
             cursor = None
             for _ in range(target_page - 1):
-                _, cursor = await service.list_consultations(
+                _, cursor = await search.list_consultations(
                     session, actor, PageParams(limit=PAGE, cursor=cursor), filters, sort
                 )
                 assert cursor, "not enough rows for the target page"
             deep_cursor = cursor
 
             async def page(c: str | None, a: Any = actor, f: Any = filters, s: str = sort) -> None:
-                await service.list_consultations(session, a, PageParams(limit=PAGE, cursor=c), f, s)
+                await search.list_consultations(session, a, PageParams(limit=PAGE, cursor=c), f, s)
 
             first = await common.timed(lambda: page(None))
             thousandth = await common.timed(lambda c=deep_cursor: page(c))

@@ -69,7 +69,7 @@ async def _scan_times(url: str) -> dict[str, Any]:
     import asyncpg
 
     from app.core.db import get_sessionmaker
-    from app.services import consultations
+    from app.services.sla import scan as sla_scan
 
     samples: list[float] = []
     plan: list[str] = []
@@ -91,7 +91,7 @@ async def _scan_times(url: str) -> dict[str, Any]:
             await conn.close()
         started = time.perf_counter()
         async with get_sessionmaker()() as session:
-            scan = await consultations.refresh_sla_states(session)
+            scan = await sla_scan.refresh_sla_states(session)
             await session.commit()
         samples.append((time.perf_counter() - started) * 1000)
         assert scan.processed == DUE, scan.processed

@@ -32,7 +32,7 @@ from app.models.consultation import (
     SlaState,
     TransitionRequest,
 )
-from app.services import consultations as service
+from app.services.consultations import intake, lifecycle, search, thread, tracking
 
 router = APIRouter(tags=["consultations"], route_class=ApiRoute)
 
@@ -43,7 +43,7 @@ IfMatch = Annotated[
 
 
 def _public(c: Consultation, response: Response) -> ConsultationPublic:
-    response.headers["ETag"] = service.etag(c)
+    response.headers["ETag"] = lifecycle.etag(c)
     return ConsultationPublic.model_validate(c)
 
 
@@ -61,7 +61,7 @@ async def create_consultation(
     """A municipality asks through the web; the office records phone, e-mail, in-person and
     video-call intake on its behalf, with the real reception time. The answer carries the
     reference and the tracking code (shown only once)."""
-    c, code = await service.create(session, actor, data)
+    c, code = await intake.create(session, actor, data)
     public = _public(c, response)
     response.headers["Location"] = f"/api/v1/consultations/{c.id}"
     return ConsultationCreated(**public.model_dump(), access_code=code)
@@ -102,7 +102,7 @@ async def list_consultations(
     ] = "-received_at",
 ) -> Page[ConsultationPublic]:
     """Scoped to the caller; with `q`, ranked by relevance."""
-    filters = service.ListFilters(
+    filters = search.ListFilters(
         status=status,
         open_only=open_only,
         area_id=area_id,
@@ -116,7 +116,7 @@ async def list_consultations(
         received_to=received_to,
         q=q,
     )
-    rows, cursor = await service.list_consultations(session, actor, page, filters, sort)
+    rows, cursor = await search.list_consultations(session, actor, page, filters, sort)
     return Page.of(ConsultationPublic, rows, cursor)
 
 
@@ -131,7 +131,7 @@ async def get_consultation(
     consultation_id: uuid.UUID, session: SessionDep, actor: CurrentActor, response: Response
 ) -> ConsultationPublic:
     """One consultation, with its ETag."""
-    return _public(await service.get(session, actor, consultation_id), response)
+    return _public(await lifecycle.get(session, actor, consultation_id), response)
 
 
 @router.patch(
@@ -151,7 +151,7 @@ async def update_consultation(
 ) -> ConsultationPublic:
     """Subject, service, priority, assignee, requester; requires If-Match (412 when stale).
     A new priority or service recomputes the due dates."""
-    c = await service.update(session, actor, consultation_id, data, if_match)
+    c = await lifecycle.update(session, actor, consultation_id, data, if_match)
     return _public(c, response)
 
 
@@ -172,7 +172,7 @@ async def transition_consultation(
 ) -> ConsultationPublic:
     """Moves the consultation along its lifecycle; an illegal move is 409 listing the allowed
     ones. Waiting on the municipality pauses the SLA clock; leaving it extends the due dates."""
-    c = await service.transition(session, actor, consultation_id, data, if_match)
+    c = await lifecycle.transition(session, actor, consultation_id, data, if_match)
     return _public(c, response)
 
 
@@ -187,7 +187,7 @@ async def list_messages(
     consultation_id: uuid.UUID, session: SessionDep, actor: CurrentActor, page: PageDep
 ) -> Page[MessagePublic]:
     """Oldest first; municipalities see public replies only, never internal notes."""
-    rows, cursor = await service.list_messages(session, actor, consultation_id, page)
+    rows, cursor = await thread.list_messages(session, actor, consultation_id, page)
     return Page.of(MessagePublic, rows, cursor)
 
 
@@ -204,7 +204,7 @@ async def add_message(
 ) -> MessagePublic:
     """A public reply (the first one from the office is the first response) or an internal
     note (office and áreas only). A municipality's reply resumes a paused consultation."""
-    message = await service.add_message(session, actor, consultation_id, data)
+    message = await thread.add_message(session, actor, consultation_id, data)
     return MessagePublic.model_validate(message)
 
 
@@ -219,7 +219,7 @@ async def consultation_history(
     consultation_id: uuid.UUID, session: SessionDep, actor: CurrentActor, page: PageDep
 ) -> Page[ConsultationEventPublic]:
     """Every transition and change, timestamped and attributed (internal ones for staff only)."""
-    rows, cursor = await service.history(session, actor, consultation_id, page)
+    rows, cursor = await lifecycle.history(session, actor, consultation_id, page)
     return Page.of(ConsultationEventPublic, rows, cursor)
 
 
@@ -234,7 +234,7 @@ async def regenerate_access_code(
     consultation_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> AccessCodeResponse:
     """Issues a new tracking code; the previous one stops working."""
-    c, code = await service.regenerate_access_code(session, actor, consultation_id)
+    c, code = await intake.regenerate_access_code(session, actor, consultation_id)
     return AccessCodeResponse(reference=c.reference, access_code=code)
 
 
@@ -256,7 +256,7 @@ async def track_consultation(
 ) -> PublicTracking:
     """Status, dates and public replies of a consultation for whoever holds its reference and
     access code. Unknown references and wrong codes get the same answer; rate-limited."""
-    c, events, replies = await service.track_public(
+    c, events, replies = await tracking.track_public(
         session,
         redis,
         settings,

@@ -12,7 +12,7 @@ from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
 from app.models.sla import HolidayCreate, HolidayPublic
-from app.services import holidays as service
+from app.services.sla import holidays as service
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)
 

@@ -17,7 +17,7 @@ from app.core.routing import ApiRoute
 from app.core.scoping import get_visible, visible
 from app.models.area import CatalogueService
 from app.models.sla import SlaPolicy, SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
-from app.services.consultations import recompute_open
+from app.services.sla.scan import recompute_open
 
 router = APIRouter(tags=["sla"], route_class=ApiRoute)
 

@@ -20,7 +20,7 @@ from app.models.consultation import (
 )
 from app.models.municipality import Municipality
 from app.models.user import User
-from app.services import consultations
+from app.services.consultations import intake, lifecycle, thread
 
 DEMO_REQUESTER = "Contenido de demostración"
 
@@ -84,21 +84,21 @@ async def seed_consultations(session: AsyncSession, areas: dict[str, Area]) -> l
             received_at=now - timedelta(days=days_ago),
             requester_name=DEMO_REQUESTER,
         )
-        c, _ = await consultations.create(session, office, data, now=now)
+        c, _ = await intake.create(session, office, data, now=now)
         for action, arg in actions:
             if action == "forward":
                 req = TransitionRequest(to="forwarded", area_id=areas[arg].id)  # type: ignore[arg-type]
-                await consultations.transition(session, office, c.id, req, None, now=now)
+                await lifecycle.transition(session, office, c.id, req, None, now=now)
             elif action == "reply":
-                await consultations.add_message(session, office, c.id, MessageCreate(body=arg), now)
+                await thread.add_message(session, office, c.id, MessageCreate(body=arg), now)
             elif action == "answer":
                 req = TransitionRequest(to="answered")  # type: ignore[arg-type]
-                await consultations.transition(session, office, c.id, req, None, now=now)
+                await lifecycle.transition(session, office, c.id, req, None, now=now)
             elif action == "wait":
                 req = TransitionRequest(to="waiting_on_municipality", reason=arg)  # type: ignore[arg-type]
-                await consultations.transition(session, office, c.id, req, None, now=now)
+                await lifecycle.transition(session, office, c.id, req, None, now=now)
             elif action == "progress":
                 req = TransitionRequest(to="in_progress")  # type: ignore[arg-type]
-                await consultations.transition(session, office, c.id, req, None, now=now)
+                await lifecycle.transition(session, office, c.id, req, None, now=now)
         created.append(f"consulta {c.reference}")
     return created

@@ -48,8 +48,8 @@ from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User
 from app.services.notifications import outbox
-from app.services.sla import load_calendar
-from app.services.working_days import WorkingCalendar
+from app.services.sla.clock import load_calendar
+from app.services.sla.working_days import WorkingCalendar
 
 MAX_RANGE_DAYS = 400
 MAX_OCCURRENCES = 5000

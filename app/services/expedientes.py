@@ -52,8 +52,8 @@ from app.models.expediente import (
 )
 from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
-from app.services import sla
 from app.services.notifications import outbox
+from app.services.sla import clock as sla
 
 # ---- Procedure types ------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ from app.models.audit import ActorType
 from app.models.base import Role
 from app.models.consultation import ConsultationCreate, ConsultationUpdate, TransitionRequest
 from app.models.sla import HolidayCreate, SlaPolicy
-from app.services import consultations as service
-from app.services import holidays
+from app.services.consultations import intake, lifecycle
+from app.services.sla import holidays
+from app.services.sla import scan as sla_scan
 from tests import factories as f
 
 
@@ -43,7 +44,7 @@ async def _intake(session, actor, received: datetime, municipality="06011", **ex
         received_at=received,
         **extra,
     )
-    c, _ = await service.create(session, actor, data, now=received + timedelta(minutes=5))
+    c, _ = await intake.create(session, actor, data, now=received + timedelta(minutes=5))
     await session.commit()
     return c
 
@@ -119,7 +120,7 @@ async def test_pause_and_resume_extend_due_dates_by_the_working_days_waited(sess
     actor = await _office(session)
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     before = c.resolution_due_at
-    await service.transition(
+    await lifecycle.transition(
         session,
         actor,
         c.id,
@@ -130,7 +131,7 @@ async def test_pause_and_resume_extend_due_dates_by_the_working_days_waited(sess
     assert c.sla_state == "paused"
     assert c.sla_next_check_at is None
     # Resumed the next Wednesday: Thu, Fri, Mon, Tue waited = 4 working days.
-    await service.transition(
+    await lifecycle.transition(
         session, actor, c.id, TransitionRequest(to="in_progress"), None,
         now=madrid(2026, 12, 2, 11, 0),
     )  # fmt: skip
@@ -148,12 +149,12 @@ async def test_pause_and_resume_the_same_day_changes_nothing(session):
     actor = await _office(session)
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     due = c.resolution_due_at
-    await service.transition(
+    await lifecycle.transition(
         session, actor, c.id,
         TransitionRequest(to="waiting_on_municipality", reason="Una duda"), None,
         now=madrid(2026, 11, 25, 11, 0),
     )  # fmt: skip
-    await service.transition(
+    await lifecycle.transition(
         session, actor, c.id, TransitionRequest(to="in_progress"), None,
         now=madrid(2026, 11, 25, 13, 0),
     )  # fmt: skip
@@ -177,12 +178,12 @@ async def test_working_hours_policy_counts_office_hours_and_pauses(session):
     c = await _intake(session, actor, madrid(2026, 11, 27, 14, 0), priority="urgent")
     assert c.first_response_due_at == madrid(2026, 11, 30, 9, 0)
     assert c.resolution_due_at == madrid(2026, 12, 1, 14, 0)
-    await service.transition(
+    await lifecycle.transition(
         session, actor, c.id,
         TransitionRequest(to="waiting_on_municipality", reason="Plano"), None,
         now=madrid(2026, 11, 30, 10, 0),
     )  # fmt: skip
-    await service.transition(
+    await lifecycle.transition(
         session, actor, c.id, TransitionRequest(to="in_progress"), None,
         now=madrid(2026, 11, 30, 12, 30),
     )  # fmt: skip
@@ -202,7 +203,7 @@ async def test_changing_priority_recomputes_due_dates(session):
     await session.commit()
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     assert local_day(c.resolution_due_at) == date(2026, 12, 11)
-    await service.update(
+    await lifecycle.update(
         session, actor, c.id, ConsultationUpdate(priority="high"), '"1"',
         now=madrid(2026, 11, 25, 12, 0),
     )  # fmt: skip
@@ -233,12 +234,12 @@ async def test_scan_moves_states_as_time_passes(session):
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     first_check = c.sla_next_check_at
     assert first_check is not None
-    scan = await service.refresh_sla_states(session, now=first_check - timedelta(seconds=1))
+    scan = await sla_scan.refresh_sla_states(session, now=first_check - timedelta(seconds=1))
     assert (scan.processed, scan.changed) == (0, [])
-    scan = await service.refresh_sla_states(session, now=first_check + timedelta(seconds=1))
+    scan = await sla_scan.refresh_sla_states(session, now=first_check + timedelta(seconds=1))
     assert [(x.id, old, new) for x, old, new in scan.changed] == [(c.id, "on_track", "warning")]
     late = c.first_response_due_at + timedelta(minutes=1)
-    scan = await service.refresh_sla_states(session, now=late)
+    scan = await sla_scan.refresh_sla_states(session, now=late)
     assert [(old, new) for _, old, new in scan.changed] == [("warning", "breached")]
     assert c.sla_breached_at == c.first_response_due_at
     # Still scheduled: the resolution clock's own thresholds remain ahead.
@@ -253,13 +254,13 @@ async def test_scan_moves_states_as_time_passes(session):
 async def test_answered_late_is_breached_and_in_time_is_met(session):
     actor = await _office(session)
     late = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
-    await service.transition(
+    await lifecycle.transition(
         session, actor, late.id, TransitionRequest(to="answered"), None,
         now=late.resolution_due_at + timedelta(hours=1),
     )  # fmt: skip
     assert late.sla_state == "breached"
     ok = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
-    await service.transition(
+    await lifecycle.transition(
         session, actor, ok.id, TransitionRequest(to="answered"), None,
         now=madrid(2026, 11, 26, 10, 0),
     )  # fmt: skip

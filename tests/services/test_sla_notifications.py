@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 from app.core.db import get_sessionmaker
 from app.models.base import Role
-from app.services import consultations as service
+from app.services.consultations import intake
 from app.services.notifications import outbox
+from app.services.sla import scan as sla_scan
 from tests import factories as f
 from tests.services.test_consultation_sla import _intake, _office, madrid
 
@@ -27,10 +28,10 @@ async def test_crossing_a_threshold_notifies_the_office_and_the_area_once(sessio
     staff = await f.user(session, Role.oaaa_staff)
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     at_50 = c.sla_next_check_at
-    await service.refresh_sla_states(session, now=at_50 + timedelta(seconds=1))
+    await sla_scan.refresh_sla_states(session, now=at_50 + timedelta(seconds=1))
     await session.commit()
     for _ in range(3):  # repeated scans, restarts: nothing new
-        await service.refresh_sla_states(session, now=at_50 + timedelta(seconds=2))
+        await sla_scan.refresh_sla_states(session, now=at_50 + timedelta(seconds=2))
         await session.commit()
     events = await _events(session)
     assert [k for k, _ in events] == ["consultation.sla_warning"]
@@ -60,7 +61,7 @@ async def test_a_breach_also_tells_the_municipality(session):
         session, Role.municipal_user, municipality_id=(await f.municipality(session, "06083")).id
     )
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
-    await service.refresh_sla_states(session, now=c.first_response_due_at + timedelta(minutes=1))
+    await sla_scan.refresh_sla_states(session, now=c.first_response_due_at + timedelta(minutes=1))
     await session.commit()
     kinds = [k for k, _ in await _events(session)]
     assert kinds == ["consultation.sla_breached"]  # the breach, not the warnings it passed
@@ -85,12 +86,12 @@ async def test_a_consultation_logged_late_is_notified_at_the_next_scan(session):
         channel="phone",
         received_at=datetime.now(UTC) - timedelta(days=30),
     )
-    c, _ = await service.create(session, actor, data)
+    c, _ = await intake.create(session, actor, data)
     await session.commit()
     assert c.sla_state == "breached"
     assert c.sla_next_check_at is not None
     assert c.sla_next_check_at <= datetime.now(UTC)
-    await service.refresh_sla_states(session)
+    await sla_scan.refresh_sla_states(session)
     await session.commit()
     kinds = sorted(k for k, _ in await _events(session))
     assert kinds == ["consultation.sla_breached", "consultation.sla_breached"]  # both clocks
@@ -103,7 +104,7 @@ async def test_two_scans_at_once_record_each_notification_once(session):
 
     async def scan() -> int:
         async with get_sessionmaker()() as s:
-            result = await service.refresh_sla_states(s, now=now, batch=5)
+            result = await sla_scan.refresh_sla_states(s, now=now, batch=5)
             await s.commit()
             return len(result.emitted)
 
@@ -158,7 +159,7 @@ async def test_preferences_choose_channels(session):
     )
     await session.commit()
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
-    await service.refresh_sla_states(session, now=c.sla_next_check_at + timedelta(seconds=1))
+    await sla_scan.refresh_sla_states(session, now=c.sla_next_check_at + timedelta(seconds=1))
     await session.commit()
     in_app = (await session.execute(text("SELECT count(*) FROM notification"))).scalar_one()
     emails = (await session.execute(text("SELECT to_address FROM email_delivery"))).scalars().all()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.core.time import MADRID
-from app.services.working_days import (
+from app.services.sla.working_days import (
     CalendarRangeError,
     OfficeHours,
     WorkingCalendar,

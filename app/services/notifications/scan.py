@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services import consultations, expedientes
+from app.services import expedientes
 from app.services.notifications import outbox
 from app.services.notifications.delivery import enqueue_deliveries
+from app.services.sla import scan as sla_scan
 
 logger = logging.getLogger("app.worker")
 
@@ -28,7 +29,7 @@ Detector = Callable[[AsyncSession, datetime], Awaitable[DetectionBatch]]
 
 
 async def _sla(session: AsyncSession, now: datetime) -> DetectionBatch:
-    scan = await consultations.refresh_sla_states(session, now=now)
+    scan = await sla_scan.refresh_sla_states(session, now=now)
     for c, old, new in scan.changed:
         logger.info(
             "sla state changed",

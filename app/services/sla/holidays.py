@@ -15,9 +15,9 @@ from app.core.errors import UnprocessableEntity
 from app.core.scoping import Actor, get_visible
 from app.models.municipality import Municipality
 from app.models.sla import Holiday, HolidayCreate, HolidayPublic
-from app.services import sla
-from app.services.consultations import recompute_open
-from app.services.working_days import official_holidays
+from app.services.sla import clock as sla
+from app.services.sla.scan import recompute_open
+from app.services.sla.working_days import official_holidays
 
 
 async def effective_calendar(

@@ -22,7 +22,7 @@ from app.core.time import MADRID
 from app.models.area import CatalogueService
 from app.models.consultation import Consultation, ConsultationStatus, SlaState
 from app.models.sla import Holiday, SlaPolicy, SlaUnit
-from app.services.working_days import OfficeHours, WorkingCalendar
+from app.services.sla.working_days import OfficeHours, WorkingCalendar
 
 # Years loaded around a consultation: enough for the longest admissible target plus pauses.
 _YEARS_BEFORE = 1

@@ -1,0 +1,1 @@
+"""Consultations (consultas): intake, lifecycle, thread, search and public tracking."""

@@ -1,0 +1,264 @@
+"""The lifecycle of a consultation: reading it, editing it, moving it between statuses, and
+its status history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.core import audit, queries
+from app.core.errors import (
+    Forbidden,
+    InvalidTransition,
+    UnprocessableEntity,
+)
+from app.core.pagination import PageParams, paginate
+from app.core.scoping import Actor, get_visible
+from app.models.area import Area, CatalogueService
+from app.models.base import Role
+from app.models.consultation import (
+    Consultation,
+    ConsultationEvent,
+    ConsultationMessage,
+    ConsultationStatus,
+    ConsultationUpdate,
+    MessageVisibility,
+    TransitionRequest,
+)
+from app.models.user import User
+from app.services.sla import clock as sla
+
+S = ConsultationStatus
+
+# The lifecycle. Reopening goes back to in_progress; waiting on the municipality pauses the SLA.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.received: (S.in_progress, S.forwarded, S.waiting_on_municipality, S.answered),
+    S.in_progress: (S.forwarded, S.waiting_on_municipality, S.answered),
+    S.forwarded: (S.in_progress, S.forwarded, S.waiting_on_municipality, S.answered),
+    S.waiting_on_municipality: (S.in_progress, S.forwarded, S.answered),
+    S.answered: (S.closed, S.in_progress),
+    S.closed: (S.in_progress,),
+}
+# What each kind of caller may do on top of the lifecycle.
+AREA_TARGETS = frozenset({S.in_progress, S.waiting_on_municipality, S.answered})
+MUNICIPAL_TARGETS = frozenset({S.closed, S.in_progress})
+
+
+def etag(c: Consultation) -> str:
+    return queries.version_etag(c.version)
+
+
+def check_if_match(c: Consultation, if_match: str | None, *, required: bool) -> None:
+    queries.check_if_match(c.version, if_match, required=required, what="la consulta")
+
+
+def is_staff(actor: Actor) -> bool:
+    return actor.role in (Role.admin, Role.oaaa_staff, Role.area_staff)
+
+
+async def record_event(
+    session: AsyncSession,
+    c: Consultation,
+    actor: Actor,
+    kind: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    is_public: bool = True,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        ConsultationEvent(
+            consultation_id=c.id,
+            actor_type=actor.kind,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            is_public=is_public,
+            data=audit.jsonable(data or {}),
+        )
+    )
+
+
+async def get(session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> Consultation:
+    return await get_visible(session, Consultation, consultation_id, actor)
+
+
+async def _check_assignee(session: AsyncSession, c: Consultation, assignee_id: uuid.UUID) -> None:
+    user = await session.get(User, assignee_id)
+    ok = (
+        user is not None
+        and user.is_active
+        and (
+            user.role in (Role.admin, Role.oaaa_staff)
+            or (user.role == Role.area_staff and user.area_id == c.area_id)
+        )
+    )
+    if not ok:
+        raise UnprocessableEntity(
+            "Solo puede asignarse a personal de la oficina o del área que la tramita"
+        )
+
+
+async def update(
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    data: ConsultationUpdate,
+    if_match: str | None,
+    now: datetime | None = None,
+) -> Consultation:
+    now = now or datetime.now(UTC)
+    c = await get(session, actor, consultation_id)
+    if not is_staff(actor):
+        raise Forbidden("Solo el personal de la oficina o del área puede modificar la consulta")
+    check_if_match(c, if_match, required=True)
+    patch = data.model_dump(exclude_unset=True)
+    queries.reject_nulls(Consultation, patch)
+    if "service_id" in patch:
+        await check_service(session, patch["service_id"])
+    if patch.get("assignee_id") is not None:
+        await _check_assignee(session, c, patch["assignee_id"])
+    before = audit.snapshot(c, patch.keys())
+    for field, value in patch.items():
+        setattr(c, field, value)
+    changes = audit.diff(before, audit.snapshot(c, patch.keys()))
+    if not changes:
+        return c
+    if "priority" in changes or "service_id" in changes:
+        await sla.recompute(session, c, now)
+        changes["resolution_due_at"] = {"to": audit.jsonable(c.resolution_due_at)}
+    c.version += 1
+    if "assignee_id" in changes:
+        await record_event(
+            session, c, actor, "assigned", is_public=False, data={"assignee_id": c.assignee_id}
+        )
+    if "priority" in changes or "service_id" in changes:
+        await record_event(session, c, actor, "sla_recomputed", data=changes)
+    await session.flush()
+    await audit.record(session, actor, "consultation.update", "consultation", c.id, changes)
+    return c
+
+
+def allowed_targets(c: Consultation, actor: Actor) -> list[str]:
+    targets = set(TRANSITIONS.get(c.status, ()))
+    if actor.role == Role.area_staff:
+        targets &= AREA_TARGETS
+    elif actor.role == Role.municipal_user:
+        targets &= MUNICIPAL_TARGETS
+        if c.status not in (S.answered, S.closed):
+            targets = set()
+    elif actor.role not in (Role.admin, Role.oaaa_staff):
+        targets = set()
+    return sorted(targets)
+
+
+async def transition(
+    session: AsyncSession,
+    actor: Actor,
+    consultation_id: uuid.UUID,
+    req: TransitionRequest,
+    if_match: str | None,
+    now: datetime | None = None,
+) -> Consultation:
+    now = now or datetime.now(UTC)
+    c = await get(session, actor, consultation_id)
+    check_if_match(c, if_match, required=False)
+    allowed = allowed_targets(c, actor)
+    if req.to not in allowed:
+        raise InvalidTransition(f"No se puede pasar de «{c.status}» a «{req.to}»", allowed=allowed)
+    previous = c.status
+    data: dict[str, Any] = {}
+    if previous == S.waiting_on_municipality:
+        await sla.resume(session, c, now)
+        c.status_before_wait, c.waiting_reason = None, None
+    if req.to == S.forwarded:
+        if req.area_id is None:
+            raise UnprocessableEntity("Indique el área a la que se remite la consulta")
+        area = await session.get(Area, req.area_id)
+        if area is None or not area.is_active:
+            raise UnprocessableEntity("El área indicada no existe o no está activa")
+        if c.area_id != area.id and c.assignee_id is not None:
+            c.assignee_id = None  # the new área assigns its own people
+        c.area_id = area.id
+        data["area_id"], data["area"] = area.id, area.name
+    elif req.area_id is not None:
+        raise UnprocessableEntity("Solo se indica un área al remitir la consulta")
+    if req.to == S.in_progress and previous == S.forwarded and actor.role == Role.area_staff:
+        data["returned_by_area"] = c.area_id
+    if req.to == S.waiting_on_municipality:
+        if not req.reason or not req.reason.strip():
+            raise UnprocessableEntity("Indique qué se espera del municipio (motivo)")
+        c.status_before_wait = previous
+        c.waiting_reason = req.reason.strip()
+        data["reason"] = c.waiting_reason
+    if req.to == S.answered:
+        c.answered_at = now
+        c.first_responded_at = c.first_responded_at or now
+    if req.to == S.closed:
+        c.closed_at = now
+    if req.to == S.in_progress and previous in (S.answered, S.closed):
+        c.answered_at, c.closed_at = None, None
+        data["reopened"] = True
+    c.status = req.to
+    if req.to == S.waiting_on_municipality:
+        await sla.pause(c, now)
+    else:
+        sla.apply_state(c, await sla.thresholds_for(session, c), now)
+    c.version += 1
+    kind = "reopened" if data.get("reopened") else "status_changed"
+    await record_event(session, c, actor, kind, from_status=previous, to_status=c.status, data=data)
+    if req.note:
+        # Staff notes stay internal; a municipality's note (closing, reopening) is a public
+        # message of the municipality, visible to it and to the office.
+        staff = is_staff(actor)
+        session.add(
+            ConsultationMessage(
+                consultation_id=c.id,
+                visibility=MessageVisibility.internal if staff else MessageVisibility.public,
+                author_type=actor.kind,
+                author_id=actor.id,
+                author_label=actor.label,
+                from_office=staff,
+                body=req.note,
+            )
+        )
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "consultation.transition",
+        "consultation",
+        c.id,
+        {"status": {"from": previous, "to": c.status}, **audit.jsonable(data)},
+    )
+    return c
+
+
+async def history(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, params: PageParams
+) -> tuple[list[ConsultationEvent], str | None]:
+    c = await get(session, actor, consultation_id)
+    stmt = select(ConsultationEvent).where(col(ConsultationEvent.consultation_id) == c.id)
+    if not is_staff(actor):
+        stmt = stmt.where(col(ConsultationEvent.is_public).is_(True))
+    keys: list[Any] = [ConsultationEvent.id]
+    return await paginate(session, stmt, params, keys=keys)
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper().replace("-", "").replace(" ", "")
+
+
+async def check_service(session: AsyncSession, service_id: uuid.UUID | None) -> None:
+    if service_id is None:
+        return
+    service = await session.get(CatalogueService, service_id)
+    if service is None or not service.is_active:
+        raise UnprocessableEntity("El servicio indicado no existe o no está activo")

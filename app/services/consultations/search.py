@@ -1,0 +1,115 @@
+"""Listing and full-text search of consultations, scoped to the caller, keyset-paginated."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, cast, func, literal, tuple_
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.core import queries
+from app.core.errors import (
+    InvalidCursor,
+)
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, paginate
+from app.core.scoping import Actor, visible
+from app.models.area import Channel
+from app.models.consultation import (
+    Consultation,
+    ConsultationStatus,
+    Priority,
+    SlaState,
+)
+from app.services.consultations.lifecycle import S
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: list[ConsultationStatus] | None = None
+    open_only: bool = False
+    area_id: uuid.UUID | None = None
+    service_id: uuid.UUID | None = None
+    municipality_id: uuid.UUID | None = None
+    channel: Channel | None = None
+    priority: Priority | None = None
+    assignee_id: uuid.UUID | None = None
+    sla_state: list[SlaState] | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    q: str | None = None
+
+
+SORTS = ("-received_at", "resolution_due_at")
+
+
+async def list_consultations(
+    session: AsyncSession,
+    actor: Actor,
+    params: PageParams,
+    filters: ListFilters,
+    sort: str = "-received_at",
+) -> tuple[list[Consultation], str | None]:
+    stmt = select(Consultation).where(visible(Consultation, actor))
+    f = filters
+    if f.status:
+        stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
+    if f.open_only:
+        stmt = stmt.where(col(Consultation.status) != S.closed)
+    stmt = queries.where_equal(
+        stmt,
+        [
+            (Consultation.area_id, f.area_id),
+            (Consultation.service_id, f.service_id),
+            (Consultation.municipality_id, f.municipality_id),
+            (Consultation.channel, f.channel),
+            (Consultation.priority, f.priority),
+            (Consultation.assignee_id, f.assignee_id),
+        ],
+    )
+    if f.sla_state:
+        stmt = stmt.where(col(Consultation.sla_state).in_([s.value for s in f.sla_state]))
+    if f.received_from:
+        stmt = stmt.where(col(Consultation.received_at) >= f.received_from)
+    if f.received_to:
+        stmt = stmt.where(col(Consultation.received_at) < f.received_to)
+    if f.q:
+        return await _ranked_search(session, stmt, params, f.q)
+    if sort == "resolution_due_at":
+        keys: list[Any] = [Consultation.resolution_due_at, Consultation.id]
+        stmt = stmt.where(col(Consultation.resolution_due_at).is_not(None))
+        return await paginate(session, stmt, params, keys=keys)
+    keys = [Consultation.received_at, Consultation.id]
+    return await paginate(session, stmt, params, keys=keys, descending=True)
+
+
+async def _ranked_search(
+    session: AsyncSession, stmt: Any, params: PageParams, q: str
+) -> tuple[list[Consultation], str | None]:
+    """Spanish full-text search (stemming, accents ignored), best matches first."""
+    query = func.websearch_to_tsquery(cast(literal("spanish"), REGCONFIG), func.oaaa_unaccent(q))
+    rank = cast(func.ts_rank_cd(col(Consultation.search_vector), query), Float)
+    rank_key = func.round(cast(rank, Float) * 1_000_000)
+    stmt = stmt.where(col(Consultation.search_vector).op("@@")(query)).add_columns(rank_key)
+    keys: list[Any] = [Consultation.reference]  # fingerprint for cursors of ranked listings
+    if params.cursor:
+        try:
+            raw = decode_cursor(params.cursor, keys, descending=True)
+            last_rank, last_id = int(raw[0].split(":")[0]), uuid.UUID(raw[0].split(":")[1])
+        except (ValueError, IndexError, AttributeError) as exc:
+            raise InvalidCursor("El cursor no es válido para esta búsqueda") from exc
+        stmt = stmt.where(
+            tuple_(rank_key, col(Consultation.id)) < tuple_(literal(last_rank), literal(last_id))
+        )
+    stmt = stmt.order_by(rank_key.desc(), col(Consultation.id).desc()).limit(params.limit + 1)
+    rows = list((await session.execute(stmt)).all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last, last_rank_value = rows[-1][0], int(rows[-1][1])
+        next_cursor = encode_cursor([f"{last_rank_value}:{last.id}"], keys, descending=True)
+    return [r[0] for r in rows], next_cursor
