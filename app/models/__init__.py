@@ -1,21 +1,15 @@
 """All table models, imported so that `SQLModel.metadata` is complete."""
 
+from app.models.announcement import Announcement, AnnouncementRead
 from app.models.area import Area, CatalogueService
 from app.models.audit import AuditLog
 from app.models.auth import RefreshToken
 from app.models.base import Role
 from app.models.calendar import (
-    Announcement,
-    AnnouncementRead,
     CalendarEntry,
     CalendarEntryMunicipality,
     EventRegistration,
     FeedToken,
-    NewsletterDispatch,
-    TrainingAction,
-    TrainingAttendance,
-    TrainingSession,
-    VisitDaily,
 )
 from app.models.consultation import (
     Consultation,
@@ -28,13 +22,14 @@ from app.models.expediente import (
     ExpedienteConsultation,
     ExpedienteDocument,
     ExpedienteStageEntry,
-    IdempotencyRecord,
     ProcedureType,
     StageDefinition,
 )
 from app.models.faq import AssistantQuery, FaqEntry
+from app.models.idempotency import IdempotencyRecord
 from app.models.integration import IntegrationClient
 from app.models.municipality import Comarca, Municipality
+from app.models.newsletter import NewsletterDispatch
 from app.models.notification import (
     EmailDelivery,
     Notification,
@@ -46,7 +41,9 @@ from app.models.notification import (
 )
 from app.models.sla import Holiday, SlaPolicy
 from app.models.survey import SatisfactionSurvey, Suggestion
+from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
 from app.models.user import User
+from app.models.visit import VisitDaily
 
 __all__ = [
     "Announcement",

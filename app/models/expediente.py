@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from app.models.base import (
@@ -193,23 +193,6 @@ class ExpedienteConsultation(SQLModel, table=True):
         foreign_key="consultation.id", primary_key=True, ondelete="CASCADE", index=True
     )
     created_at: datetime = created_at_field()
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    """A write answered once under an Idempotency-Key: retries get the stored answer."""
-
-    __tablename__ = "idempotency_record"
-    __table_args__ = (Index("ix_idempotency_record_expires", "expires_at"),)
-
-    client_id: uuid.UUID = Field(primary_key=True)
-    key: str = Field(max_length=200, primary_key=True)
-    method: str = Field(max_length=8)
-    path: str = Field(max_length=500)
-    request_hash: str = Field(max_length=64)
-    status_code: int
-    response_body: dict[str, Any] | list[Any] | None = Field(default=None, sa_type=JSONB)
-    created_at: datetime = created_at_field()
-    expires_at: datetime = aware_datetime_field(nullable=False)
 
 
 # ---- API shapes -------------------------------------------------------------------------

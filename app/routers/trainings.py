@@ -13,7 +13,8 @@ from app.core.deps import CurrentActor, OptionalActor
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute, media_type
-from app.models.calendar import Modality, TrainingAction
+from app.models.calendar import Modality
+from app.models.training import TrainingAction
 from app.services import trainings as service
 from app.services.trainings import (
     AttendanceCreate,

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.time import MADRID
+from app.models.announcement import Announcement
 from app.models.area import Area
-from app.models.calendar import Announcement, CalendarEntry
+from app.models.calendar import CalendarEntry
 from app.seed.consultations import demo_office_actor
 from app.services import announcements, calendar, trainings
 

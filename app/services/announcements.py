@@ -18,9 +18,10 @@ from app.core import audit, crud
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
+from app.models.announcement import Announcement, AnnouncementRead
 from app.models.area import Area
 from app.models.base import Role, StrictInput
-from app.models.calendar import Announcement, AnnouncementRead, AudienceKind, EntryStatus
+from app.models.calendar import AudienceKind, EntryStatus
 from app.models.municipality import Comarca, Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User

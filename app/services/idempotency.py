@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.errors import Conflict
-from app.models.expediente import IdempotencyRecord
+from app.models.idempotency import IdempotencyRecord
 
 KEY_TTL = timedelta(days=1)
 # Printable ASCII without spaces, as most clients generate (UUIDs, ULIDs, hashes).

@@ -31,15 +31,11 @@ from app.core.config import get_settings
 from app.core.errors import UnprocessableEntity
 from app.core.scoping import Actor, visible
 from app.core.time import MADRID
+from app.models.announcement import Announcement
 from app.models.audit import ActorType
 from app.models.base import Role
-from app.models.calendar import (
-    Announcement,
-    CalendarEntry,
-    EntryKind,
-    EntryStatus,
-    NewsletterDispatch,
-)
+from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
+from app.models.newsletter import NewsletterDispatch
 from app.models.user import User
 from app.services.notifications import delivery
 from app.services.notifications import email as email_service

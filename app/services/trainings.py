@@ -20,8 +20,9 @@ from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible
 from app.models.area import Area
 from app.models.base import Role, StrictInput
-from app.models.calendar import Modality, TrainingAction, TrainingAttendance, TrainingSession
+from app.models.calendar import Modality
 from app.models.municipality import Municipality
+from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
 
 MAX_IMPORT_ROWS = 5000
 MAX_HOURS = Decimal("1000")

@@ -23,7 +23,7 @@ from app.core.ratelimit import enforce_rate_limit
 from app.core.scoping import Actor
 from app.core.time import MADRID
 from app.models.base import StrictInput, check_day
-from app.models.calendar import VisitDaily
+from app.models.visit import VisitDaily
 
 PAGE_PATTERN = r"^[a-z0-9/_-]{1,100}$"
 _PAGE_RE = re.compile(PAGE_PATTERN)

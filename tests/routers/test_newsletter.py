@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from app.core.config import get_settings
+from app.models.announcement import Announcement
 from app.models.base import Role
-from app.models.calendar import Announcement, CalendarEntry
+from app.models.calendar import CalendarEntry
 from app.services import newsletter
 from tests import factories as f
 from tests import receivers as r
