@@ -11,7 +11,7 @@ from pydantic import EmailStr, StringConstraints
 from sqlalchemy import ARRAY, ForeignKey, String, UniqueConstraint, Uuid
 from sqlmodel import Field, SQLModel
 
-from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
+from app.models.base import ScopeSpec, created_at_field, id_field, updated_at_field
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -44,23 +44,6 @@ class Area(AreaBase, table=True):
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class AreaCreate(AreaBase, StrictInput):
-    pass
-
-
-class AreaUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=200)
-    description: str | None = Field(default=None, max_length=4000)
-    email: EmailStr | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=40)
-    is_active: bool | None = None
-
-
-class AreaPublic(AreaBase):
-    id: uuid.UUID
-    is_active: bool
 
 
 class CatalogueServiceBase(SQLModel):
@@ -105,22 +88,3 @@ class CatalogueService(CatalogueServiceBase, table=True):
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class CatalogueServiceCreate(CatalogueServiceBase, StrictInput):
-    pass
-
-
-class CatalogueServiceUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=200)
-    description: str | None = Field(default=None, max_length=8000)
-    channels: list[Channel] | None = None
-    contact_email: EmailStr | None = Field(default=None, max_length=254)
-    contact_phone: str | None = Field(default=None, max_length=40)
-    default_sla_policy_id: uuid.UUID | None = None
-    is_active: bool | None = None
-
-
-class CatalogueServicePublic(CatalogueServiceBase):
-    id: uuid.UUID
-    is_active: bool

@@ -45,16 +45,3 @@ class AuditLog(SQLModel, table=True):
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     request_id: str | None = Field(default=None, max_length=64)
     client_ip: str | None = Field(default=None, max_length=64)
-
-
-class AuditLogPublic(SQLModel):
-    id: int
-    occurred_at: datetime
-    actor_type: ActorType
-    actor_id: uuid.UUID | None
-    actor_label: str | None
-    action: str
-    entity_type: str
-    entity_id: str | None
-    changes: dict[str, Any]
-    request_id: str | None

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict
 from sqlalchemy import DateTime, func
 from sqlmodel import Field, SQLModel
 
@@ -79,12 +78,6 @@ def check_day(value: date | None) -> date | None:
     if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise ValueError(f"la fecha debe estar entre {EARLIEST_YEAR} y {LATEST_YEAR}")
     return value
-
-
-class StrictInput(SQLModel):
-    """Base for request bodies: unknown fields are rejected, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
 
 class Role(StrEnum):

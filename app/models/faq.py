@@ -13,7 +13,6 @@ from sqlmodel import Field, SQLModel
 
 from app.models.base import (
     ScopeSpec,
-    StrictInput,
     aware_datetime_field,
     created_at_field,
     id_field,
@@ -65,25 +64,6 @@ class FaqEntry(FaqEntryBase, table=True):
     )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class FaqEntryCreate(FaqEntryBase, StrictInput):
-    pass
-
-
-class FaqEntryUpdate(StrictInput):
-    question: str | None = Field(default=None, min_length=5, max_length=500)
-    answer: str | None = Field(default=None, min_length=5, max_length=20000)
-    area_id: uuid.UUID | None = None
-    service_id: uuid.UUID | None = None
-    tags: list[str] | None = None
-    is_published: bool | None = None
-
-
-class FaqEntryPublic(FaqEntryBase):
-    id: uuid.UUID
-    created_at: datetime
-    updated_at: datetime
 
 
 class Feedback(StrEnum):

@@ -10,7 +10,7 @@ from typing import ClassVar
 from sqlalchemy import ARRAY, String
 from sqlmodel import Field, SQLModel
 
-from app.models.base import ScopeSpec, StrictInput, aware_datetime_field, created_at_field, id_field
+from app.models.base import ScopeSpec, aware_datetime_field, created_at_field, id_field
 
 
 class IntegrationScope(StrEnum):
@@ -40,25 +40,3 @@ class IntegrationClient(IntegrationClientBase, table=True):
     is_active: bool = True
     last_used_at: datetime | None = aware_datetime_field()
     created_at: datetime = created_at_field()
-
-
-class IntegrationClientCreate(IntegrationClientBase, StrictInput):
-    pass
-
-
-class IntegrationClientUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=200)
-    scopes: list[IntegrationScope] | None = None
-    is_active: bool | None = None
-
-
-class IntegrationClientPublic(IntegrationClientBase):
-    id: uuid.UUID
-    client_id: str
-    is_active: bool
-    last_used_at: datetime | None
-    created_at: datetime
-
-
-class IntegrationClientWithSecret(IntegrationClientPublic):
-    client_secret: str = Field(description="Se muestra una sola vez; guárdelo de forma segura")

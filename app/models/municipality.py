@@ -7,11 +7,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import field_validator
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
-from app.models.base import ScopeSpec, StrictInput, created_at_field, id_field, updated_at_field
+from app.models.base import ScopeSpec, created_at_field, id_field, updated_at_field
 
 
 class MunicipalityKind(StrEnum):
@@ -33,19 +32,6 @@ class Comarca(ComarcaBase, table=True):
     name: str = Field(max_length=120, unique=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class ComarcaCreate(ComarcaBase, StrictInput):
-    pass
-
-
-class ComarcaUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=120)
-    description: str | None = Field(default=None, max_length=2000)
-
-
-class ComarcaPublic(ComarcaBase):
-    id: uuid.UUID
 
 
 class MunicipalityBase(SQLModel):
@@ -88,28 +74,3 @@ class Municipality(MunicipalityBase, table=True):
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class MunicipalityCreate(MunicipalityBase, StrictInput):
-    @field_validator("ine_code")
-    @classmethod
-    def _digits(cls, v: str | None) -> str | None:
-        if v is not None and not v.isdigit():
-            raise ValueError("el código INE solo admite dígitos")
-        return v
-
-
-class MunicipalityUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=160)
-    population: int | None = Field(default=None, ge=0)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    comarca_id: uuid.UUID | None = None
-    is_active: bool | None = None
-
-
-class MunicipalityPublic(MunicipalityBase):
-    id: uuid.UUID
-    name_ine: str | None
-    population_date: date | None
-    is_active: bool

@@ -27,7 +27,6 @@ from sqlmodel import Field, SQLModel, col
 
 from app.models.base import (
     ScopeSpec,
-    StrictInput,
     aware_datetime_field,
     created_at_field,
     id_field,
@@ -222,32 +221,3 @@ class EmailDelivery(SQLModel, table=True):
 
 
 # ---- API shapes -------------------------------------------------------------------------
-
-
-class NotificationPublic(SQLModel):
-    id: int
-    event_id: int
-    kind: str
-    title: str
-    body: str
-    link: str | None
-    entity_type: str
-    entity_id: str
-    payload: dict[str, Any]
-    occurred_at: datetime
-    created_at: datetime
-    read_at: datetime | None
-
-
-class UnreadCount(SQLModel):
-    unread: int
-
-
-class PreferenceItem(StrictInput):
-    kind: NotificationKind
-    in_app: bool = True
-    email: bool = True
-
-
-class PreferencesPublic(SQLModel):
-    items: list[PreferenceItem]

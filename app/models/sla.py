@@ -7,18 +7,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import StringConstraints, field_validator, model_validator
+from pydantic import StringConstraints
 from sqlalchemy import ARRAY, CheckConstraint, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import (
-    ScopeSpec,
-    StrictInput,
-    check_day,
-    created_at_field,
-    id_field,
-    updated_at_field,
-)
+from app.models.base import ScopeSpec, created_at_field, id_field, updated_at_field
 from app.models.consultation import Priority
 
 
@@ -92,39 +85,6 @@ def _check_thresholds(values: list[int] | None) -> list[int] | None:
     return sorted(set(values))
 
 
-class SlaPolicyCreate(SlaPolicyBase, StrictInput):
-    @field_validator("warning_thresholds")
-    @classmethod
-    def _thresholds(cls, v: list[int]) -> list[int]:
-        return _check_thresholds(v) or []
-
-    @model_validator(mode="after")
-    def _order(self) -> SlaPolicyCreate:
-        if self.first_response_target > self.resolution_target:
-            raise ValueError("la primera respuesta no puede vencer después de la resolución")
-        return self
-
-
-class SlaPolicyUpdate(StrictInput):
-    name: str | None = Field(default=None, min_length=2, max_length=200)
-    unit: SlaUnit | None = None
-    first_response_target: int | None = Field(default=None, ge=1, le=2000)
-    resolution_target: int | None = Field(default=None, ge=1, le=5000)
-    warning_thresholds: list[int] | None = None
-    is_default: bool | None = None
-    is_active: bool | None = None
-
-    @field_validator("warning_thresholds")
-    @classmethod
-    def _thresholds(cls, v: list[int] | None) -> list[int] | None:
-        return _check_thresholds(v)
-
-
-class SlaPolicyPublic(SlaPolicyBase):
-    id: uuid.UUID
-    is_active: bool
-
-
 class HolidayKind(StrEnum):
     local = "local"
     regional_correction = "regional_correction"
@@ -157,31 +117,3 @@ class Holiday(SQLModel, table=True):
     name: str = Field(max_length=200)
     is_holiday: bool = True
     created_at: datetime = created_at_field()
-
-
-class HolidayCreate(StrictInput):
-    municipality_id: uuid.UUID | None = Field(
-        default=None, description="Municipio (vacío: corrección para toda la provincia)"
-    )
-    day: date
-
-    @field_validator("day")
-    @classmethod
-    def _day(cls, v: date) -> date:
-        checked = check_day(v)
-        assert checked is not None
-        return checked
-
-    name: str = Field(min_length=2, max_length=200)
-    is_holiday: bool = Field(
-        default=True, description="false: el día deja de ser festivo (corrección oficial)"
-    )
-
-
-class HolidayPublic(SQLModel):
-    id: uuid.UUID | None = Field(description="Vacío para los festivos oficiales")
-    municipality_id: uuid.UUID | None
-    day: date
-    name: str
-    is_holiday: bool
-    source: str = Field(description="national_regional, local o correction")

@@ -12,19 +12,11 @@ from sqlmodel import Field, SQLModel
 
 from app.models.base import (
     ScopeSpec,
-    StrictInput,
     aware_datetime_field,
     created_at_field,
     id_field,
     updated_at_field,
 )
-
-
-class SurveyAnswer(StrictInput):
-    attention: int = Field(ge=1, le=5, description="Atención recibida (1–5)")
-    process: int = Field(ge=1, le=5, description="Proceso seguido y plazos (1–5)")
-    resolution: int = Field(ge=1, le=5, description="Resolución del problema (1–5)")
-    comment: str | None = Field(default=None, max_length=4000)
 
 
 class SatisfactionSurvey(SQLModel, table=True):
@@ -48,16 +40,6 @@ class SatisfactionSurvey(SQLModel, table=True):
     via_link: bool = False
     respondent_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     answered_at: datetime = created_at_field()
-
-
-class SurveyPublic(SQLModel):
-    id: uuid.UUID
-    consultation_id: uuid.UUID
-    attention: int
-    process: int
-    resolution: int
-    comment: str | None
-    answered_at: datetime
 
 
 class SuggestionKind(StrEnum):
@@ -89,30 +71,3 @@ class Suggestion(SQLModel, table=True):
     answered_at: datetime | None = aware_datetime_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class SuggestionCreate(StrictInput):
-    kind: SuggestionKind = SuggestionKind.suggestion
-    title: str = Field(min_length=3, max_length=300)
-    body: str = Field(min_length=3, max_length=20000)
-    municipality_id: uuid.UUID | None = Field(
-        default=None, description="Solo para la oficina; un municipio usa el suyo"
-    )
-
-
-class SuggestionUpdate(StrictInput):
-    status: SuggestionStatus | None = None
-    public_answer: str | None = Field(default=None, max_length=20000)
-
-
-class SuggestionPublic(SQLModel):
-    id: uuid.UUID
-    municipality_id: uuid.UUID
-    kind: SuggestionKind
-    title: str
-    body: str
-    status: SuggestionStatus
-    public_answer: str | None
-    answered_at: datetime | None
-    created_at: datetime
-    updated_at: datetime

@@ -6,14 +6,13 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import EmailStr, model_validator
+from pydantic import EmailStr
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
 from app.models.base import (
     Role,
     ScopeSpec,
-    StrictInput,
     aware_datetime_field,
     created_at_field,
     id_field,
@@ -67,29 +66,3 @@ class User(UserBase, table=True):
     last_login_at: datetime | None = aware_datetime_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
-
-
-class UserCreate(UserBase, StrictInput):
-    password: str = Field(min_length=12, max_length=128)
-
-    @model_validator(mode="after")
-    def _scope(self) -> UserCreate:
-        _check_role_scope(self.role, self.municipality_id, self.area_id)
-        return self
-
-
-class UserUpdate(StrictInput):
-    full_name: str | None = Field(default=None, min_length=2, max_length=200)
-    job_title: str | None = Field(default=None, max_length=200)
-    role: Role | None = None
-    municipality_id: uuid.UUID | None = None
-    area_id: uuid.UUID | None = None
-    is_active: bool | None = None
-    password: str | None = Field(default=None, min_length=12, max_length=128)
-
-
-class UserPublic(UserBase):
-    id: uuid.UUID
-    is_active: bool
-    last_login_at: datetime | None
-    created_at: datetime

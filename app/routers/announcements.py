@@ -16,9 +16,7 @@ from app.core.pagination import Page, PageDep
 from app.core.redis import get_redis
 from app.core.routing import ApiRoute
 from app.models.calendar import EntryStatus
-from app.services import announcements as service
-from app.services import newsletter
-from app.services.announcements import (
+from app.schemas.announcements import (
     AnnouncementCreate,
     AnnouncementPublic,
     AnnouncementUpdate,
@@ -27,6 +25,9 @@ from app.services.announcements import (
     ReadReport,
     UnreadCount,
 )
+from app.schemas.newsletter import DispatchResult, Newsletter
+from app.services import announcements as service
+from app.services import newsletter
 from app.services.notifications import outbox
 
 router = APIRouter(tags=["announcements"], route_class=ApiRoute)
@@ -208,7 +209,7 @@ def _wants_html(request: Request, fmt: str | None) -> bool:
     "/newsletters/{quarter}",
     operation_id="newsletters_get",
     summary="Boletín trimestral",
-    response_model=newsletter.Newsletter,
+    response_model=Newsletter,
     responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
         **problem_responses(401, 422),
@@ -237,12 +238,12 @@ async def get_newsletter(
     operation_id="newsletters_send",
     summary="Enviar el boletín trimestral por correo",
     status_code=202,
-    response_model=newsletter.DispatchResult,
+    response_model=DispatchResult,
     responses=problem_responses(401, 403, 422),
 )
 async def send_newsletter(
     quarter: Quarter, session: SessionDep, actor: OfficeActor, background: BackgroundTasks
-) -> newsletter.DispatchResult:
+) -> DispatchResult:
     """Queues the e-mail to every active municipal user, once per quarter and person; calling
     again creates no duplicates and re-queues what is still pending."""
     result, pending = await newsletter.queue_quarter(session, actor, quarter)

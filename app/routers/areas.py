@@ -12,7 +12,7 @@ from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
-from app.models.area import (
+from app.schemas.areas import (
     AreaCreate,
     AreaPublic,
     AreaUpdate,

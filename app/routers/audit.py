@@ -14,7 +14,8 @@ from app.core.deps import AdminActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute
-from app.models.audit import ActorType, AuditLogPublic
+from app.models.audit import ActorType
+from app.schemas.audit import AuditLogPublic
 
 router = APIRouter(tags=["audit"], route_class=ApiRoute)
 

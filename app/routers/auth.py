@@ -19,7 +19,7 @@ from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
 from app.models.municipality import Municipality
 from app.models.user import User
-from app.schemas import Me, NamedRef, RefreshRequest, RefreshTransport, TokenResponse
+from app.schemas.auth import Me, NamedRef, RefreshRequest, RefreshTransport, TokenResponse
 from app.services import auth as auth_service
 from app.services.auth import IssuedTokens
 

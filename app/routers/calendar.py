@@ -15,9 +15,7 @@ from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
 from app.models.calendar import EntryKind
-from app.services import calendar as service
-from app.services import ical
-from app.services.calendar import (
+from app.schemas.calendar import (
     EntryCreate,
     EntryDetail,
     EntryPublic,
@@ -29,6 +27,8 @@ from app.services.calendar import (
     RegistrationCreate,
     RegistrationPublic,
 )
+from app.services import calendar as service
+from app.services import ical
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)
 

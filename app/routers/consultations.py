@@ -16,20 +16,17 @@ from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.models.area import Channel
 from app.models.audit import ActorType
-from app.models.consultation import (
+from app.models.consultation import Consultation, ConsultationStatus, Priority, SlaState
+from app.schemas.consultations import (
     AccessCodeResponse,
-    Consultation,
     ConsultationCreate,
     ConsultationCreated,
     ConsultationEventPublic,
     ConsultationPublic,
-    ConsultationStatus,
     ConsultationUpdate,
     MessageCreate,
     MessagePublic,
-    Priority,
     PublicTracking,
-    SlaState,
     TransitionRequest,
 )
 from app.services.consultations import intake, lifecycle, search, thread, tracking

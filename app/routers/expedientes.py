@@ -15,11 +15,11 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute
 from app.core.scoping import get_visible
-from app.models.expediente import (
+from app.models.expediente import ExpedienteStatus
+from app.schemas.expedientes import (
     ExpedienteCreate,
     ExpedienteDetail,
     ExpedientePublic,
-    ExpedienteStatus,
     ExpedienteUpdate,
     MunicipalitySummary,
     ProcedureTypeCreate,

@@ -15,16 +15,18 @@ from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
-from app.models.faq import FaqEntryCreate, FaqEntryPublic, FaqEntryUpdate
-from app.services import faq as faq_service
-from app.services.faq import (
+from app.schemas.faq import (
     AskRequest,
     AskResponse,
     AssistantQueryPublic,
     AssistantStats,
+    FaqEntryCreate,
+    FaqEntryPublic,
+    FaqEntryUpdate,
     FeedbackRequest,
     FeedbackResponse,
 )
+from app.services import faq as faq_service
 
 router = APIRouter(tags=["faq"], route_class=ApiRoute)
 

@@ -11,7 +11,7 @@ from app.core.db import get_engine
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.observability import metrics_response
 from app.core.redis import get_redis
-from app.schemas import Health, Readiness
+from app.schemas.health import Health, Readiness
 
 router = APIRouter(tags=["health"])
 

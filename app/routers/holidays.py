@@ -11,7 +11,7 @@ from app.core.db import SessionDep
 from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
-from app.models.sla import HolidayCreate, HolidayPublic
+from app.schemas.holidays import HolidayCreate, HolidayPublic
 from app.services.sla import holidays as service
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)

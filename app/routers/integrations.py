@@ -15,16 +15,17 @@ from app.core.deps import require_scope
 from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
-from app.models.expediente import EXTERNAL_REF_PATTERN, ExpedienteDetail, ExpedienteUpsert
+from app.models.expediente import EXTERNAL_REF_PATTERN
 from app.models.integration import IntegrationScope
-from app.services import expedientes, idempotency
-from app.services import integrations as service
-from app.services.integrations import (
+from app.schemas.expedientes import ExpedienteDetail, ExpedienteUpsert
+from app.schemas.integrations import (
     BatchRequest,
     BatchResult,
     IntegrationStageEventIn,
     StageEventResult,
 )
+from app.services import expedientes, idempotency
+from app.services import integrations as service
 
 router = APIRouter(tags=["integrations"], route_class=ApiRoute)
 

@@ -12,12 +12,12 @@ from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
-from app.models.municipality import (
+from app.models.municipality import MunicipalityKind
+from app.schemas.municipalities import (
     ComarcaCreate,
     ComarcaPublic,
     ComarcaUpdate,
     MunicipalityCreate,
-    MunicipalityKind,
     MunicipalityPublic,
     MunicipalityUpdate,
 )

@@ -13,8 +13,8 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
-from app.models.notification import (
-    NotificationKind,
+from app.models.notification import NotificationKind
+from app.schemas.notifications import (
     NotificationPublic,
     PreferenceItem,
     PreferencesPublic,

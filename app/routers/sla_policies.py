@@ -16,7 +16,8 @@ from app.core.pagination import Page, PageDep, paginate
 from app.core.routing import ApiRoute
 from app.core.scoping import get_visible, visible
 from app.models.area import CatalogueService
-from app.models.sla import SlaPolicy, SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
+from app.models.sla import SlaPolicy
+from app.schemas.sla_policies import SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
 from app.services.sla.scan import recompute_open
 
 router = APIRouter(tags=["sla"], route_class=ApiRoute)

@@ -11,13 +11,8 @@ from app.core.deps import CurrentActor, OfficeActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute
-from app.models.survey import (
-    SuggestionCreate,
-    SuggestionKind,
-    SuggestionPublic,
-    SuggestionStatus,
-    SuggestionUpdate,
-)
+from app.models.survey import SuggestionKind, SuggestionStatus
+from app.schemas.suggestions import SuggestionCreate, SuggestionPublic, SuggestionUpdate
 from app.services import suggestions as suggestion_service
 
 router = APIRouter(tags=["suggestions"], route_class=ApiRoute)

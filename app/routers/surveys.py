@@ -15,9 +15,15 @@ from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
-from app.models.survey import SurveyAnswer, SurveyPublic
+from app.schemas.surveys import (
+    PublicSurveyInfo,
+    SurveyAnswer,
+    SurveyGroupBy,
+    SurveyLink,
+    SurveyPublic,
+    SurveySummary,
+)
 from app.services import surveys as survey_service
-from app.services.surveys import PublicSurveyInfo, SurveyGroupBy, SurveyLink, SurveySummary
 
 router = APIRouter(tags=["surveys"], route_class=ApiRoute)
 

@@ -15,8 +15,7 @@ from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute, media_type
 from app.models.calendar import Modality
 from app.models.training import TrainingAction
-from app.services import trainings as service
-from app.services.trainings import (
+from app.schemas.trainings import (
     AttendanceCreate,
     AttendancePublic,
     ImportReport,
@@ -24,6 +23,7 @@ from app.services.trainings import (
     TrainingPublic,
     TrainingUpdate,
 )
+from app.services import trainings as service
 
 router = APIRouter(tags=["trainings"], route_class=ApiRoute)
 

@@ -13,13 +13,15 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
 from app.models.base import Role
-from app.models.integration import (
+from app.schemas.users import (
     IntegrationClientCreate,
     IntegrationClientPublic,
     IntegrationClientUpdate,
     IntegrationClientWithSecret,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
 )
-from app.models.user import UserCreate, UserPublic, UserUpdate
 from app.services import users as user_service
 
 router = APIRouter(tags=["users"], route_class=ApiRoute)

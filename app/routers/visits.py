@@ -12,8 +12,8 @@ from app.core.deps import OfficeActor
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute, media_type
+from app.schemas.visits import PAGE_PATTERN, InPersonVisits, VisitReport, VisitRow
 from app.services import visits as service
-from app.services.visits import InPersonVisits, VisitReport, VisitRow
 
 router = APIRouter(tags=["visits"], route_class=ApiRoute)
 
@@ -29,7 +29,7 @@ _BEACON_BODY = {
                     "required": ["page"],
                     "additionalProperties": False,
                     "properties": {
-                        "page": {"type": "string", "pattern": service.PAGE_PATTERN},
+                        "page": {"type": "string", "pattern": PAGE_PATTERN},
                     },
                 }
             }

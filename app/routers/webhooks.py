@@ -17,9 +17,7 @@ from app.core.scoping import Actor
 from app.models.audit import ActorType
 from app.models.integration import IntegrationScope
 from app.models.notification import DeliveryStatus
-from app.services import webhooks as service
-from app.services.notifications.delivery import enqueue_redelivery_now
-from app.services.webhooks import (
+from app.schemas.webhooks import (
     WebhookAttemptPublic,
     WebhookDeliveryPublic,
     WebhookSubscriptionCreate,
@@ -27,6 +25,8 @@ from app.services.webhooks import (
     WebhookSubscriptionUpdate,
     WebhookSubscriptionWithSecret,
 )
+from app.services import webhooks as service
+from app.services.notifications.delivery import enqueue_redelivery_now
 
 router = APIRouter(tags=["webhooks"], route_class=ApiRoute)
 

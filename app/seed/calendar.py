@@ -13,6 +13,9 @@ from app.core.time import MADRID
 from app.models.announcement import Announcement
 from app.models.area import Area
 from app.models.calendar import CalendarEntry
+from app.schemas.announcements import AnnouncementCreate
+from app.schemas.calendar import EntryCreate
+from app.schemas.trainings import TrainingCreate
 from app.seed.consultations import demo_office_actor
 from app.services import announcements, calendar, trainings
 
@@ -31,7 +34,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
         return datetime.combine(today + timedelta(days=days), time(hour), MADRID)
 
     entries = [
-        calendar.EntryCreate(
+        EntryCreate(
             kind="event",  # type: ignore[arg-type]
             title="Jornada sobre contratación pública para secretarías",
             description=DEMO,
@@ -45,7 +48,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
             registration_required=True,
             capacity=60,
         ),
-        calendar.EntryCreate(
+        EntryCreate(
             kind="event",  # type: ignore[arg-type]
             title="Tutoría semanal de sede electrónica",
             description=DEMO,
@@ -57,7 +60,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
             rrule="FREQ=WEEKLY;COUNT=10",
             is_public=True,
         ),
-        calendar.EntryCreate(
+        EntryCreate(
             kind="grant_call",  # type: ignore[arg-type]
             title="Convocatoria de ayudas para caminos rurales",
             description=DEMO,
@@ -72,7 +75,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
             reminder_working_days=[5, 1],
             is_public=True,
         ),
-        calendar.EntryCreate(
+        EntryCreate(
             kind="participation",  # type: ignore[arg-type]
             title="Presupuestos participativos: sesión de cocreación",
             description=DEMO,
@@ -92,7 +95,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
         note = await announcements.create(
             session,
             office,
-            announcements.AnnouncementCreate(
+            AnnouncementCreate(
                 title="Nuevo horario de atención telefónica de la Oficina",
                 body="Desde el próximo mes la Oficina atenderá de 8:00 a 15:00. " + DEMO,
                 is_public=True,
@@ -103,7 +106,7 @@ async def seed_calendar(session: AsyncSession, areas: dict[str, Area]) -> list[s
     await trainings.create(
         session,
         office,
-        trainings.TrainingCreate(
+        TrainingCreate(
             title="Formación en la sede electrónica para personal municipal",
             description=DEMO,
             audience="Secretarías e intervenciones municipales",

@@ -12,14 +12,10 @@ from app.core.scoping import Actor
 from app.models.area import Area
 from app.models.audit import ActorType
 from app.models.base import Role
-from app.models.consultation import (
-    Consultation,
-    ConsultationCreate,
-    MessageCreate,
-    TransitionRequest,
-)
+from app.models.consultation import Consultation
 from app.models.municipality import Municipality
 from app.models.user import User
+from app.schemas.consultations import ConsultationCreate, MessageCreate, TransitionRequest
 from app.services.consultations import intake, lifecycle, thread
 
 DEMO_REQUESTER = "Contenido de demostración"

@@ -10,8 +10,9 @@ from sqlmodel import col, select
 
 from app.core.scoping import Actor
 from app.models.area import Area
-from app.models.expediente import Expediente, ProcedureType, StageDefinition, StageEventIn
+from app.models.expediente import Expediente, ProcedureType, StageDefinition
 from app.models.municipality import Municipality
+from app.schemas.expedientes import StageEventIn
 from app.services import expedientes
 
 ACTOR = Actor.system("datos de demostración")

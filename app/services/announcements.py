@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import model_validator
 from sqlalchemy import exists, func, not_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core import audit, crud
 from app.core.errors import Conflict, Forbidden, UnprocessableEntity
@@ -20,101 +19,22 @@ from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
 from app.models.announcement import Announcement, AnnouncementRead
 from app.models.area import Area
-from app.models.base import Role, StrictInput
+from app.models.base import Role
 from app.models.calendar import AudienceKind, EntryStatus
 from app.models.municipality import Comarca, Municipality
 from app.models.notification import NotificationKind
 from app.models.user import User
+from app.schemas.announcements import (
+    AnnouncementCreate,
+    AnnouncementPublic,
+    AnnouncementUpdate,
+    ReadReceipt,
+    ReadReport,
+    ReadReportRow,
+    UnreadCount,
+    _check_audience,
+)
 from app.services.notifications import outbox
-
-MAX_MUNICIPALITIES = 500
-
-
-def _check_audience(
-    audience: str | None, comarca_id: uuid.UUID | None, municipality_ids: list[uuid.UUID] | None
-) -> None:
-    if audience == AudienceKind.comarca and comarca_id is None:
-        raise ValueError("La audiencia «comarca» requiere comarca_id")
-    if audience == AudienceKind.municipalities and not municipality_ids:
-        raise ValueError("La audiencia «municipalities» requiere al menos un municipality_ids")
-
-
-class AnnouncementCreate(StrictInput):
-    title: str = Field(min_length=3, max_length=300)
-    body: str = Field(min_length=1, max_length=50_000)
-    area_id: uuid.UUID | None = Field(
-        default=None, description="Área que lo emite (obligatoria para el personal de área)"
-    )
-    audience: AudienceKind = AudienceKind.all
-    comarca_id: uuid.UUID | None = None
-    municipality_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_MUNICIPALITIES)
-    is_public: bool = False
-
-    @model_validator(mode="after")
-    def _audience_shape(self) -> AnnouncementCreate:
-        _check_audience(self.audience, self.comarca_id, self.municipality_ids)
-        return self
-
-
-class AnnouncementUpdate(StrictInput):
-    title: str | None = Field(default=None, min_length=3, max_length=300)
-    body: str | None = Field(default=None, min_length=1, max_length=50_000)
-    audience: AudienceKind | None = None
-    comarca_id: uuid.UUID | None = None
-    municipality_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_MUNICIPALITIES)
-    is_public: bool | None = None
-
-
-class AnnouncementPublic(SQLModel):
-    id: uuid.UUID
-    title: str
-    body: str
-    area_id: uuid.UUID | None
-    audience: str
-    comarca_id: uuid.UUID | None
-    municipality_ids: list[uuid.UUID]
-    is_public: bool
-    status: str
-    published_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    read_at: datetime | None = Field(
-        default=None, description="Cuándo lo leyó el municipio de quien consulta (solo municipios)"
-    )
-
-
-class PublicAnnouncement(SQLModel):
-    """What anyone may read of a public announcement."""
-
-    id: uuid.UUID
-    title: str
-    body: str
-    area_id: uuid.UUID | None
-    published_at: datetime | None
-
-
-class ReadReceipt(SQLModel):
-    announcement_id: uuid.UUID
-    municipality_id: uuid.UUID
-    read_at: datetime
-
-
-class ReadReportRow(SQLModel):
-    municipality_id: uuid.UUID
-    name: str
-    ine_code: str | None
-    read_at: datetime | None
-
-
-class ReadReport(SQLModel):
-    announcement_id: uuid.UUID
-    addressed: int
-    read: int
-    items: list[ReadReportRow]
-
-
-class UnreadCount(SQLModel):
-    unread: int
 
 
 @dataclass(frozen=True)

@@ -28,30 +28,32 @@ from app.models.area import Area
 from app.models.base import Role
 from app.models.consultation import Consultation
 from app.models.expediente import (
-    DocumentIn,
-    DocumentPublic,
     Expediente,
     ExpedienteConsultation,
-    ExpedienteCreate,
-    ExpedienteDetail,
     ExpedienteDocument,
-    ExpedientePublic,
     ExpedienteStageEntry,
     ExpedienteStatus,
+    ProcedureType,
+    StageDefinition,
+)
+from app.models.municipality import Municipality
+from app.models.notification import NotificationKind
+from app.schemas.expedientes import (
+    DocumentIn,
+    DocumentPublic,
+    ExpedienteCreate,
+    ExpedienteDetail,
+    ExpedientePublic,
     ExpedienteUpdate,
     ExpedienteUpsert,
     MunicipalitySummary,
-    ProcedureType,
     ProcedureTypeCreate,
     ProcedureTypePublic,
     ProcedureTypeUpdate,
-    StageDefinition,
     StageDefinitionPublic,
     StageEntryPublic,
     StageEventIn,
 )
-from app.models.municipality import Municipality
-from app.models.notification import NotificationKind
 from app.services.notifications import outbox
 from app.services.sla import clock as sla
 

@@ -4,98 +4,38 @@ events, and batches of both in which each item succeeds or fails on its own."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import Discriminator, PlainValidator, StringConstraints, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core.errors import AppError, Conflict, FieldError, Forbidden, NotFound
 from app.core.errors import validation_field_errors as field_errors
 from app.core.scoping import INTEGRATION_ROLE, Actor, visible
-from app.models.base import StrictInput
-from app.models.expediente import (
-    EXTERNAL_REF_PATTERN,
-    Expediente,
-    ExpedienteDetail,
-    ExpedienteUpsert,
-    StageEventIn,
+from app.models.expediente import Expediente
+from app.schemas.expedientes import ExpedienteUpsert, StageEventIn
+from app.schemas.integrations import (
+    _ITEM_MODELS,
+    BatchEventItem,
+    BatchItemError,
+    BatchItemResult,
+    BatchResult,
+    BatchUpsertItem,
+    ItemStatus,
 )
 from app.services import expedientes
 from app.services.expedientes import UpsertResult
 
 logger = logging.getLogger("app.integrations")
 
-MAX_BATCH_ITEMS = 500
-
-ExternalRef = Annotated[
-    str, StringConstraints(min_length=1, max_length=100, pattern=EXTERNAL_REF_PATTERN)
-]
-
 
 # ---- API shapes -----------------------------------------------------------------------------
 
 
-class IntegrationStageEventIn(StageEventIn):
-    """A stage event from an área's system: its own event id is required (retries and
-    duplicates are recognised by it)."""
-
-    event_id: str = Field(
-        min_length=1,
-        max_length=100,
-        description="Identificador del evento en el sistema de origen (único por expediente)",
-    )
-
-
-class StageEventResult(SQLModel):
-    expediente: ExpedienteDetail
-    duplicate: bool = Field(
-        description="true si el evento ya constaba (mismo event_id) y no se ha registrado otra vez"
-    )
-
-
-class BatchUpsertItem(StrictInput):
-    op: Literal["upsert"]
-    external_ref: ExternalRef
-    expediente: ExpedienteUpsert
-
-
-class BatchEventItem(StrictInput):
-    op: Literal["event"]
-    external_ref: ExternalRef
-    event: IntegrationStageEventIn
-
-
-BatchItem = Annotated[BatchUpsertItem | BatchEventItem, Discriminator("op")]
-_ITEM_MODELS: dict[str, type[BatchUpsertItem] | type[BatchEventItem]] = {
-    "upsert": BatchUpsertItem,
-    "event": BatchEventItem,
-}
-
-
-def _as_received(value: Any) -> Any:
-    return value
-
-
-# Items are accepted as sent and validated one by one in `run_batch`, so a malformed item is
-# reported in its own result instead of failing the whole request; the published schema is
-# still the discriminated union.
-RawBatchItem = Annotated[Any, PlainValidator(_as_received, json_schema_input_type=BatchItem)]
-
-
-class BatchRequest(StrictInput):
-    items: list[RawBatchItem] = Field(
-        min_length=1,
-        max_length=MAX_BATCH_ITEMS,
-        description="Hasta 500 operaciones, que se aplican en orden y cada una por separado",
-    )
-
-
-ItemStatus = Literal["created", "updated", "unchanged", "placed", "duplicate", "error"]
 ITEM_STATUSES: tuple[ItemStatus, ...] = (
     "created",
     "updated",
@@ -104,29 +44,6 @@ ITEM_STATUSES: tuple[ItemStatus, ...] = (
     "duplicate",
     "error",
 )
-
-
-class BatchItemError(SQLModel):
-    status: int = Field(description="Código HTTP que habría recibido la operación sola")
-    code: str
-    detail: str | None = None
-    errors: list[FieldError] | None = None
-    allowed: list[str] | None = None
-
-
-class BatchItemResult(SQLModel):
-    index: int
-    op: str | None
-    external_ref: str | None
-    status: ItemStatus
-    expediente_id: uuid.UUID | None = None
-    version: int | None = None
-    error: BatchItemError | None = None
-
-
-class BatchResult(SQLModel):
-    items: list[BatchItemResult]
-    counts: dict[str, int] = Field(description="Número de elementos por resultado")
 
 
 # ---- Single operations ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core import audit
 from app.core.config import get_settings
@@ -37,6 +37,7 @@ from app.models.base import Role
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
 from app.models.newsletter import NewsletterDispatch
 from app.models.user import User
+from app.schemas.newsletter import DigestItem, DispatchResult, Newsletter
 from app.services.notifications import delivery
 from app.services.notifications import email as email_service
 from app.services.webhooks import absolute_link
@@ -49,37 +50,6 @@ JOB = "send_newsletter"
 MAX_ATTEMPTS = 6
 RETRY_SECONDS = (60, 5 * 60, 30 * 60, 2 * 60 * 60, 6 * 60 * 60)
 MAX_ITEMS = 500
-
-
-class DigestItem(SQLModel):
-    id: uuid.UUID
-    title: str
-    summary: str | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    location: str | None = None
-    online_url: str | None = None
-    application_opens_on: date | None = None
-    application_closes_on: date | None = None
-    bulletin_url: str | None = None
-    link: str
-
-
-class Newsletter(SQLModel):
-    quarter: str
-    title: str
-    period_start: date
-    period_end: date = Field(description="Último día del trimestre, incluido")
-    announcements: list[DigestItem]
-    events: list[DigestItem]
-    participation: list[DigestItem]
-    grant_calls: list[DigestItem]
-
-
-class DispatchResult(SQLModel):
-    quarter: str
-    created: int = Field(description="Envíos nuevos registrados por esta petición")
-    pending: int = Field(description="Envíos pendientes puestos en cola")
 
 
 def parse_quarter(quarter: str) -> tuple[date, date]:

@@ -13,21 +13,13 @@ from app.core import crud
 from app.core.errors import NotFound, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
-from app.models.area import (
-    Area,
-    AreaCreate,
-    AreaUpdate,
-    CatalogueService,
-    CatalogueServiceCreate,
-    CatalogueServiceUpdate,
-)
-from app.models.municipality import (
-    Comarca,
+from app.models.area import Area, CatalogueService
+from app.models.municipality import Comarca, Municipality, MunicipalityKind
+from app.schemas.areas import AreaCreate, AreaUpdate, CatalogueServiceCreate, CatalogueServiceUpdate
+from app.schemas.municipalities import (
     ComarcaCreate,
     ComarcaUpdate,
-    Municipality,
     MunicipalityCreate,
-    MunicipalityKind,
     MunicipalityUpdate,
 )
 

@@ -15,13 +15,8 @@ from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
 from app.models.base import Role, utcnow
 from app.models.municipality import Municipality
-from app.models.survey import (
-    Suggestion,
-    SuggestionCreate,
-    SuggestionKind,
-    SuggestionStatus,
-    SuggestionUpdate,
-)
+from app.models.survey import Suggestion, SuggestionKind, SuggestionStatus
+from app.schemas.suggestions import SuggestionCreate, SuggestionUpdate
 
 
 async def _target_municipality(

@@ -14,10 +14,8 @@ import hashlib
 import hmac
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from sqlalchemy import String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,51 +32,21 @@ from app.models.area import Area, CatalogueService
 from app.models.base import Role
 from app.models.consultation import Consultation, ConsultationStatus
 from app.models.municipality import Municipality
-from app.models.survey import SatisfactionSurvey, SurveyAnswer
+from app.models.survey import SatisfactionSurvey
+from app.schemas.surveys import (
+    PublicSurveyInfo,
+    SurveyAnswer,
+    SurveyGroupBy,
+    SurveyLink,
+    SurveySummary,
+    SurveySummaryRow,
+)
 from app.services.faq import RATE_WINDOW_SECONDS
 
 # Public survey-link requests per client address and minute.
 LINK_LIMIT = 30
 
 _LINK_NOT_FOUND = "La encuesta no existe o el enlace no es válido"
-
-
-class SurveyGroupBy(StrEnum):
-    area = "area"
-    service = "service"
-    municipality = "municipality"
-    month = "month"
-    quarter = "quarter"
-    year = "year"
-
-
-class SurveySummaryRow(BaseModel):
-    key: str | None = Field(
-        description="Identificador del grupo (id, o periodo AAAA-MM / AAAA-Tn / AAAA); "
-        "null en la fila total y en «sin área/servicio»"
-    )
-    label: str = Field(description="Nombre legible del grupo")
-    count: int
-    attention: float | None = Field(description="Media de atención recibida (1–5)")
-    process: float | None = Field(description="Media de proceso y plazos (1–5)")
-    resolution: float | None = Field(description="Media de resolución del problema (1–5)")
-
-
-class SurveySummary(BaseModel):
-    group_by: SurveyGroupBy
-    from_date: date | None
-    to_date: date | None
-    rows: list[SurveySummaryRow]
-    overall: SurveySummaryRow
-
-
-class PublicSurveyInfo(BaseModel):
-    """What the holder of a survey link sees before answering."""
-
-    reference: str
-    subject: str
-    closed_at: datetime
-    answered: bool
 
 
 # ---- Tokens ---------------------------------------------------------------------------------
@@ -124,11 +92,6 @@ async def _consultation_for_token(session: AsyncSession, token: str) -> Consulta
     if datetime.now(UTC) > consultation.closed_at + SURVEY_LINK_LIFETIME:
         raise NotFound(_LINK_NOT_FOUND)
     return consultation
-
-
-class SurveyLink(BaseModel):
-    token: str
-    url: str = Field(description="Enlace para responder sin iniciar sesión")
 
 
 async def link_for(session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> SurveyLink:

@@ -5,114 +5,35 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import model_validator
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core import audit, crud
 from app.core.errors import Forbidden, PayloadTooLarge, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible
 from app.models.area import Area
-from app.models.base import Role, StrictInput
+from app.models.base import Role
 from app.models.calendar import Modality
 from app.models.municipality import Municipality
 from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
+from app.schemas.trainings import (
+    AttendanceCreate,
+    ImportReport,
+    ImportRow,
+    SessionIn,
+    SessionPublic,
+    TrainingCreate,
+    TrainingPublic,
+    TrainingUpdate,
+)
 
 MAX_IMPORT_ROWS = 5000
 MAX_HOURS = Decimal("1000")
-
-
-class SessionIn(StrictInput):
-    starts_at: datetime
-    ends_at: datetime
-    location: str | None = Field(default=None, max_length=300)
-
-    @model_validator(mode="after")
-    def _order(self) -> SessionIn:
-        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
-            raise ValueError("Las fechas de sesión deben llevar zona horaria")
-        if self.ends_at < self.starts_at:
-            raise ValueError("Una sesión no puede terminar antes de empezar")
-        return self
-
-
-class SessionPublic(SQLModel):
-    id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
-    location: str | None
-
-
-class TrainingCreate(StrictInput):
-    title: str = Field(min_length=3, max_length=300)
-    description: str | None = Field(default=None, max_length=20_000)
-    audience: str = Field(min_length=2, max_length=200, description="A quién se dirige")
-    modality: Modality
-    hours: Decimal = Field(gt=0, le=1000, max_digits=6, decimal_places=2)
-    area_id: uuid.UUID | None = None
-    starts_on: date | None = None
-    sessions: list[SessionIn] = Field(default_factory=list, max_length=200)
-
-
-class TrainingUpdate(StrictInput):
-    title: str | None = Field(default=None, min_length=3, max_length=300)
-    description: str | None = Field(default=None, max_length=20_000)
-    audience: str | None = Field(default=None, min_length=2, max_length=200)
-    modality: Modality | None = None
-    hours: Decimal | None = Field(default=None, gt=0, le=1000, max_digits=6, decimal_places=2)
-    starts_on: date | None = None
-    sessions: list[SessionIn] | None = Field(
-        default=None, max_length=200, description="Sustituye todas las sesiones"
-    )
-
-
-class TrainingPublic(SQLModel):
-    id: uuid.UUID
-    title: str
-    description: str | None
-    audience: str
-    modality: str
-    hours: Decimal
-    area_id: uuid.UUID | None
-    starts_on: date | None
-    sessions: list[SessionPublic] = Field(default_factory=list)
-    created_at: datetime
-    updated_at: datetime
-
-
-class AttendanceCreate(StrictInput):
-    municipality_id: uuid.UUID
-    role: str = Field(min_length=1, max_length=100, description="Cargo o puesto")
-    attended_hours: Decimal = Field(ge=0, le=1000, max_digits=6, decimal_places=2)
-    name: str | None = Field(default=None, max_length=200, description="Opcional")
-
-
-class AttendancePublic(SQLModel):
-    id: uuid.UUID
-    training_id: uuid.UUID
-    municipality_id: uuid.UUID | None
-    role: str
-    attended_hours: Decimal
-    name: str | None
-    created_at: datetime
-
-
-class ImportRow(SQLModel):
-    row: int = Field(description="Línea del fichero (la cabecera es la 1)")
-    status: Literal["imported", "error"]
-    errors: list[str] = Field(default_factory=list)
-
-
-class ImportReport(SQLModel):
-    imported: int
-    failed: int
-    rows: list[ImportRow]
 
 
 def _can_manage(actor: Actor, area_id: uuid.UUID | None) -> bool:

@@ -17,13 +17,15 @@ from app.core.scoping import Actor, get_visible, visible
 from app.core.security import hash_password, new_client_secret
 from app.models.area import Area
 from app.models.base import Role
-from app.models.integration import (
-    IntegrationClient,
+from app.models.integration import IntegrationClient
+from app.models.municipality import Municipality
+from app.models.user import User, _check_role_scope
+from app.schemas.users import (
     IntegrationClientCreate,
     IntegrationClientUpdate,
+    UserCreate,
+    UserUpdate,
 )
-from app.models.municipality import Municipality
-from app.models.user import User, UserCreate, UserUpdate, _check_role_scope
 
 
 async def _check_refs(

@@ -7,14 +7,13 @@ import hmac
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import StringConstraints, field_validator
 from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core import audit
 from app.core.config import get_settings
@@ -22,49 +21,15 @@ from app.core.errors import FieldError, UnprocessableEntity
 from app.core.ratelimit import enforce_rate_limit
 from app.core.scoping import Actor
 from app.core.time import MADRID
-from app.models.base import StrictInput, check_day
+from app.models.base import check_day
 from app.models.visit import VisitDaily
+from app.schemas.visits import PAGE_PATTERN, InPersonVisits, VisitReport, VisitRow, VisitTotals
 
-PAGE_PATTERN = r"^[a-z0-9/_-]{1,100}$"
 _PAGE_RE = re.compile(PAGE_PATTERN)
 MAX_BEACON_BYTES = 2048
 BEACON_LIMIT = 120
 BEACON_WINDOW_SECONDS = 600
 MAX_RANGE_DAYS = 731
-
-
-class InPersonVisits(StrictInput):
-    day: date
-    count: int = Field(ge=1, le=100_000)
-    page: Annotated[str, StringConstraints(pattern=PAGE_PATTERN, max_length=100)] = "oficina"
-
-    @field_validator("day")
-    @classmethod
-    def _day(cls, v: date) -> date:
-        checked = check_day(v)
-        assert checked is not None
-        return checked
-
-
-class VisitRow(SQLModel):
-    day: date
-    page: str
-    channel: str
-    count: int
-
-
-class VisitTotals(SQLModel):
-    web: int = 0
-    in_person: int = 0
-    all: int = 0
-
-
-class VisitReport(SQLModel):
-    from_day: date
-    to_day: date
-    channel: str | None
-    items: list[VisitRow]
-    totals: VisitTotals
 
 
 def today() -> date:

@@ -12,8 +12,9 @@ from app.core.scoping import Actor
 from app.core.time import MADRID
 from app.models.audit import ActorType
 from app.models.base import Role
-from app.models.consultation import ConsultationCreate, ConsultationUpdate, TransitionRequest
-from app.models.sla import HolidayCreate, SlaPolicy
+from app.models.sla import SlaPolicy
+from app.schemas.consultations import ConsultationCreate, ConsultationUpdate, TransitionRequest
+from app.schemas.holidays import HolidayCreate
 from app.services.consultations import intake, lifecycle
 from app.services.sla import holidays
 from app.services.sla import scan as sla_scan

@@ -76,7 +76,7 @@ async def test_a_consultation_logged_late_is_notified_at_the_next_scan(session):
     actor = await _office(session)
     from datetime import UTC, datetime
 
-    from app.models.consultation import ConsultationCreate
+    from app.schemas.consultations import ConsultationCreate
 
     mun = await f.municipality(session, "06011")
     data = ConsultationCreate(

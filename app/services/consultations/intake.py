@@ -21,13 +21,10 @@ from app.core.time import MADRID
 from app.models.area import Channel
 from app.models.audit import ActorType
 from app.models.base import Role
-from app.models.consultation import (
-    Consultation,
-    ConsultationCreate,
-    ReferenceCounter,
-)
+from app.models.consultation import Consultation, ReferenceCounter
 from app.models.faq import AssistantQuery
 from app.models.municipality import Municipality
+from app.schemas.consultations import ConsultationCreate
 from app.services.consultations.lifecycle import check_service, get, record_event
 from app.services.sla import clock as sla
 

@@ -25,11 +25,10 @@ from app.models.consultation import (
     ConsultationEvent,
     ConsultationMessage,
     ConsultationStatus,
-    ConsultationUpdate,
     MessageVisibility,
-    TransitionRequest,
 )
 from app.models.user import User
+from app.schemas.consultations import ConsultationUpdate, TransitionRequest
 from app.services.sla import clock as sla
 
 S = ConsultationStatus

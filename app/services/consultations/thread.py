@@ -16,11 +16,8 @@ from app.core.errors import (
 )
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import INTEGRATION_ROLE, Actor
-from app.models.consultation import (
-    ConsultationMessage,
-    MessageCreate,
-    MessageVisibility,
-)
+from app.models.consultation import ConsultationMessage, MessageVisibility
+from app.schemas.consultations import MessageCreate
 from app.services.consultations.lifecycle import S, get, is_staff, record_event
 from app.services.sla import clock as sla
 

@@ -69,6 +69,7 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.schemas.webhooks import message_id
 from app.services import webhooks
 from app.services.notifications import email as email_service
 from app.services.notifications.outbox import Emitted
@@ -383,7 +384,7 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     event = NotificationEvent(**{name: getattr(claimed, f"event_{name}") for name in EVENT_FIELDS})
     body = webhooks.encode_body(event)
 
-    msg_id = webhooks.message_id(did)
+    msg_id = message_id(did)
     headers = webhooks.signed_headers(secret, msg_id, body, int(time.time()))
     started = time.perf_counter()
     status_code, error = await _post(http, url, body, headers)

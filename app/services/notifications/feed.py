@@ -27,9 +27,8 @@ from app.models.notification import (
     NotificationEvent,
     NotificationKind,
     NotificationPreference,
-    NotificationPublic,
-    PreferenceItem,
 )
+from app.schemas.notifications import NotificationPublic, PreferenceItem
 from app.services.notifications.outbox import user_channel
 
 STREAM_BATCH = 100

@@ -14,7 +14,8 @@ from app.core import audit, crud
 from app.core.errors import UnprocessableEntity
 from app.core.scoping import Actor, get_visible
 from app.models.municipality import Municipality
-from app.models.sla import Holiday, HolidayCreate, HolidayPublic
+from app.models.sla import Holiday
+from app.schemas.holidays import HolidayCreate, HolidayPublic
 from app.services.sla import clock as sla
 from app.services.sla.scan import recompute_open
 from app.services.sla.working_days import official_holidays

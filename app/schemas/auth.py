@@ -1,4 +1,4 @@
-"""Response and request shapes that are not tied to one table."""
+"""Shapes of authentication: tokens, refresh requests and the caller's identity (`/auth/me`)."""
 
 from __future__ import annotations
 
@@ -46,13 +46,3 @@ class Me(BaseModel):
     municipality: NamedRef | None = None
     area: NamedRef | None = None
     scopes: list[str] = []
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-
-
-class Readiness(BaseModel):
-    status: Literal["ok"]
-    database: Literal["ok"]
-    redis: Literal["ok"]

@@ -1,0 +1,50 @@
+"""Request and response shapes of the municipalities API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import field_validator
+from sqlmodel import Field
+
+from app.models.municipality import ComarcaBase, MunicipalityBase
+from app.schemas.base import StrictInput
+
+
+class ComarcaCreate(ComarcaBase, StrictInput):
+    pass
+
+
+class ComarcaUpdate(StrictInput):
+    name: str | None = Field(default=None, min_length=2, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ComarcaPublic(ComarcaBase):
+    id: uuid.UUID
+
+
+class MunicipalityCreate(MunicipalityBase, StrictInput):
+    @field_validator("ine_code")
+    @classmethod
+    def _digits(cls, v: str | None) -> str | None:
+        if v is not None and not v.isdigit():
+            raise ValueError("el código INE solo admite dígitos")
+        return v
+
+
+class MunicipalityUpdate(StrictInput):
+    name: str | None = Field(default=None, min_length=2, max_length=160)
+    population: int | None = Field(default=None, ge=0)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    comarca_id: uuid.UUID | None = None
+    is_active: bool | None = None
+
+
+class MunicipalityPublic(MunicipalityBase):
+    id: uuid.UUID
+    name_ine: str | None
+    population_date: date | None
+    is_active: bool

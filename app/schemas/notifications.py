@@ -1,0 +1,40 @@
+"""Request and response shapes of the notifications API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import SQLModel
+
+from app.models.notification import NotificationKind
+from app.schemas.base import StrictInput
+
+
+class NotificationPublic(SQLModel):
+    id: int
+    event_id: int
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    entity_type: str
+    entity_id: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+    read_at: datetime | None
+
+
+class UnreadCount(SQLModel):
+    unread: int
+
+
+class PreferenceItem(StrictInput):
+    kind: NotificationKind
+    in_app: bool = True
+    email: bool = True
+
+
+class PreferencesPublic(SQLModel):
+    items: list[PreferenceItem]
