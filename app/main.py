@@ -17,6 +17,7 @@ from app.core.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
+from app.core.queue import close_arq
 from app.core.redis import close_redis
 from app.routers import (
     announcements,
@@ -56,6 +57,7 @@ API de la Oficina de Atención a Alcaldes y Alcaldesas (OAAA) de la Diputación 
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
     await close_redis()
+    await close_arq()
     await dispose_engine()
 
 

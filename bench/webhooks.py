@@ -3,9 +3,9 @@
 One subscription points at a local receiver (a separate process on 127.0.0.1 that answers 200
 and notes when each `webhook-id` first arrived). In a database built by the real migrations:
 
-  engine  the producer records events through `notifications.emit` (one transaction per batch,
+  engine  the producer records events through `outbox.emit` (one transaction per batch,
           as the SLA scan does) and queues their deliveries after each commit
-          (`enqueue_deliveries`); a real arq worker process (`WorkerSettings`, max_jobs = C)
+          (`core.queue`); a real arq worker process (`WorkerSettings`, max_jobs = C)
           claims each delivery, signs and POSTs it and logs the attempt in PostgreSQL.
           Latency: from each event's creation (detection) to its arrival at the receiver.
   bare    the same bodies and headers POSTed by C concurrent httpx senders in this process,
@@ -180,12 +180,11 @@ class Bench:
         self.sequence = 0
 
     async def _emit(self, count: int) -> None:
+        from app.core import queue
         from app.core.db import get_sessionmaker
-        from app.services.notifications.delivery import enqueue_deliveries
         from app.services.notifications.outbox import Audience, EventSpec, emit
 
-        emitted = []
-        async with get_sessionmaker()() as session:
+        async with queue.unit_of_work(get_sessionmaker(), self.arq) as session:
             for _ in range(count):
                 self.sequence += 1
                 n = self.sequence
@@ -204,9 +203,7 @@ class Bench:
                 )
                 item = await emit(session, spec)
                 assert item is not None
-                emitted.append(item)
-            await session.commit()
-        await enqueue_deliveries(self.arq, emitted)  # after commit, as producers do
+        # the unit of work queued the deliveries after its commit, as producers do
 
     async def engine(self, events: int, rate: float | None) -> tuple[dict[str, Any], list[Any]]:
         """Emits `events` (as fast as possible in batches of 500, or one per transaction at
@@ -331,9 +328,9 @@ async def main_async(
 
     get_settings.cache_clear()
     from app.core.db import dispose_engine, get_sessionmaker
+    from app.core.queue import close_arq, get_arq
     from app.models.notification import WebhookSubscription
     from app.services import webhooks
-    from app.services.notifications.delivery import arq_client
 
     settings = get_settings()
     receiver = _spawn("receiver", env=env, stdout=subprocess.PIPE)
@@ -353,7 +350,8 @@ async def main_async(
             secret = sub.secret
 
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with arq_client() as arq, httpx.AsyncClient(limits=limits, timeout=30) as http:
+        arq = get_arq()
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
             poll = "default" if poll_delay is None else str(poll_delay)
             worker = _spawn(
                 "worker", "--concurrency", str(concurrency), "--poll-delay", poll, env=env
@@ -387,6 +385,7 @@ async def main_async(
         if worker is not None:
             _stop(worker)
         _stop(receiver)
+        await close_arq()
         await dispose_engine()
         if not keep:
             await common.drop_database(DB_NAME)

@@ -144,6 +144,8 @@ async def clean_state(migrated_database: str) -> AsyncIterator[None]:
     redis = get_redis()
     prefix = get_settings().redis_prefix
     keys = [k async for k in redis.scan_iter(match=prefix + "*", count=500)]
+    # arq's own keys of this run's jobs (`arq:job:{prefix}…`, `arq:in-progress:{prefix}…`).
+    keys += [k async for k in redis.scan_iter(match=f"arq:*{prefix}*", count=500)]
     if keys:
         await redis.delete(*keys)
 

@@ -241,14 +241,20 @@ async def job_ctx(http_timeout: float = 5.0, redis: Any = None) -> AsyncIterator
 async def arq_pool() -> AsyncIterator[Any]:
     """An arq client on the test Redis; on exit, removes the arq keys of this run's jobs (their
     ids carry the run's key prefix)."""
-    from app.core.config import get_settings
-    from app.services.notifications.delivery import arq_client
+    from arq.connections import ArqRedis
+    from redis.asyncio import ConnectionPool
 
-    async with arq_client() as arq:
-        try:
-            yield arq
-        finally:
-            prefix = get_settings().redis_prefix
-            keys = [k async for k in arq.scan_iter(match=f"arq:*{prefix}*", count=500)]
-            if keys:
-                await arq.delete(*keys)
+    from app.core.config import get_settings
+    from app.core.queue import queue_name
+
+    pool = ConnectionPool.from_url(get_settings().redis_url)
+    arq = ArqRedis(connection_pool=pool, default_queue_name=queue_name())
+    try:
+        yield arq
+    finally:
+        prefix = get_settings().redis_prefix
+        keys = [k async for k in arq.scan_iter(match=f"arq:*{prefix}*", count=500)]
+        if keys:
+            await arq.delete(*keys)
+        await arq.aclose()
+        await pool.aclose()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.core import queue
 from app.core.config import Settings, get_settings
 
 _engine: AsyncEngine | None = None
@@ -53,7 +54,8 @@ async def dispose_engine() -> None:
 async def get_session() -> AsyncIterator[AsyncSession]:
     """One session per request; commits when the handler succeeds, rolls back otherwise.
 
-    Services only flush: the request is the unit of work.
+    Services only flush: the request is the unit of work. What they queued for after the
+    commit (`core.queue`) leaves once the commit succeeded.
     """
     async with get_sessionmaker()() as session:
         try:
@@ -61,7 +63,9 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             await session.commit()
         except BaseException:
             await session.rollback()
+            queue.discard(session)
             raise
+        await queue.flush(session)
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported

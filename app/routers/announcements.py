@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor, OfficeActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.redis import get_redis
 from app.core.routing import ApiRoute
 from app.models.calendar import EntryStatus
 from app.schemas.announcements import (
@@ -28,7 +27,6 @@ from app.schemas.announcements import (
 from app.schemas.newsletter import DispatchResult, Newsletter
 from app.services import announcements as service
 from app.services import newsletter
-from app.services.notifications import outbox
 
 router = APIRouter(tags=["announcements"], route_class=ApiRoute)
 
@@ -134,12 +132,9 @@ async def publish_announcement(
     announcement_id: uuid.UUID,
     session: SessionDep,
     actor: CurrentActor,
-    background: BackgroundTasks,
 ) -> AnnouncementPublic:
     """Publishes a draft and notifies the addressed municipalities (once: again is 409)."""
-    a, emitted = await service.publish(session, actor, announcement_id)
-    # Runs after the response, so after the request's commit.
-    background.add_task(outbox.announce, get_redis(), emitted)
+    a, _ = await service.publish(session, actor, announcement_id)
     return (await service.render(session, actor, [a]))[0]
 
 
@@ -242,10 +237,8 @@ async def get_newsletter(
     responses=problem_responses(401, 403, 422),
 )
 async def send_newsletter(
-    quarter: Quarter, session: SessionDep, actor: OfficeActor, background: BackgroundTasks
+    quarter: Quarter, session: SessionDep, actor: OfficeActor
 ) -> DispatchResult:
     """Queues the e-mail to every active municipal user, once per quarter and person; calling
     again creates no duplicates and re-queues what is still pending."""
-    result, pending = await newsletter.queue_quarter(session, actor, quarter)
-    background.add_task(newsletter.enqueue, pending)
-    return result
+    return await newsletter.queue_quarter(session, actor, quarter)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response
+from fastapi import APIRouter, Depends, Response
 
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor
@@ -26,7 +26,6 @@ from app.schemas.webhooks import (
     WebhookSubscriptionWithSecret,
 )
 from app.services import webhooks as service
-from app.services.notifications.delivery import enqueue_redelivery_now
 
 router = APIRouter(tags=["webhooks"], route_class=ApiRoute)
 
@@ -201,11 +200,8 @@ async def redeliver(
     delivery_id: uuid.UUID,
     session: SessionDep,
     actor: Writer,
-    background: BackgroundTasks,
 ) -> WebhookDeliveryPublic:
     """A succeeded or dead delivery is sent again (same webhook-id) as soon as a worker takes
     it; 409 while it is still pending."""
     delivery = await service.redeliver(session, actor, subscription_id, delivery_id)
-    # Runs after the response, i.e. after the request's transaction has committed.
-    background.add_task(enqueue_redelivery_now, delivery.id, delivery.attempts)
     return WebhookDeliveryPublic.of(delivery)

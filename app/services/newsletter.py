@@ -2,8 +2,8 @@
 grant calls, as JSON or accessible HTML, and its dispatch by e-mail through the worker.
 
 Dispatch: `queue_quarter` records one `newsletter_dispatch` row per active municipal user
-(unique per quarter and user, so repeating the call creates nothing new) and, after commit,
-the router queues one `send_newsletter` job per pending row. The job locks its row
+(unique per quarter and user, so repeating the call creates nothing new) and queues, for after
+the commit, one `send_newsletter` job per pending row. The job locks its row
 (`FOR UPDATE SKIP LOCKED`) while it sends, so two workers never send the same row, marks it
 sent, or counts the failure and asks arq to retry later.
 """
@@ -20,13 +20,12 @@ from email.utils import make_msgid
 from typing import Any
 
 from arq import Retry
-from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import audit
+from app.core import audit, queue
 from app.core.config import get_settings
 from app.core.errors import UnprocessableEntity
 from app.core.scoping import Actor, visible
@@ -291,11 +290,9 @@ def render_email(n: Newsletter, to_address: str) -> EmailMessage:
 # ---- dispatch -------------------------------------------------------------------------------
 
 
-async def queue_quarter(
-    session: AsyncSession, actor: Actor, quarter: str
-) -> tuple[DispatchResult, list[tuple[uuid.UUID, int]]]:
-    """Records a dispatch per active municipal user (never twice per quarter); returns the
-    result and the pending dispatches (id, attempts) to queue after commit."""
+async def queue_quarter(session: AsyncSession, actor: Actor, quarter: str) -> DispatchResult:
+    """Records a dispatch per active municipal user (never twice per quarter) and queues a job
+    per pending dispatch for after the commit."""
     parse_quarter(quarter)
     users = select(col(User.id), col(User.email)).where(
         col(User.role) == Role.municipal_user, col(User.is_active).is_(True)
@@ -326,7 +323,12 @@ async def queue_quarter(
     pending_stmt = select(col(NewsletterDispatch.id), col(NewsletterDispatch.attempts)).where(
         col(NewsletterDispatch.quarter) == quarter, col(NewsletterDispatch.status) == "pending"
     )
-    pending = [(i, a) for i, a in (await session.execute(pending_stmt)).all()]
+    pending = (await session.execute(pending_stmt)).all()
+    for dispatch_id, attempts in pending:
+        # One job per pending dispatch and attempt: calling again re-queues only what is lost.
+        queue.enqueue(
+            session, JOB, str(dispatch_id), job_id=queue.job_id("newsletter", dispatch_id, attempts)
+        )
     await audit.record(
         session,
         actor,
@@ -335,24 +337,7 @@ async def queue_quarter(
         quarter,
         {"created": created, "pending": len(pending)},
     )
-    return DispatchResult(quarter=quarter, created=created, pending=len(pending)), pending
-
-
-def job_id(dispatch_id: uuid.UUID | str, attempts: int) -> str:
-    return f"{get_settings().redis_prefix}newsletter:{dispatch_id}:{attempts}"
-
-
-async def enqueue(pending: list[tuple[uuid.UUID, int]]) -> None:
-    """After commit: one job per pending dispatch (the job id makes repeats harmless). Best
-    effort: a later call of the send endpoint queues what is still pending."""
-    if not pending:
-        return
-    try:
-        async with delivery.arq_client() as arq:
-            for dispatch_id, attempts in pending:
-                await delivery.enqueue(arq, JOB, dispatch_id, job_id(dispatch_id, attempts))
-    except (RedisError, OSError, TimeoutError):
-        logger.warning("could not queue newsletter jobs", exc_info=True)
+    return DispatchResult(quarter=quarter, created=created, pending=len(pending))
 
 
 def _actor_for(user: User) -> Actor:

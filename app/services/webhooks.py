@@ -42,6 +42,7 @@ from app.models.notification import (
     WebhookSubscription,
 )
 from app.schemas.webhooks import WebhookSubscriptionCreate, WebhookSubscriptionUpdate
+from app.services.notifications import outbox
 
 ENTITY = "webhook_subscription"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -340,7 +341,7 @@ async def redeliver(
 ) -> WebhookDelivery:
     """A succeeded or dead delivery goes back to pending, due now; its attempt count is kept
     (so a failed redelivery is dead-lettered again instead of starting a new day of retries).
-    The caller queues the job after commit."""
+    Its next attempt is queued for after the commit."""
     delivery = await _get_delivery(session, actor, subscription_id, delivery_id, for_update=True)
     if delivery.status == DeliveryStatus.pending:
         raise Conflict("La entrega ya está pendiente de envío")
@@ -362,4 +363,5 @@ async def redeliver(
         delivery.id,
         {"status": {"from": previous, "to": DeliveryStatus.pending.value}},
     )
+    outbox.enqueue_webhook(session, delivery.id, delivery.attempts)
     return delivery

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import text
 
+from app.core import queue
 from app.core.config import get_settings
 from app.models.announcement import Announcement
 from app.models.base import Role
@@ -159,7 +160,7 @@ async def test_send_twice_creates_no_duplicates_and_mail_arrives(client, session
         assert second.json()["created"] == 0
         rows = (await session.execute(text("SELECT id, to_address FROM newsletter_dispatch"))).all()
         assert len(rows) == 2
-        queued = await arq.zrange(newsletter.delivery.queue_name(), 0, -1)
+        queued = await arq.zrange(queue.queue_name(), 0, -1)
         assert len(queued) == 2
 
         async with r.job_ctx() as ctx:

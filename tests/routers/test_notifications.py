@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import httpx
 import uvicorn
 
+from app.core import queue
 from app.core.db import get_sessionmaker
-from app.core.redis import get_redis
 from app.models.base import Role
 from app.services.notifications import outbox
 from tests import factories as f
@@ -36,8 +36,8 @@ async def _emit(n: int, **extra) -> outbox.Emitted:
     async with get_sessionmaker()() as s:
         item = await outbox.emit(s, _spec(n, **extra))
         await s.commit()
+        await queue.flush(s)
     assert item is not None
-    await outbox.announce(get_redis(), [item])
     return item
 
 

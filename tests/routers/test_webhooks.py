@@ -8,8 +8,9 @@ import base64
 import pytest
 from sqlalchemy import text
 
+from app.core.queue import job_id, queue_name
 from app.models.base import Role
-from app.services.notifications.delivery import MAX_ATTEMPTS, deliver_webhook, job_id, queue_name
+from app.services.notifications.delivery import MAX_ATTEMPTS, deliver_webhook
 from tests import factories as f
 from tests import receivers as r
 from tests.factories import assert_problem

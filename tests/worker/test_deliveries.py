@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from app.core import queue
 from app.core.config import get_settings
+from app.core.queue import job_id, queue_name
 from app.models.base import Role
 from app.services.notifications import delivery
 from app.services.notifications.delivery import (
@@ -19,9 +21,6 @@ from app.services.notifications.delivery import (
     RETRY_SCHEDULE_SECONDS,
     deliver_email,
     deliver_webhook,
-    enqueue_deliveries,
-    job_id,
-    queue_name,
     retry_delay,
 )
 from app.services.webhooks import verify
@@ -273,8 +272,9 @@ async def test_producer_queues_one_job_per_delivery_and_never_twice(session):
     await r.subscription(session, "http://127.0.0.1:9/b")
     emitted = await r.event(session)
     async with r.arq_pool() as arq:
-        await enqueue_deliveries(arq, [emitted])
-        await enqueue_deliveries(arq, [emitted])  # e.g. a retried producer
+        items = list(queue.pending(session))
+        await queue.send(items, arq)
+        await queue.send(items, arq)  # e.g. a retried producer
         queued = await arq.zrange(queue_name(), 0, -1)
     expected = {job_id("webhook", d, 0).encode() for d in emitted.webhook_delivery_ids}
     assert set(queued) == expected
@@ -303,11 +303,11 @@ async def test_producers_carry_on_when_redis_is_unreachable(session, caplog):
     )
     dead_redis = ArqRedis(connection_pool=pool)
     try:
-        await enqueue_deliveries(dead_redis, [emitted])  # must not raise
+        await queue.flush(session, dead_redis)  # must not raise
     finally:
         await dead_redis.aclose()
         await pool.aclose()
-    assert "could not queue deliveries" in caplog.text
+    assert "could not send after-commit work" in caplog.text
     row = await _row(session, emitted.webhook_delivery_ids[0])
     assert row["status"] == "pending"
 

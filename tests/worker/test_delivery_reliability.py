@@ -21,14 +21,13 @@ import httpx
 from arq.worker import Worker
 from sqlalchemy import text
 
+from app.core import queue
 from app.core.config import get_settings
 from app.core.db import get_sessionmaker
+from app.core.queue import job_id, queue_name
 from app.services.notifications.delivery import (
     deliver_webhook,
     dispatch_due_deliveries,
-    enqueue_deliveries,
-    job_id,
-    queue_name,
 )
 from app.services.webhooks import verify
 from app.worker.settings import WorkerSettings
@@ -87,7 +86,7 @@ async def test_killing_a_worker_mid_delivery_loses_nothing(session, tmp_path):
         secret = (await r.subscription(session, receiver.url)).secret
         emitted = await r.event(session)
         (delivery_id,) = emitted.webhook_delivery_ids
-        await enqueue_deliveries(arq, [emitted])  # what the producer does after commit
+        await queue.flush(session, arq)  # what the unit of work does after its commit
 
         first = _start_worker(log)
         try:
@@ -190,7 +189,7 @@ async def test_redis_losing_every_job_delays_delivery_only(session):
     async with r.http_receiver() as receiver, r.arq_pool() as arq:
         await r.subscription(session, receiver.url)
         queued = await r.event(session)
-        await enqueue_deliveries(arq, [queued])
+        await queue.flush(session, arq)
         # A second event recorded while Redis was unreachable: its job never existed.
         unqueued = await r.event(session)
 
@@ -228,7 +227,7 @@ async def test_retries_flow_through_a_real_worker_until_dead(session, monkeypatc
     async with r.http_receiver(failures) as receiver, r.arq_pool() as arq:
         await r.subscription(session, receiver.url)
         emitted = await r.event(session)
-        await enqueue_deliveries(arq, [emitted])
+        await queue.flush(session, arq)
         await _run_burst_worker(arq)
     (delivery_id,) = emitted.webhook_delivery_ids
     row = await _status(session, delivery_id)

@@ -23,20 +23,11 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
-from arq.constants import (
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
-from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
@@ -60,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from app.core import queue
 from app.core.config import get_settings
 from app.models.notification import (
     DeliveryStatus,
@@ -72,7 +64,7 @@ from app.models.notification import (
 from app.schemas.webhooks import message_id
 from app.services import webhooks
 from app.services.notifications import email as email_service
-from app.services.notifications.outbox import Emitted
+from app.services.notifications.outbox import EMAIL_JOB, WEBHOOK_JOB, delivery_job_id
 
 logger = logging.getLogger("app.services.notifications.delivery")
 
@@ -98,8 +90,6 @@ ERROR_MAX_CHARS = 1000
 INTERRUPTED = "intento interrumpido (el worker se detuvo antes de conocer el resultado)"
 EMAIL_DISABLED = "envío de correo desactivado (OAAA_EMAIL_ENABLED=false)"
 
-WEBHOOK_JOB = "deliver_webhook"
-EMAIL_JOB = "deliver_email"
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -116,15 +106,6 @@ def retry_delay(attempt: int, rng: random.Random | None = None) -> float | None:
     return base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
 
 
-def queue_name() -> str:
-    """The arq queue (the same as `WorkerSettings.queue_name`)."""
-    return get_settings().redis_prefix + "queue"
-
-
-def job_id(kind: str, delivery_id: uuid.UUID | str, attempts: int) -> str:
-    return f"{get_settings().redis_prefix}{kind}:{delivery_id}:{attempts}"
-
-
 def _truncate(text: str) -> str:
     return text if len(text) <= ERROR_MAX_CHARS else text[: ERROR_MAX_CHARS - 1] + "…"
 
@@ -138,77 +119,6 @@ def _lease() -> timedelta:
         settings.smtp_timeout_seconds + 5,
     )
     return timedelta(seconds=seconds)
-
-
-# ---- queueing -----------------------------------------------------------------------------
-
-
-async def enqueue(
-    redis: ArqRedis,
-    function: str,
-    delivery_id: uuid.UUID | str,
-    jid: str,
-    *,
-    defer_until: datetime | None = None,
-) -> bool:
-    """Queues the job unless that very job is already queued or running. A job whose id is
-    known to Redis but which sits in no queue (its queue entry was lost) is replaced."""
-    queue = queue_name()
-    job = await redis.enqueue_job(
-        function, str(delivery_id), _job_id=jid, _queue_name=queue, _defer_until=defer_until
-    )
-    if job is not None:
-        return True
-    if await redis.zscore(queue, jid) is not None or await redis.exists(
-        in_progress_key_prefix + jid
-    ):
-        return False
-    await redis.delete(job_key_prefix + jid, result_key_prefix + jid, retry_key_prefix + jid)
-    job = await redis.enqueue_job(
-        function, str(delivery_id), _job_id=jid, _queue_name=queue, _defer_until=defer_until
-    )
-    return job is not None
-
-
-async def enqueue_deliveries(arq: Any, emitted: Iterable[Emitted]) -> None:
-    """After commit: queue a delivery job per new webhook and e-mail delivery. Best effort:
-    when Redis is unreachable the rows wait for `dispatch_due_deliveries`."""
-    try:
-        for item in emitted:
-            for delivery_id in item.webhook_delivery_ids:
-                await enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, 0))
-            for delivery_id in item.email_delivery_ids:
-                await enqueue(arq, EMAIL_JOB, delivery_id, job_id("email", delivery_id, 0))
-    except (RedisError, OSError, TimeoutError):
-        logger.warning("could not queue deliveries; the sweeper will", exc_info=True)
-
-
-async def enqueue_redelivery(arq: Any, delivery_id: uuid.UUID, attempts: int) -> None:
-    """After the commit that put a delivery back to pending: queue its next attempt."""
-    try:
-        await enqueue(arq, WEBHOOK_JOB, delivery_id, job_id("webhook", delivery_id, attempts))
-    except (RedisError, OSError, TimeoutError):
-        logger.warning("could not queue a redelivery; the sweeper will", exc_info=True)
-
-
-@asynccontextmanager
-async def arq_client() -> AsyncIterator[ArqRedis]:
-    """A short-lived arq client for the API process (it never connects until used)."""
-    pool = ConnectionPool.from_url(
-        get_settings().redis_url, socket_connect_timeout=2, socket_timeout=2
-    )
-    client = ArqRedis(connection_pool=pool, default_queue_name=queue_name())
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        await pool.aclose()
-
-
-async def enqueue_redelivery_now(delivery_id: uuid.UUID, attempts: int) -> None:
-    """For the API (after the response's commit): queue a redelivery with its own client."""
-    async with arq_client() as arq:
-        await enqueue_redelivery(arq, delivery_id, attempts)
 
 
 # ---- the sweeper --------------------------------------------------------------------------
@@ -242,7 +152,12 @@ async def dispatch_due_deliveries(ctx: dict[str, Any]) -> int:
             async with sessionmaker() as session:
                 rows = (await session.execute(stmt)).all()
             for delivery_id, attempts, _ in rows:
-                if await enqueue(redis, function, delivery_id, job_id(kind, delivery_id, attempts)):
+                if await queue.enqueue_now(
+                    redis,
+                    function,
+                    str(delivery_id),
+                    job_id=delivery_job_id(kind, delivery_id, attempts),
+                ):
                     queued += 1
             if len(rows) < SWEEP_BATCH:
                 break
@@ -401,11 +316,11 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
     )
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
-            await enqueue(
+            await queue.enqueue_now(
                 ctx["redis"],
                 WEBHOOK_JOB,
-                did,
-                job_id("webhook", did, attempt),
+                str(did),
+                job_id=delivery_job_id("webhook", did, attempt),
                 defer_until=next_at,
             )
         except (RedisError, OSError, TimeoutError):
@@ -577,8 +492,12 @@ async def deliver_email(ctx: dict[str, Any], delivery_id: str) -> str:
     )
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
-            await enqueue(
-                ctx["redis"], EMAIL_JOB, did, job_id("email", did, attempt), defer_until=next_at
+            await queue.enqueue_now(
+                ctx["redis"],
+                EMAIL_JOB,
+                str(did),
+                job_id=delivery_job_id("email", did, attempt),
+                defer_until=next_at,
             )
         except (RedisError, OSError, TimeoutError):
             logger.warning("could not queue a retry; the sweeper will", exc_info=True)

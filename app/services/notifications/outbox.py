@@ -1,5 +1,5 @@
 """The notification outbox: record an event once, fan it out to people and integrations in
-the same transaction, and announce it after commit.
+the same transaction; its deliveries and live-stream messages leave after the commit.
 
 A producer (the SLA scan, later stalled expedientes and closing grant calls) calls `emit()`
 inside the transaction that marks its item as notified. The event's `dedupe_key` (item, kind,
@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core import queue
 from app.core.redis import key
 from app.models.base import Role
 from app.models.notification import (
@@ -38,6 +37,10 @@ from app.models.notification import (
 from app.models.user import User
 
 logger = logging.getLogger("app.notifications")
+
+# The delivery engine's arq jobs (`services.notifications.delivery`).
+WEBHOOK_JOB = "deliver_webhook"
+EMAIL_JOB = "deliver_email"
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class EventSpec:
 
 @dataclass
 class Emitted:
-    """What `emit` created, for the after-commit announcements."""
+    """What `emit` recorded (its deliveries leave through `core.queue` after the commit)."""
 
     event_id: int
     user_ids: list[uuid.UUID]
@@ -85,6 +88,26 @@ class FanoutCache:
         default_factory=dict
     )
     subscriptions: list[WebhookSubscription] | None = None
+
+
+def delivery_job_id(kind: str, delivery_id: uuid.UUID | str, attempts: int) -> str:
+    """One job id per delivery and attempt: the producer, the retry and the sweeper never
+    queue the same attempt twice."""
+    return queue.job_id(kind, delivery_id, attempts)
+
+
+def enqueue_webhook(session: AsyncSession, delivery_id: uuid.UUID, attempts: int) -> None:
+    queue.enqueue(
+        session,
+        WEBHOOK_JOB,
+        str(delivery_id),
+        job_id=delivery_job_id("webhook", delivery_id, attempts),
+    )
+
+
+def enqueue_email(session: AsyncSession, delivery_id: uuid.UUID, attempts: int) -> None:
+    jid = delivery_job_id("email", delivery_id, attempts)
+    queue.enqueue(session, EMAIL_JOB, str(delivery_id), job_id=jid)
 
 
 def user_channel(user_id: uuid.UUID) -> str:
@@ -191,22 +214,16 @@ async def emit(
         hooks.append(delivery)
         session.add(delivery)
     await session.flush()
+    message = json.dumps({"event_id": event_id})
+    for user_id in in_app:
+        queue.publish(session, user_channel(user_id), message)
+    for hook in hooks:
+        enqueue_webhook(session, hook.id, 0)
+    for email in emails:
+        enqueue_email(session, email.id, 0)
     return Emitted(
         event_id=event_id,
         user_ids=in_app,
         webhook_delivery_ids=[h.id for h in hooks],
         email_delivery_ids=[e.id for e in emails],
     )
-
-
-async def announce(redis: Redis, emitted: Iterable[Emitted]) -> None:
-    """After commit: tell live SSE streams (through Redis pub/sub, so any API process can
-    serve them). Best effort: a missed message is found by the stream's catch-up query."""
-    for item in emitted:
-        message = json.dumps({"event_id": item.event_id})
-        for user_id in item.user_ids:
-            try:
-                await redis.publish(user_channel(user_id), message)
-            except RedisError:
-                logger.warning("could not publish a notification", exc_info=True)
-                return

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import queue
 from app.services import expedientes
 from app.services.notifications import outbox
-from app.services.notifications.delivery import enqueue_deliveries
 from app.services.sla import scan as sla_scan
 
 logger = logging.getLogger("app.worker")
@@ -59,20 +59,16 @@ DETECTORS: dict[str, Detector] = {
 
 
 async def scan_sla(ctx: dict[str, Any]) -> int:
-    """Runs every detector batch by batch, each batch one transaction, then announces the new
-    notifications and queues their deliveries. Returns the number of events emitted."""
+    """Runs every detector batch by batch, each batch one unit of work (its notifications'
+    deliveries and stream messages leave after its commit). Returns the number of events
+    emitted."""
     now = datetime.now(UTC)
     total = 0
     for name, detect in DETECTORS.items():
         while True:
-            async with ctx["sessionmaker"]() as session:
+            async with queue.unit_of_work(ctx["sessionmaker"], ctx.get("redis")) as session:
                 batch = await detect(session, now)
-                await session.commit()
             total += len(batch.emitted)
-            if batch.emitted and ctx.get("redis") is not None:
-                # Best effort after commit: the outbox rows are already safe in the database.
-                await outbox.announce(ctx["redis"], batch.emitted)
-                await enqueue_deliveries(ctx["redis"], batch.emitted)
             if batch.processed == 0:
                 break
         logger.debug("detector done", extra={"fields": {"detector": name}})

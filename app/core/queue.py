@@ -1,0 +1,220 @@
+"""The one door to arq and to the work that must wait for a commit.
+
+Producers call `enqueue()` (a job for the arq worker) or `publish()` (a message for the live
+streams) inside their unit of work. Nothing leaves at once: the items wait in the session and
+are sent by `flush()` only after the commit succeeded — the request dependency and the
+worker's `unit_of_work()` call it — and a rollback drops them. Sending is best effort: the
+database rows are the truth, so a Redis outage only delays work that the sweepers (pending
+deliveries) and the streams' catch-up queries (notifications) find again.
+
+A job id is deterministic for the work it stands for (`{prefix}webhook:{id}:{attempt}`), so the
+producer, a retry and the sweeper never queue the same work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import (
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from app.core.config import get_settings
+
+logger = logging.getLogger("app.queue")
+
+_PENDING = "oaaa.after_commit"
+
+
+@dataclass(frozen=True)
+class Job:
+    function: str
+    args: tuple[Any, ...]
+    job_id: str | None = None
+    defer_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str
+    data: str
+
+
+AfterCommit = Job | Message
+
+
+def queue_name() -> str:
+    """The arq queue (the same as `WorkerSettings.queue_name`)."""
+    return get_settings().redis_prefix + "queue"
+
+
+def job_id(*parts: object) -> str:
+    """A deterministic job id under this deployment's Redis prefix."""
+    return get_settings().redis_prefix + ":".join(str(p) for p in parts)
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
+
+
+def pending(session: AsyncSession | Session) -> list[AfterCommit]:
+    items: list[AfterCommit] = _sync(session).info.setdefault(_PENDING, [])
+    return items
+
+
+def _add(session: AsyncSession, item: AfterCommit) -> None:
+    sync = _sync(session)
+    if not sync.in_transaction():
+        # Work belongs to a transaction: begin one (no I/O yet) so that a rollback drops it.
+        sync.begin()
+    pending(session).append(item)
+
+
+def enqueue(
+    session: AsyncSession,
+    function: str,
+    *args: Any,
+    job_id: str | None = None,
+    defer_until: datetime | None = None,
+) -> None:
+    """Queues `function(*args)` for the worker once this session's transaction commits."""
+    _add(session, Job(function, args, job_id, defer_until))
+
+
+def publish(session: AsyncSession, channel: str, data: str) -> None:
+    """Publishes `data` on a Redis pub/sub channel once this session's transaction commits."""
+    _add(session, Message(channel, data))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction: nothing will commit
+        session.info.pop(_PENDING, None)
+
+
+_arq: ArqRedis | None = None
+_pool: ConnectionPool | None = None
+
+
+def get_arq() -> ArqRedis:
+    """This process's arq client (it connects on first use)."""
+    global _arq, _pool
+    if _arq is None:
+        _pool = ConnectionPool.from_url(
+            get_settings().redis_url, socket_connect_timeout=2, socket_timeout=2
+        )
+        _arq = ArqRedis(connection_pool=_pool, default_queue_name=queue_name())
+    return _arq
+
+
+async def close_arq() -> None:
+    global _arq, _pool
+    if _arq is not None:
+        await _arq.aclose()
+    if _pool is not None:
+        await _pool.aclose()
+    _arq = None
+    _pool = None
+
+
+async def enqueue_now(
+    redis: ArqRedis,
+    function: str,
+    *args: Any,
+    job_id: str,
+    defer_until: datetime | None = None,
+) -> bool:
+    """Queues the job unless that very job is already queued or running; for work whose
+    commit is already behind it (sweepers, retries). A job whose id Redis still knows but which
+    sits in no queue (its queue entry was lost) is replaced. True when it was queued."""
+    queue = queue_name()
+    job = await redis.enqueue_job(
+        function, *args, _job_id=job_id, _queue_name=queue, _defer_until=defer_until
+    )
+    if job is not None:
+        return True
+    if await redis.zscore(queue, job_id) is not None or await redis.exists(
+        in_progress_key_prefix + job_id
+    ):
+        return False
+    await redis.delete(
+        job_key_prefix + job_id, result_key_prefix + job_id, retry_key_prefix + job_id
+    )
+    job = await redis.enqueue_job(
+        function, *args, _job_id=job_id, _queue_name=queue, _defer_until=defer_until
+    )
+    return job is not None
+
+
+async def send(items: list[AfterCommit], redis: ArqRedis | None = None) -> None:
+    """Sends after-commit items, best effort (see the module's docstring)."""
+    if not items:
+        return
+    client = redis if redis is not None else get_arq()
+    for item in items:
+        try:
+            if isinstance(item, Job):
+                if item.job_id is None:
+                    await client.enqueue_job(
+                        item.function,
+                        *item.args,
+                        _queue_name=queue_name(),
+                        _defer_until=item.defer_until,
+                    )
+                else:
+                    await enqueue_now(
+                        client,
+                        item.function,
+                        *item.args,
+                        job_id=item.job_id,
+                        defer_until=item.defer_until,
+                    )
+            else:
+                await client.publish(item.channel, item.data)
+        except (RedisError, OSError, TimeoutError):
+            logger.warning(
+                "could not send after-commit work; it is recovered from the database",
+                exc_info=True,
+            )
+            return
+
+
+async def flush(session: AsyncSession, redis: ArqRedis | None = None) -> None:
+    """After a successful commit: sends what the unit of work queued."""
+    await send(pending(session).copy(), redis)
+    pending(session).clear()
+
+
+def discard(session: AsyncSession) -> None:
+    pending(session).clear()
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: ArqRedis | None = None
+) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction commits at the end of the block, then flushes its
+    after-commit work; an exception rolls back and drops it."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            discard(session)
+            raise
+        await flush(session, redis)

@@ -1,0 +1,101 @@
+"""The after-commit door: work queued in a unit of work leaves only after its commit."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from app.core import queue
+from app.core.db import get_sessionmaker
+from app.models.base import Role
+from app.models.notification import WebhookSubscription
+from tests import factories as f
+from tests import receivers as r
+
+
+async def _queued(arq) -> set[str]:
+    return {j.decode() for j in await arq.zrange(queue.queue_name(), 0, -1)}
+
+
+async def test_a_committed_unit_of_work_sends_its_jobs_and_messages(migrated_database):
+    jid = queue.job_id("test", uuid.uuid4(), 0)
+    async with r.arq_pool() as arq:
+        channel = queue.job_id("channel", uuid.uuid4())
+        pubsub = arq.pubsub()
+        await pubsub.subscribe(channel)
+        async with queue.unit_of_work(get_sessionmaker(), arq) as session:
+            queue.enqueue(session, "heartbeat", job_id=jid)
+            queue.publish(session, channel, "hola")
+            await session.execute(text("SELECT 1"))
+            assert await _queued(arq) == set()  # nothing leaves before the commit
+        assert await _queued(arq) == {jid}
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if message is not None:
+                break
+        await pubsub.aclose()
+    assert message is not None
+    assert message["data"] == b"hola"
+
+
+async def test_a_rolled_back_unit_of_work_sends_nothing(migrated_database):
+    jid = queue.job_id("test", uuid.uuid4(), 0)
+    async with r.arq_pool() as arq:
+
+        async def failing_write() -> None:
+            async with queue.unit_of_work(get_sessionmaker(), arq) as session:
+                queue.enqueue(session, "heartbeat", job_id=jid)
+                raise RuntimeError("the write failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_write()
+        assert await _queued(arq) == set()
+
+        # A session rolled back by hand drops its work too, even if later reused and flushed.
+        async with get_sessionmaker()() as session:
+            queue.enqueue(session, "heartbeat", job_id=jid)
+            await session.rollback()
+            await queue.flush(session, arq)
+        assert await _queued(arq) == set()
+
+
+async def test_the_same_job_is_queued_once(migrated_database):
+    jid = queue.job_id("test", uuid.uuid4(), 0)
+    async with r.arq_pool() as arq:
+        items: list[queue.AfterCommit] = [queue.Job("heartbeat", (), jid)]
+        await queue.send(items, arq)
+        await queue.send(items, arq)
+        assert await arq.zrange(queue.queue_name(), 0, -1) == [jid.encode()]
+
+
+async def test_publishing_an_announcement_queues_its_webhook_deliveries_at_once(client, session):
+    fomento = await f.area(session, "fomento")
+    alm = await f.municipality(session, "06011")
+    await f.user(session, Role.municipal_user, municipality_id=alm.id)
+    sub = WebhookSubscription(url="https://receiver.example/hook", secret="s" * 32)
+    session.add(sub)
+    await session.commit()
+    author = await f.user(session, Role.area_staff, area_id=fomento.id)
+    writer = await f.auth_headers(client, author)
+    body = {
+        "title": "Corte de carretera",
+        "body": "La EX-105 estará cortada.",
+        "audience": "municipalities",
+        "municipality_ids": [str(alm.id)],
+    }
+    a = (await client.post("/api/v1/announcements", json=body, headers=writer)).json()
+    async with r.arq_pool() as arq:
+        assert await _queued(arq) == set()
+        res = await client.post(f"/api/v1/announcements/{a['id']}/publish", headers=writer)
+        assert res.status_code == 200, res.text
+        ids = (
+            await session.execute(
+                text("SELECT id FROM webhook_delivery WHERE subscription_id = :s"), {"s": sub.id}
+            )
+        ).scalars()
+        webhooks = {queue.job_id("webhook", d, 0) for d in ids}
+        assert len(webhooks) == 1
+        assert webhooks <= await _queued(arq)  # beside the e-mail to the mayor
