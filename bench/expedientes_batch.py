@@ -194,7 +194,7 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
     get_settings.cache_clear()
     from app.core.db import dispose_engine, get_engine, get_sessionmaker
     from app.core.pagination import PageParams
-    from app.core.scoping import INTEGRATION_ROLE, Actor
+    from app.core.scoping import Actor, ActorRole
     from app.models.audit import ActorType
     from app.models.base import Role
     from app.services import expedientes, integrations
@@ -204,7 +204,7 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
     actor = Actor(
         kind=ActorType.integration,
         id=ctx["client_id"],
-        role=INTEGRATION_ROLE,
+        role=ActorRole.integration,
         label="integración bench-fomento",
         area_id=ctx["area_id"],
         scopes=frozenset({"expedientes:read", "expedientes:write"}),

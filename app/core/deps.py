@@ -13,7 +13,7 @@ from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.redis import get_redis
-from app.core.scoping import INTEGRATION_ROLE, Actor
+from app.core.scoping import Actor, ActorRole
 from app.core.security import InvalidToken, decode_access_token, revoked_jti_key
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
@@ -64,7 +64,7 @@ async def _actor_from_token(session: SessionDep, token: str | None) -> Actor | N
     return Actor(
         kind=ActorType.integration,
         id=client.id,
-        role=INTEGRATION_ROLE,
+        role=ActorRole.integration,
         label=f"integración {client.client_id}",
         area_id=client.area_id,
         scopes=frozenset(client.scopes),

@@ -138,6 +138,16 @@ class UnprocessableEntity(AppError):
     title = "Datos no válidos"
 
 
+def invalid_field(field: str, message: str, where: str = "body") -> UnprocessableEntity:
+    """A 422 problem naming the offending field."""
+    return UnprocessableEntity(
+        f"{field}: {message}",
+        errors=[
+            FieldError(loc=[where, field], pointer=f"/{field}", message=message, code="invalid")
+        ],
+    )
+
+
 class TooManyRequests(AppError):
     status = 429
     code = "too-many-requests"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, false, true
@@ -20,12 +21,21 @@ from app.core.errors import NotFound
 from app.models.audit import ActorType
 from app.models.base import Role, ScopeSpec
 
-INTEGRATION_ROLE = "integration"
+
+class ActorRole(StrEnum):
+    """The roles a caller can hold: the people's roles (`Role`) and the áreas' systems."""
+
+    admin = Role.admin.value
+    oaaa_staff = Role.oaaa_staff.value
+    area_staff = Role.area_staff.value
+    municipal_user = Role.municipal_user.value
+    integration = "integration"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is calling: a person, an integration client, the system, or nobody."""
+    """Who is calling: a person, an integration client, the system, or nobody. What a caller
+    may do is asked of it (`actor.can_manage_area(...)`), never spelt out with role tuples."""
 
     kind: ActorType
     id: uuid.UUID | None = None
@@ -43,6 +53,45 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.admin
+
+    @property
+    def is_area_staff(self) -> bool:
+        """Staff of one área (with that área in their token)."""
+        return self.role == Role.area_staff and self.area_id is not None
+
+    @property
+    def is_staff(self) -> bool:
+        """The office or an área's staff: those who handle consultations."""
+        return self.role in (Role.admin, Role.oaaa_staff, Role.area_staff)
+
+    @property
+    def is_municipal(self) -> bool:
+        """A person of one municipality or ELM (with it in their token)."""
+        return self.own_municipality_id is not None
+
+    @property
+    def own_municipality_id(self) -> uuid.UUID | None:
+        """The municipality a municipal user acts for; None for every other caller."""
+        return self.municipality_id if self.role == Role.municipal_user else None
+
+    @property
+    def is_integration(self) -> bool:
+        return self.role == ActorRole.integration
+
+    @property
+    def can_ask(self) -> bool:
+        """May open consultations and answer surveys: the office and municipalities."""
+        return self.role in (Role.admin, Role.oaaa_staff, Role.municipal_user)
+
+    def can_manage_area(self, area_id: uuid.UUID | None) -> bool:
+        """The office, or the staff of that very área."""
+        return self.is_office or (
+            self.is_area_staff and area_id is not None and self.area_id == area_id
+        )
+
+    def acts_for(self, municipality_id: uuid.UUID | None) -> bool:
+        """A person of that very municipality."""
+        return self.is_municipal and self.municipality_id == municipality_id
 
     @classmethod
     def system(cls, label: str = "sistema") -> Actor:
@@ -81,7 +130,7 @@ def visible(model: type[Any], actor: Actor) -> ColumnElement[bool]:
     if actor.role == Role.area_staff and spec.area and actor.area_id:
         acol: ColumnElement[bool] = getattr(model, spec.area) == actor.area_id
         return acol
-    if actor.role == INTEGRATION_ROLE and spec.integration_area and actor.area_id:
+    if actor.is_integration and spec.integration_area and actor.area_id:
         icol: ColumnElement[bool] = getattr(model, spec.integration_area) == actor.area_id
         return icol
     return false()

@@ -60,16 +60,15 @@ class Announcement(SQLModel, table=True):
         from sqlalchemy import and_, any_, false, or_, select, true
         from sqlmodel import col
 
-        from app.models.base import Role
         from app.models.municipality import Municipality
 
         table = cls.__table__.c  # type: ignore[attr-defined]
         published = table.status == EntryStatus.published
         if actor.is_office:
             return true()
-        if actor.role == Role.area_staff and actor.area_id is not None:
+        if actor.is_area_staff:
             return or_(table.area_id == actor.area_id, published)
-        if actor.role == Role.municipal_user and actor.municipality_id is not None:
+        if actor.is_municipal:
             comarca = (
                 select(col(Municipality.comarca_id))
                 .where(col(Municipality.id) == actor.municipality_id)

@@ -127,7 +127,6 @@ class CalendarEntry(SQLModel, table=True):
         from sqlalchemy import and_, exists, false, or_, select, true
         from sqlmodel import col
 
-        from app.models.base import Role
         from app.models.municipality import Municipality
 
         # Published, or cancelled after being published: subscribers must see the cancellation.
@@ -137,9 +136,9 @@ class CalendarEntry(SQLModel, table=True):
         )
         if actor.is_office:
             return true()
-        if actor.role == Role.area_staff and actor.area_id is not None:
+        if actor.is_area_staff:
             return or_(col(cls.area_id) == actor.area_id, published)
-        if actor.role == Role.municipal_user and actor.municipality_id is not None:
+        if actor.is_municipal:
             comarca = (
                 select(col(Municipality.comarca_id))
                 .where(col(Municipality.id) == actor.municipality_id)

@@ -139,7 +139,7 @@ class WebhookSubscription(SQLModel, table=True):
     def scope_clause(cls, actor: Any) -> ColumnElement[bool]:
         if actor.is_admin:
             return true()
-        if actor.role == "integration" and actor.id is not None:
+        if actor.is_integration and actor.id is not None:
             clause: ColumnElement[bool] = col(cls.integration_client_id) == actor.id
             return clause
         return false()

@@ -27,8 +27,7 @@ from app.schemas.calendar import (
     RegistrationCreate,
     RegistrationPublic,
 )
-from app.services import calendar as service
-from app.services import ical
+from app.services.calendar import agenda, entries, feeds, ical, registrations
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)
 
@@ -68,10 +67,10 @@ async def list_events(
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
 ) -> OccurrenceList:
     """Occurrences in the range, recurrences expanded, sorted by start; scoped to the caller."""
-    filters = service.RangeFilters(
+    filters = agenda.RangeFilters(
         start=from_, end=to, kind=kind, area_id=area_id, municipality_id=municipality_id, q=q
     )
-    return await service.list_occurrences(session, actor, filters)
+    return await agenda.list_occurrences(session, actor, filters)
 
 
 @router.get(
@@ -91,8 +90,8 @@ async def list_public_events(
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
 ) -> OccurrenceList:
     """Public, published entries without login, whoever asks (recurrences expanded)."""
-    filters = service.RangeFilters(start=from_, end=to, kind=kind, area_id=area_id, q=q)
-    return await service.list_occurrences(session, Actor.anonymous(), filters)
+    filters = agenda.RangeFilters(start=from_, end=to, kind=kind, area_id=area_id, q=q)
+    return await agenda.list_occurrences(session, Actor.anonymous(), filters)
 
 
 @router.post(
@@ -107,7 +106,7 @@ async def create_event(
     data: EntryCreate, session: SessionDep, actor: CurrentActor, response: Response
 ) -> EntryPublic:
     """Creates a draft entry (office: any área; área staff: their own)."""
-    entry = await service.create_entry(session, actor, data)
+    entry = await entries.create_entry(session, actor, data)
     response.headers["Location"] = f"/api/v1/events/{entry.id}"
     return entry
 
@@ -121,8 +120,8 @@ async def create_event(
 )
 async def get_event_ics(entry_id: uuid.UUID, session: SessionDep, actor: OptionalActor) -> Response:
     """One entry as an .ics file."""
-    entry = await service.get_entry(session, actor, entry_id)
-    reminders = await service.reminder_days(session, [entry])
+    entry = await entries.get_entry(session, actor, entry_id)
+    reminders = await entries.reminder_days(session, [entry])
     body = ical.render(
         [entry],
         base_url=get_settings().public_base_url,
@@ -148,7 +147,7 @@ async def get_event(
     ] = None,
 ) -> EntryDetail:
     """One entry with the registered and remaining places of an occurrence."""
-    return await service.entry_detail(session, actor, entry_id, occurrence_start)
+    return await entries.entry_detail(session, actor, entry_id, occurrence_start)
 
 
 @router.patch(
@@ -162,7 +161,7 @@ async def update_event(
     entry_id: uuid.UUID, data: EntryUpdate, session: SessionDep, actor: CurrentActor
 ) -> EntryPublic:
     """Changes an entry; every change increments its iCalendar SEQUENCE."""
-    return await service.update_entry(session, actor, entry_id, data)
+    return await entries.update_entry(session, actor, entry_id, data)
 
 
 @router.post(
@@ -176,7 +175,7 @@ async def publish_event(
     entry_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> EntryPublic:
     """Publishes a draft to its audience."""
-    return await service.publish_entry(session, actor, entry_id)
+    return await entries.publish_entry(session, actor, entry_id)
 
 
 @router.post(
@@ -191,7 +190,7 @@ async def create_registration(
     entry_id: uuid.UUID, data: RegistrationCreate, session: SessionDep, actor: CurrentActor
 ) -> RegistrationPublic:
     """Registers an attendee of the caller's municipality; a full activity answers 409."""
-    reg = await service.register(session, actor, entry_id, data)
+    reg = await registrations.register(session, actor, entry_id, data)
     return RegistrationPublic.model_validate(reg)
 
 
@@ -206,7 +205,7 @@ async def list_registrations(
     entry_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> list[RegistrationPublic]:
     """A municipality sees its own registrations; the office and the área all of them."""
-    rows = await service.list_registrations(session, actor, entry_id)
+    rows = await registrations.list_registrations(session, actor, entry_id)
     return [RegistrationPublic.model_validate(r) for r in rows]
 
 
@@ -221,7 +220,7 @@ async def cancel_registration(
     entry_id: uuid.UUID, registration_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> RegistrationPublic:
     """Cancels a registration, freeing its place."""
-    reg = await service.cancel_registration(session, actor, entry_id, registration_id)
+    reg = await registrations.cancel_registration(session, actor, entry_id, registration_id)
     return RegistrationPublic.model_validate(reg)
 
 
@@ -236,7 +235,7 @@ async def public_feed(
     session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
 ) -> Response:
     """Public published entries (cancelled ones too, so subscribers drop them)."""
-    entries, reminders = await service.feed_entries(
+    entries, reminders = await agenda.feed_entries(
         session, Actor.anonymous(), kind=kind, area_id=area_id
     )
     body = ical.render(
@@ -260,7 +259,7 @@ async def create_feed_token(
     session: SessionDep, actor: CurrentActor, data: FeedTokenCreate | None = None
 ) -> FeedTokenCreated:
     """A private feed URL for the caller's municipality, shown only once."""
-    return await service.create_feed_token(session, actor, data or FeedTokenCreate())
+    return await feeds.create_feed_token(session, actor, data or FeedTokenCreate())
 
 
 @router.get(
@@ -272,7 +271,7 @@ async def create_feed_token(
 )
 async def list_feed_tokens(session: SessionDep, actor: CurrentActor) -> list[FeedTokenPublic]:
     """Active feed links of the caller's municipality (without their secret)."""
-    rows = await service.list_feed_tokens(session, actor)
+    rows = await feeds.list_feed_tokens(session, actor)
     return [FeedTokenPublic.model_validate(r) for r in rows]
 
 
@@ -288,7 +287,7 @@ async def revoke_feed_token(
     token_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> Response:
     """Revokes a feed link: its URL answers 404 from now on."""
-    await service.revoke_feed_token(session, actor, token_id)
+    await feeds.revoke_feed_token(session, actor, token_id)
     return Response(status_code=204)
 
 
@@ -303,8 +302,8 @@ async def private_feed(
     token: str, session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
 ) -> Response:
     """What is addressed to the token's municipality; unknown or revoked tokens answer 404."""
-    actor = await service.feed_actor(session, token)
-    entries, reminders = await service.feed_entries(session, actor, kind=kind, area_id=area_id)
+    actor = await feeds.feed_actor(session, token)
+    entries, reminders = await agenda.feed_entries(session, actor, kind=kind, area_id=area_id)
     body = ical.render(
         entries,
         base_url=get_settings().public_base_url,

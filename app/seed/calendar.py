@@ -17,7 +17,8 @@ from app.schemas.announcements import AnnouncementCreate
 from app.schemas.calendar import EntryCreate
 from app.schemas.trainings import TrainingCreate
 from app.seed.consultations import demo_office_actor
-from app.services import announcements, calendar, trainings
+from app.services import announcements, trainings
+from app.services.calendar import entries as calendar
 
 DEMO = "Contenido de demostración."
 

@@ -45,12 +45,6 @@ class ListFilters:
     q: str | None = None
 
 
-def _can_manage(actor: Actor, area_id: uuid.UUID | None) -> bool:
-    if actor.is_office:
-        return True
-    return actor.role == Role.area_staff and area_id is not None and actor.area_id == area_id
-
-
 async def _validate_references(
     session: AsyncSession,
     area_id: uuid.UUID | None,
@@ -74,7 +68,7 @@ async def create(session: AsyncSession, actor: Actor, data: AnnouncementCreate) 
     area_id = data.area_id
     if actor.role == Role.area_staff and area_id is None:
         area_id = actor.area_id
-    if not _can_manage(actor, area_id):
+    if not actor.can_manage_area(area_id):
         raise Forbidden("Solo la oficina o el personal del área pueden redactar comunicados")
     ids = list(dict.fromkeys(data.municipality_ids))
     await _validate_references(session, area_id, data.comarca_id, ids)
@@ -99,7 +93,7 @@ async def _get_managed(
     session: AsyncSession, actor: Actor, announcement_id: uuid.UUID, *, lock: bool = False
 ) -> Announcement:
     a = await get_visible(session, Announcement, announcement_id, actor)
-    if not _can_manage(actor, a.area_id):
+    if not actor.can_manage_area(a.area_id):
         raise Forbidden("Solo la oficina o el área que lo emite pueden gestionar este comunicado")
     if lock:
         await session.refresh(a, with_for_update=True)
@@ -211,9 +205,10 @@ async def list_announcements(
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         stmt = stmt.where(col(Announcement.title).ilike(pattern + "%", escape="\\"))
     if filters.unread_only:
-        if actor.role != Role.municipal_user or actor.municipality_id is None:
+        mid = actor.own_municipality_id
+        if mid is None:
             raise UnprocessableEntity("unread_only solo se aplica a usuarios municipales")
-        stmt = stmt.where(not_(_read_by(actor.municipality_id)))
+        stmt = stmt.where(not_(_read_by(mid)))
     return await paginate(
         session,
         stmt,
@@ -227,7 +222,7 @@ async def read_times(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, datetime]:
     """When the caller's municipality read each of `ids` (municipal users only)."""
-    if actor.role != Role.municipal_user or actor.municipality_id is None or not ids:
+    if not actor.is_municipal or not ids:
         return {}
     stmt = select(AnnouncementRead).where(
         col(AnnouncementRead.announcement_id).in_(ids),
@@ -245,14 +240,15 @@ async def render(
 
 async def mark_read(session: AsyncSession, actor: Actor, announcement_id: uuid.UUID) -> ReadReceipt:
     """The caller's municipality acknowledges the announcement (idempotent)."""
-    if actor.role != Role.municipal_user or actor.municipality_id is None:
+    mid = actor.own_municipality_id
+    if mid is None:
         raise Forbidden("Solo los usuarios municipales confirman la lectura de un comunicado")
     a = await get_visible(session, Announcement, announcement_id, actor)
     stmt = (
         insert(AnnouncementRead)
         .values(
             announcement_id=a.id,
-            municipality_id=actor.municipality_id,
+            municipality_id=mid,
             user_id=actor.id,
             read_at=datetime.now(UTC),
         )
@@ -267,16 +263,12 @@ async def mark_read(session: AsyncSession, actor: Actor, announcement_id: uuid.U
             "announcement.read",
             "announcement",
             a.id,
-            {"municipality_id": str(actor.municipality_id)},
+            {"municipality_id": str(mid)},
         )
-        return ReadReceipt(
-            announcement_id=a.id, municipality_id=actor.municipality_id, read_at=inserted
-        )
-    existing = await session.get(AnnouncementRead, (a.id, actor.municipality_id))
+        return ReadReceipt(announcement_id=a.id, municipality_id=mid, read_at=inserted)
+    existing = await session.get(AnnouncementRead, (a.id, mid))
     assert existing is not None
-    return ReadReceipt(
-        announcement_id=a.id, municipality_id=actor.municipality_id, read_at=existing.read_at
-    )
+    return ReadReceipt(announcement_id=a.id, municipality_id=mid, read_at=existing.read_at)
 
 
 async def read_report(
@@ -312,12 +304,13 @@ async def read_report(
 
 
 async def unread_count(session: AsyncSession, actor: Actor) -> UnreadCount:
-    if actor.role != Role.municipal_user or actor.municipality_id is None:
+    mid = actor.own_municipality_id
+    if mid is None:
         raise Forbidden("El recuento de no leídos es para usuarios municipales")
     stmt = (
         select(func.count())
         .select_from(Announcement)
-        .where(visible(Announcement, actor), not_(_read_by(actor.municipality_id)))
+        .where(visible(Announcement, actor), not_(_read_by(mid)))
     )
     return UnreadCount(unread=int((await session.execute(stmt)).scalar_one()))
 

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from app.core import audit, ratelimit, security
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable, TooManyRequests, Unauthorized
-from app.core.scoping import INTEGRATION_ROLE, Actor
+from app.core.scoping import Actor, ActorRole
 from app.core.security import revoked_jti_key
 from app.models.audit import ActorType
 from app.models.auth import RefreshToken
@@ -160,7 +160,7 @@ async def login_with_client_credentials(
         settings,
         subject_kind="integration",
         subject_id=client.id,
-        role=INTEGRATION_ROLE,
+        role=ActorRole.integration,
         area_id=client.area_id,
         scopes=list(client.scopes),
     )

@@ -22,7 +22,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.pagination import PageParams, paginate
-from app.core.scoping import INTEGRATION_ROLE, Actor, get_visible, visible
+from app.core.scoping import Actor, get_visible, visible
 from app.core.time import MADRID
 from app.models.area import Area
 from app.models.base import Role
@@ -81,10 +81,6 @@ async def procedure_public(session: AsyncSession, p: ProcedureType) -> Procedure
         is_active=p.is_active,
         stages=[StageDefinitionPublic.model_validate(s) for s in stages],
     )
-
-
-def _can_manage_area(actor: Actor, area_id: uuid.UUID) -> bool:
-    return actor.is_office or (actor.role == Role.area_staff and actor.area_id == area_id)
 
 
 async def create_procedure_type(
@@ -319,7 +315,7 @@ async def create(
     session: AsyncSession, actor: Actor, data: ExpedienteCreate, now: datetime | None = None
 ) -> Expediente:
     now = now or datetime.now(UTC)
-    if not _can_manage_area(actor, data.area_id):
+    if not actor.can_manage_area(data.area_id):
         raise Forbidden("Solo la oficina o el área responsable registra expedientes")
     procedure = await session.get(ProcedureType, data.procedure_type_id)
     if procedure is None or procedure.area_id != data.area_id or not procedure.is_active:
@@ -363,7 +359,7 @@ async def update(
 ) -> Expediente:
     now = now or datetime.now(UTC)
     exp = await get_visible(session, Expediente, expediente_id, actor)
-    if not _can_manage_area(actor, exp.area_id):
+    if not actor.can_manage_area(exp.area_id):
         raise Forbidden("Solo la oficina o el área responsable modifica el expediente")
     queries.check_if_match(exp.version, if_match, required=True, what="el expediente")
     patch = data.model_dump(exclude_unset=True, exclude={"documents", "consultation_ids"})
@@ -391,7 +387,7 @@ async def add_stage_by_person(
     session: AsyncSession, actor: Actor, expediente_id: uuid.UUID, event: StageEventIn
 ) -> Expediente:
     exp = await get_visible(session, Expediente, expediente_id, actor)
-    if not _can_manage_area(actor, exp.area_id):
+    if not actor.can_manage_area(exp.area_id):
         raise Forbidden("Solo la oficina o el área responsable cambia la fase")
     await add_stage_event(session, actor, exp, event)
     return exp
@@ -605,7 +601,7 @@ async def upsert_from_integration(
     """Creates or updates the integration's expediente `external_ref` within its área; the same
     body twice changes nothing and records nothing."""
     now = now or datetime.now(UTC)
-    if actor.role != INTEGRATION_ROLE or actor.area_id is None:
+    if not actor.is_integration or actor.area_id is None:
         raise Forbidden("Operación reservada a los sistemas de las áreas")
     digest = payload_hash(data)
     exp = await find_by_external_ref(session, actor, external_ref)

@@ -31,7 +31,7 @@ from app.core.scoping import Actor, get_visible, visible
 from app.core.time import day_bounds
 from app.models.area import CatalogueService
 from app.models.audit import ActorType
-from app.models.base import Role, utcnow
+from app.models.base import utcnow
 from app.models.faq import AssistantQuery, FaqEntry, Feedback
 from app.schemas.faq import (
     AskAnswer,
@@ -85,15 +85,11 @@ def normalize_question(text: str) -> str:
 # ---- Knowledge base management -------------------------------------------------------------
 
 
-def _is_area_staff(actor: Actor) -> bool:
-    return actor.role == Role.area_staff and actor.area_id is not None
-
-
 def can_manage(actor: Actor, entry: FaqEntry) -> bool:
     """Office staff manage every entry; área staff only those of their own área."""
     if actor.is_office:
         return True
-    return _is_area_staff(actor) and entry.area_id == actor.area_id
+    return actor.is_area_staff and entry.area_id == actor.area_id
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -130,7 +126,7 @@ async def _resolve_area_service(
             area_id = service.area_id
         elif service.area_id != area_id:
             raise UnprocessableEntity("El servicio indicado no pertenece al área indicada")
-    if _is_area_staff(actor) and not actor.is_office:
+    if actor.is_area_staff and not actor.is_office:
         if area_id is None:
             area_id = actor.area_id
         elif area_id != actor.area_id:
@@ -153,7 +149,7 @@ async def list_entries(
     published = col(FaqEntry.is_published).is_(True)
     if include_unpublished and actor.is_office:
         pass
-    elif include_unpublished and _is_area_staff(actor):
+    elif include_unpublished and actor.is_area_staff:
         stmt = stmt.where(or_(published, col(FaqEntry.area_id) == actor.area_id))
     else:
         stmt = stmt.where(published)

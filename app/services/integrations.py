@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from app.core.errors import AppError, Conflict, FieldError, Forbidden, NotFound
 from app.core.errors import validation_field_errors as field_errors
-from app.core.scoping import INTEGRATION_ROLE, Actor, visible
+from app.core.scoping import Actor, visible
 from app.models.expediente import Expediente
 from app.schemas.expedientes import ExpedienteUpsert, StageEventIn
 from app.schemas.integrations import (
@@ -50,7 +50,7 @@ ITEM_STATUSES: tuple[ItemStatus, ...] = (
 
 
 def _require_integration(actor: Actor) -> None:
-    if actor.role != INTEGRATION_ROLE or actor.area_id is None:
+    if not actor.is_integration or actor.area_id is None:
         raise Forbidden("Operación reservada a los sistemas de las áreas")
 
 

@@ -13,7 +13,7 @@ from app.core.errors import Forbidden, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
-from app.models.base import Role, utcnow
+from app.models.base import utcnow
 from app.models.municipality import Municipality
 from app.models.survey import Suggestion, SuggestionKind, SuggestionStatus
 from app.schemas.suggestions import SuggestionCreate, SuggestionUpdate
@@ -24,10 +24,10 @@ async def _target_municipality(
 ) -> uuid.UUID:
     """The municipality the suggestion is filed for: a municipal user's own, or the one the
     office names."""
-    if actor.role == Role.municipal_user and actor.municipality_id is not None:
-        if requested is not None and requested != actor.municipality_id:
+    if (mid := actor.own_municipality_id) is not None:
+        if requested is not None and requested != mid:
             raise UnprocessableEntity("Solo puede enviar sugerencias en nombre de su municipio")
-        return actor.municipality_id
+        return mid
     if not actor.is_office:
         raise Forbidden("Su perfil no permite enviar sugerencias")
     if requested is None:

@@ -97,7 +97,7 @@ async def _consultation_for_token(session: AsyncSession, token: str) -> Consulta
 async def link_for(session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> SurveyLink:
     """The survey link of a closed consultation, for the office or the municipality to share."""
     consultation = await get_visible(session, Consultation, consultation_id, actor)
-    if actor.role not in (Role.admin, Role.oaaa_staff, Role.municipal_user):
+    if not actor.can_ask:
         raise Forbidden("Su perfil no permite obtener el enlace de la encuesta")
     if consultation.status != ConsultationStatus.closed or consultation.closed_at is None:
         raise Conflict("La encuesta se habilita cuando la consulta está cerrada")

@@ -36,12 +36,6 @@ MAX_IMPORT_ROWS = 5000
 MAX_HOURS = Decimal("1000")
 
 
-def _can_manage(actor: Actor, area_id: uuid.UUID | None) -> bool:
-    if actor.is_office:
-        return True
-    return actor.role == Role.area_staff and area_id is not None and actor.area_id == area_id
-
-
 async def sessions_of(session: AsyncSession, training_id: uuid.UUID) -> list[TrainingSession]:
     stmt = (
         select(TrainingSession)
@@ -74,7 +68,7 @@ async def create(session: AsyncSession, actor: Actor, data: TrainingCreate) -> T
     area_id = data.area_id
     if actor.role == Role.area_staff and area_id is None:
         area_id = actor.area_id
-    if not _can_manage(actor, area_id):
+    if not actor.can_manage_area(area_id):
         raise Forbidden("Solo la oficina o el personal del área gestionan acciones formativas")
     if area_id is not None and await session.get(Area, area_id) is None:
         raise UnprocessableEntity("El área indicada no existe")
@@ -93,7 +87,7 @@ async def _get_managed(
     session: AsyncSession, actor: Actor, training_id: uuid.UUID
 ) -> TrainingAction:
     t = await get_visible(session, TrainingAction, training_id, actor)
-    if not _can_manage(actor, t.area_id):
+    if not actor.can_manage_area(t.area_id):
         raise Forbidden("Solo la oficina o el área responsable gestionan esta acción formativa")
     return t
 
@@ -175,8 +169,8 @@ async def list_attendance(
     """Staff managing the action see every row; a municipal user only their municipality's."""
     t = await get_visible(session, TrainingAction, training_id, actor)
     stmt = select(TrainingAttendance).where(col(TrainingAttendance.training_id) == t.id)
-    if not _can_manage(actor, t.area_id):
-        if actor.role != Role.municipal_user or actor.municipality_id is None:
+    if not actor.can_manage_area(t.area_id):
+        if not actor.is_municipal:
             raise Forbidden("No puede consultar la asistencia de esta acción formativa")
         stmt = stmt.where(col(TrainingAttendance.municipality_id) == actor.municipality_id)
     return await paginate(

@@ -14,7 +14,7 @@ from app.models.base import Role
 from app.models.calendar import CalendarEntry
 from app.models.municipality import Comarca
 from app.models.notification import NotificationEvent
-from app.services import calendar as service
+from app.services.calendar import reminders
 from tests import factories as f
 from tests.factories import assert_problem
 
@@ -362,23 +362,23 @@ async def test_grant_call_closing_from_working_days_and_reminders_once(client, s
 
     # 5 working days before Dec 17 is Dec 10; 1 working day before is Dec 16.
     before = datetime(2026, 12, 9, 12, tzinfo=MADRID)
-    scan = await service.grant_call_reminders(session, before)
+    scan = await reminders.grant_call_reminders(session, before)
     assert scan.processed == 0
     day = datetime(2026, 12, 10, 12, tzinfo=MADRID)
-    scan = await service.grant_call_reminders(session, day)
+    scan = await reminders.grant_call_reminders(session, day)
     await session.commit()
     # One for the office and the área, one for each addressed municipality with people.
     assert scan.processed == 3
-    assert (await service.grant_call_reminders(session, day)).processed == 0
+    assert (await reminders.grant_call_reminders(session, day)).processed == 0
     await session.commit()
-    scan = await service.grant_call_reminders(session, datetime(2026, 12, 16, 9, tzinfo=MADRID))
+    scan = await reminders.grant_call_reminders(session, datetime(2026, 12, 16, 9, tzinfo=MADRID))
     await session.commit()
     assert scan.processed == 3
     assert (
-        await service.grant_call_reminders(session, datetime(2026, 12, 17, 9, tzinfo=MADRID))
+        await reminders.grant_call_reminders(session, datetime(2026, 12, 17, 9, tzinfo=MADRID))
     ).processed == 0
     assert (
-        await service.grant_call_reminders(session, datetime(2026, 12, 18, 9, tzinfo=MADRID))
+        await reminders.grant_call_reminders(session, datetime(2026, 12, 18, 9, tzinfo=MADRID))
     ).processed == 0
     keys = (
         (

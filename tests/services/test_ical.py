@@ -10,8 +10,8 @@ from icalendar import Calendar
 
 from app.core.time import MADRID
 from app.models.calendar import CalendarEntry
-from app.services import ical
-from app.services.calendar import occurrences
+from app.services.calendar import ical
+from app.services.calendar.recurrence import occurrences
 
 BASE = "https://oaaa.example.org"
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.time import MADRID
 from app.models.calendar import CalendarEntry
-from app.services.calendar import occurrences, validate_rrule
+from app.services.calendar.recurrence import occurrences, validate_rrule
 
 
 def _entry(start: datetime, end: datetime, rrule: str | None, exdates=()) -> CalendarEntry:

@@ -74,7 +74,7 @@ async def create(
         municipality_id = actor.municipality_id
         channel: Channel = data.channel or Channel.web
         received_at = now
-    elif actor.role in (Role.admin, Role.oaaa_staff):
+    elif actor.is_office:
         if data.municipality_id is None:
             raise UnprocessableEntity("Indique el municipio o ELM que plantea la consulta")
         if data.channel is None:
@@ -139,7 +139,7 @@ async def regenerate_access_code(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> tuple[Consultation, str]:
     c = await get(session, actor, consultation_id)
-    if actor.role not in (Role.admin, Role.oaaa_staff, Role.municipal_user):
+    if not actor.can_ask:
         raise Forbidden("Su perfil no permite renovar el código de seguimiento")
     code = new_access_code()
     c.access_code_hash = hash_password(code)

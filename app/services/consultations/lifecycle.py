@@ -55,10 +55,6 @@ def check_if_match(c: Consultation, if_match: str | None, *, required: bool) -> 
     queries.check_if_match(c.version, if_match, required=required, what="la consulta")
 
 
-def is_staff(actor: Actor) -> bool:
-    return actor.role in (Role.admin, Role.oaaa_staff, Role.area_staff)
-
-
 async def record_event(
     session: AsyncSession,
     c: Consultation,
@@ -115,7 +111,7 @@ async def update(
 ) -> Consultation:
     now = now or datetime.now(UTC)
     c = await get(session, actor, consultation_id)
-    if not is_staff(actor):
+    if not actor.is_staff:
         raise Forbidden("Solo el personal de la oficina o del área puede modificar la consulta")
     check_if_match(c, if_match, required=True)
     patch = data.model_dump(exclude_unset=True)
@@ -153,7 +149,7 @@ def allowed_targets(c: Consultation, actor: Actor) -> list[str]:
         targets &= MUNICIPAL_TARGETS
         if c.status not in (S.answered, S.closed):
             targets = set()
-    elif actor.role not in (Role.admin, Role.oaaa_staff):
+    elif not actor.is_office:
         targets = set()
     return sorted(targets)
 
@@ -216,7 +212,7 @@ async def transition(
     if req.note:
         # Staff notes stay internal; a municipality's note (closing, reopening) is a public
         # message of the municipality, visible to it and to the office.
-        staff = is_staff(actor)
+        staff = actor.is_staff
         session.add(
             ConsultationMessage(
                 consultation_id=c.id,
@@ -245,7 +241,7 @@ async def history(
 ) -> tuple[list[ConsultationEvent], str | None]:
     c = await get(session, actor, consultation_id)
     stmt = select(ConsultationEvent).where(col(ConsultationEvent.consultation_id) == c.id)
-    if not is_staff(actor):
+    if not actor.is_staff:
         stmt = stmt.where(col(ConsultationEvent.is_public).is_(True))
     keys: list[Any] = [ConsultationEvent.id]
     return await paginate(session, stmt, params, keys=keys)

@@ -15,10 +15,10 @@ from app.core.errors import (
     Forbidden,
 )
 from app.core.pagination import PageParams, paginate
-from app.core.scoping import INTEGRATION_ROLE, Actor
+from app.core.scoping import Actor
 from app.models.consultation import ConsultationMessage, MessageVisibility
 from app.schemas.consultations import MessageCreate
-from app.services.consultations.lifecycle import S, get, is_staff, record_event
+from app.services.consultations.lifecycle import S, get, record_event
 from app.services.sla import clock as sla
 
 
@@ -27,7 +27,7 @@ async def list_messages(
 ) -> tuple[list[ConsultationMessage], str | None]:
     c = await get(session, actor, consultation_id)
     stmt = select(ConsultationMessage).where(col(ConsultationMessage.consultation_id) == c.id)
-    if not is_staff(actor):
+    if not actor.is_staff:
         stmt = stmt.where(col(ConsultationMessage.visibility) == MessageVisibility.public)
     keys: list[Any] = [ConsultationMessage.created_at, ConsultationMessage.id]
     return await paginate(session, stmt, params, keys=keys)
@@ -42,8 +42,8 @@ async def add_message(
 ) -> ConsultationMessage:
     now = now or datetime.now(UTC)
     c = await get(session, actor, consultation_id)
-    staff = is_staff(actor)
-    if actor.role == INTEGRATION_ROLE:
+    staff = actor.is_staff
+    if actor.is_integration:
         raise Forbidden("Las integraciones no participan en el hilo de la consulta")
     if data.visibility == MessageVisibility.internal and not staff:
         raise Forbidden("Las notas internas son solo para la oficina y las áreas")

@@ -43,9 +43,9 @@ async def _stalled(session: AsyncSession, now: datetime) -> DetectionBatch:
 
 
 async def _grant_call_reminders(session: AsyncSession, now: datetime) -> DetectionBatch:
-    from app.services import calendar
+    from app.services.calendar import reminders
 
-    return await calendar.grant_call_reminders(session, now=now)
+    return await reminders.grant_call_reminders(session, now=now)
 
 
 # Every producer of notifications, run by the same cron job: each takes a batch of due items,
