@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900
 
-    # Webhook and e-mail delivery engine (app/worker/deliveries.py).
+    # Webhook and e-mail delivery engine (app/services/notifications/delivery.py).
     delivery_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -14,35 +14,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.schemas.problems import FieldError, Problem
 
 logger = logging.getLogger("app.core.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://oaaa.dip-badajoz.es/problems/"
-
-
-class FieldError(BaseModel):
-    loc: list[str | int] = Field(description="Ruta del campo, p. ej. ['body', 'email']")
-    pointer: str = Field(description="JSON Pointer al campo dentro de la petición")
-    message: str
-    code: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = Field(description="URI que identifica el tipo de problema")
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    code: str = Field(description="Identificador estable del problema")
-    errors: list[FieldError] | None = None
-    allowed: list[str] | None = Field(
-        default=None, description="Valores o transiciones permitidos, cuando aplica"
-    )
 
 
 class AppError(Exception):

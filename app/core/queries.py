@@ -7,12 +7,8 @@ from typing import Any
 
 from sqlmodel import col
 
-from app.core.errors import (
-    FieldError,
-    PreconditionFailed,
-    PreconditionRequired,
-    UnprocessableEntity,
-)
+from app.core.errors import PreconditionFailed, PreconditionRequired, UnprocessableEntity
+from app.schemas.problems import FieldError
 
 
 def where_equal(stmt: Any, pairs: Iterable[tuple[Any, Any]]) -> Any:

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, PlainValidator, StringConstraints
 from sqlmodel import Field, SQLModel
 
-from app.core.errors import FieldError
 from app.models.expediente import EXTERNAL_REF_PATTERN
 from app.schemas.base import StrictInput
 from app.schemas.expedientes import ExpedienteDetail, ExpedienteUpsert, StageEventIn
+from app.schemas.problems import FieldError
 
 MAX_BATCH_ITEMS = 500
 

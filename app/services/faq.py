@@ -47,7 +47,7 @@ logger = logging.getLogger("app.services.faq")
 
 
 # From this score up the best entry is given as the answer. Tuned on the demo knowledge base
-# (app/seed_faq.py, tests/services/test_faq_matching.py): the right entry for short, accent-free,
+# (app/seed/faq.py, the FAQ matching tests): the right entry for short, accent-free,
 # upper-case or misspelt questions scores 0.50–1.00; unrelated questions stay at or below 0.34.
 ANSWER_THRESHOLD = 0.40
 # Entries scoring below this are not shown at all, not even as "maybe this helps".

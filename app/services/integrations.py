@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core.errors import AppError, Conflict, FieldError, Forbidden, NotFound
+from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.core.errors import validation_field_errors as field_errors
 from app.core.scoping import Actor, visible
 from app.models.expediente import Expediente
@@ -27,6 +27,7 @@ from app.schemas.integrations import (
     BatchUpsertItem,
     ItemStatus,
 )
+from app.schemas.problems import FieldError
 from app.services import expedientes
 from app.services.expedientes import UpsertResult
 

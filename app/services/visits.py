@@ -17,12 +17,13 @@ from sqlmodel import col, select
 
 from app.core import audit
 from app.core.config import get_settings
-from app.core.errors import FieldError, UnprocessableEntity
+from app.core.errors import UnprocessableEntity
 from app.core.ratelimit import enforce_rate_limit
 from app.core.scoping import Actor
 from app.core.time import MADRID
 from app.models.base import check_day
 from app.models.visit import VisitDaily
+from app.schemas.problems import FieldError
 from app.schemas.visits import PAGE_PATTERN, InPersonVisits, VisitReport, VisitRow, VisitTotals
 
 _PAGE_RE = re.compile(PAGE_PATTERN)

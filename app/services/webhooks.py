@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from app.core import audit, crud
 from app.core.config import get_settings
-from app.core.errors import Conflict, FieldError, NotFound, UnprocessableEntity
+from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
 from app.models.audit import ActorType
@@ -41,6 +41,7 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.schemas.problems import FieldError
 from app.schemas.webhooks import WebhookSubscriptionCreate, WebhookSubscriptionUpdate
 from app.services.notifications import outbox
 
