@@ -35,10 +35,29 @@ from app.models.base import (
 
 
 class NotificationKind(StrEnum):
+    """The event catalogue: stable names of what the platform tells people and systems."""
+
+    consultation_received = "consultation.received"
+    consultation_replied = "consultation.replied"
+    consultation_forwarded = "consultation.forwarded"
+    consultation_new_for_area = "consultation.new_for_area"
+    consultation_assigned = "consultation.assigned"
+    consultation_waiting_on_municipality = "consultation.waiting_on_municipality"
+    consultation_municipality_replied = "consultation.municipality_replied"
+    consultation_answered = "consultation.answered"
+    consultation_closed = "consultation.closed"
+    consultation_reopened = "consultation.reopened"
     consultation_sla_warning = "consultation.sla_warning"
     consultation_sla_breached = "consultation.sla_breached"
+    expediente_created = "expediente.created"
+    expediente_stage_changed = "expediente.stage_changed"
+    expediente_documents_added = "expediente.documents_added"
+    expediente_resolved = "expediente.resolved"
     expediente_stalled = "expediente.stalled"
+    grant_call_opened = "grant_call.opened"
     grant_call_closing = "grant_call.closing"
+    event_changed = "event.changed"
+    event_cancelled = "event.cancelled"
     announcement_published = "announcement.published"
 
 

@@ -231,9 +231,22 @@ async def add_stage_event(
     )
     session.add(entry)
     await crud.flush(session)
+    previous = (exp.current_stage_code, exp.current_stage_entered_at)
     await rebuild_timeline(session, exp, now, stages)
     exp.version += 1
     await crud.flush(session)
+    current = (exp.current_stage_code, exp.current_stage_entered_at)
+    if previous[0] is not None and current != previous and exp.current_stage_code == stage.code:
+        await _notify(
+            session,
+            exp,
+            actor,
+            NotificationKind.expediente_stage_changed,
+            f"stage_changed:{entry.id}",
+            f"El expediente {exp.external_ref} pasa a «{stage.name}»",
+            f"El expediente «{exp.title}» ha entrado en la fase «{stage.name}».",
+            {"stage_code": stage.code, "stage_name": stage.name},
+        )
     await audit.record(
         session,
         actor,
@@ -259,7 +272,9 @@ def sla_future_tolerance() -> timedelta:
 
 async def _replace_documents(
     session: AsyncSession, exp: Expediente, docs: list[DocumentIn]
-) -> bool:
+) -> tuple[bool, list[str]]:
+    """Makes the expediente's documents the given ones; returns whether anything changed and
+    the titles of the documents added."""
     current = {
         d.url: d
         for d in (
@@ -272,6 +287,7 @@ async def _replace_documents(
     }
     wanted = {str(d.url): d for d in docs}
     changed = False
+    added: list[str] = []
     for url, doc in current.items():
         if url not in wanted:
             await session.delete(doc)
@@ -288,10 +304,11 @@ async def _replace_documents(
                 )
             )
             changed = True
+            added.append(d.title)
         elif (existing.title, existing.verification_code) != (d.title, d.verification_code):
             existing.title, existing.verification_code = d.title, d.verification_code
             changed = True
-    return changed
+    return changed, added
 
 
 async def _replace_consultations(
@@ -342,6 +359,7 @@ async def create(
     await add_stage_event(
         session, actor, exp, StageEventIn(stage_code=first, occurred_at=opened), now
     )
+    await _notify_created(session, exp, actor)
     return exp
 
 
@@ -370,8 +388,11 @@ async def update(
     if "status" in patch:
         exp.closed_at = None if exp.status == ExpedienteStatus.open else (exp.closed_at or now)
     changes = audit.diff(before, audit.snapshot(exp, patch.keys()))
-    if data.documents is not None and await _replace_documents(session, exp, data.documents):
-        changes["documents"] = {"changed": True}
+    added: list[str] = []
+    if data.documents is not None:
+        docs_changed, added = await _replace_documents(session, exp, data.documents)
+        if docs_changed:
+            changes["documents"] = {"changed": True}
     if data.consultation_ids is not None:
         await _replace_consultations(session, actor, exp, data.consultation_ids)
         changes["consultation_ids"] = {"to": [str(i) for i in data.consultation_ids]}
@@ -380,6 +401,7 @@ async def update(
         exp.version += 1
         await crud.flush(session)
         await audit.record(session, actor, "expediente.update", "expediente", exp.id, changes)
+        await _notify_changes(session, exp, actor, changes, added)
     return exp
 
 
@@ -651,14 +673,101 @@ async def upsert_from_integration(
             exp.closed_at = now
         exp.source_hash = digest
         changes = audit.diff(before, audit.snapshot(exp, fields.keys()))
-    if await _replace_documents(session, exp, data.documents):
+    docs_changed, added = await _replace_documents(session, exp, data.documents)
+    if docs_changed:
         changes["documents"] = {"changed": True}
     await rebuild_timeline(session, exp, now)
-    if not created:
+    if created:
+        await _notify_created(session, exp, actor)
+    else:
         exp.version += 1
         await crud.flush(session)
         await audit.record(session, actor, "expediente.upsert", "expediente", exp.id, changes)
+        await _notify_changes(session, exp, actor, changes, added)
     return UpsertResult(exp, created=created, changed=True)
+
+
+# ---- What the municipality is told ---------------------------------------------------------
+
+
+async def _notify(
+    session: AsyncSession,
+    exp: Expediente,
+    actor: Actor,
+    kind: NotificationKind,
+    change: str,
+    title: str,
+    body: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """One event per change (`change` names it), for the municipality's people."""
+    await outbox.emit(
+        session,
+        outbox.EventSpec(
+            kind=kind,
+            dedupe_key=f"expediente:{exp.id}:{change}",
+            entity_type="expediente",
+            entity_id=str(exp.id),
+            title=title[:300],
+            body=body[:2000],
+            occurred_at=datetime.now(UTC),
+            municipality_id=exp.municipality_id,
+            area_id=exp.area_id,
+            link=f"/expedientes/{exp.id}",
+            payload={
+                "expediente_id": str(exp.id),
+                "external_ref": exp.external_ref,
+                "title": exp.title,
+                "status": exp.status,
+                "stage_code": exp.current_stage_code,
+                **(payload or {}),
+            },
+            audience=outbox.Audience(office=False, area=False, municipality=True),
+            author_id=actor.id,
+        ),
+    )
+
+
+async def _notify_created(session: AsyncSession, exp: Expediente, actor: Actor) -> None:
+    await _notify(
+        session,
+        exp,
+        actor,
+        NotificationKind.expediente_created,
+        "created",
+        f"Nuevo expediente para su ayuntamiento: {exp.external_ref}",
+        f"Se ha abierto el expediente «{exp.title}».",
+    )
+
+
+async def _notify_changes(
+    session: AsyncSession,
+    exp: Expediente,
+    actor: Actor,
+    changes: dict[str, Any],
+    added: list[str],
+) -> None:
+    if added:
+        await _notify(
+            session,
+            exp,
+            actor,
+            NotificationKind.expediente_documents_added,
+            f"documents_added:v{exp.version}",
+            f"Nuevos documentos en el expediente {exp.external_ref}",
+            "Documentos añadidos: " + "; ".join(added),
+            {"documents": added},
+        )
+    if "status" in changes and exp.status == ExpedienteStatus.resolved and exp.closed_at:
+        await _notify(
+            session,
+            exp,
+            actor,
+            NotificationKind.expediente_resolved,
+            f"resolved:{exp.closed_at.astimezone(UTC).isoformat()}",
+            f"Expediente resuelto: {exp.external_ref}",
+            f"El expediente «{exp.title}» se ha resuelto.",
+        )
 
 
 # ---- Stalled stages -------------------------------------------------------------------------

@@ -102,8 +102,12 @@ async def link_for(session: AsyncSession, actor: Actor, consultation_id: uuid.UU
     if consultation.status != ConsultationStatus.closed or consultation.closed_at is None:
         raise Conflict("La encuesta se habilita cuando la consulta está cerrada")
     token = survey_token(consultation.id, consultation.closed_at)
-    base = get_settings().public_base_url.rstrip("/")
-    return SurveyLink(token=token, url=f"{base}/api/v1/public/surveys/{token}")
+    return SurveyLink(token=token, url=survey_url(token))
+
+
+def survey_url(token: str) -> str:
+    """Where a survey is answered (the public API, or the web application that fronts it)."""
+    return f"{get_settings().public_base_url.rstrip('/')}/api/v1/public/surveys/{token}"
 
 
 # ---- Answers --------------------------------------------------------------------------------

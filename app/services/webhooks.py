@@ -157,7 +157,7 @@ def event_payload(event: NotificationEvent) -> dict[str, Any]:
             "municipality_id": str(event.municipality_id) if event.municipality_id else None,
             "area_id": str(event.area_id) if event.area_id else None,
             "occurred_at": _iso(event.occurred_at),
-            "payload": event.payload,
+            "payload": outbox.system_payload(event.payload),
         },
     }
 

@@ -182,10 +182,23 @@ async def test_stalled_stage_is_flagged_and_notified_once(client, session):
             await s.commit()
     detail = (await client.get(f"{URL}/{eid}", headers=h["alm"])).json()
     assert detail["stalled"] is True
-    events = (await session.execute(text("SELECT kind, entity_id FROM notification_event"))).all()
+    events = (
+        await session.execute(
+            text("SELECT kind, entity_id FROM notification_event WHERE kind = 'expediente.stalled'")
+        )
+    ).all()
     assert events == [("expediente.stalled", eid)]
     recipients = set(
-        (await session.execute(text("SELECT user_id FROM notification"))).scalars().all()
+        (
+            await session.execute(
+                text(
+                    "SELECT n.user_id FROM notification n JOIN notification_event e"
+                    " ON e.id = n.event_id WHERE e.kind = 'expediente.stalled'"
+                )
+            )
+        )
+        .scalars()
+        .all()
     )
     mayor = await _user_of(session, places["alm"].id)
     other_mayor = await _user_of(session, places["mer"].id)

@@ -106,7 +106,10 @@ async def test_preferences_round_trip(client, session):
     staff = await f.user(session, Role.oaaa_staff)
     h = await f.auth_headers(client, staff)
     defaults = (await client.get("/api/v1/notifications/preferences", headers=h)).json()["items"]
-    assert all(i["in_app"] and i["email"] for i in defaults)
+    assert all(i["in_app"] for i in defaults)
+    # E-mail by default, but for the frequent expediente updates (feed only unless asked).
+    quiet = {"expediente.stage_changed", "expediente.documents_added"}
+    assert {i["kind"] for i in defaults if not i["email"]} == quiet
     r = await client.put(
         "/api/v1/notifications/preferences",
         json=[{"kind": "consultation.sla_warning", "in_app": True, "email": False}],

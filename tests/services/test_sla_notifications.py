@@ -15,10 +15,19 @@ from app.services.sla import scan as sla_scan
 from tests import factories as f
 from tests.services.test_consultation_sla import _intake, _office, madrid
 
+# The SLA detector's notifications (intake records its own, to the municipality).
+SLA_FEED = (
+    "SELECT n.user_id FROM notification n JOIN notification_event e ON e.id = n.event_id"
+    " WHERE e.kind LIKE 'consultation.sla_%'"
+)
+
 
 async def _events(session) -> list[tuple[str, str]]:
     rows = await session.execute(
-        text("SELECT kind, dedupe_key FROM notification_event ORDER BY id")
+        text(
+            "SELECT kind, dedupe_key FROM notification_event e"
+            " WHERE e.kind LIKE 'consultation.sla_%' ORDER BY id"
+        )
     )
     return [(r[0], r[1]) for r in rows]
 
@@ -42,6 +51,7 @@ async def test_crossing_a_threshold_notifies_the_office_and_the_area_once(sessio
                 text(
                     "SELECT n.user_id FROM notification n"
                     " JOIN notification_event e ON e.id = n.event_id"
+                    " WHERE e.kind LIKE 'consultation.sla_%'"
                 )
             )
         )
@@ -65,9 +75,7 @@ async def test_a_breach_also_tells_the_municipality(session):
     await session.commit()
     kinds = [k for k, _ in await _events(session)]
     assert kinds == ["consultation.sla_breached"]  # the breach, not the warnings it passed
-    recipients = set(
-        (await session.execute(text("SELECT user_id FROM notification"))).scalars().all()
-    )
+    recipients = set((await session.execute(text(SLA_FEED))).scalars().all())
     assert mayor.id in recipients
     assert other_mayor.id not in recipients
 
@@ -119,7 +127,9 @@ async def test_two_scans_at_once_record_each_notification_once(session):
     totals = await asyncio.gather(until_done(), until_done())
     assert sum(totals) == 12
     assert (
-        await session.execute(text("SELECT count(*) FROM notification_event"))
+        await session.execute(
+            text("SELECT count(*) FROM notification_event e WHERE e.kind LIKE 'consultation.sla_%'")
+        )
     ).scalar_one() == 12
 
 
@@ -145,7 +155,9 @@ async def test_emitting_the_same_event_concurrently_records_it_once(session):
 
     results = await asyncio.gather(*(one() for _ in range(8)))
     assert results.count(True) == 1
-    assert (await session.execute(text("SELECT count(*) FROM notification"))).scalar_one() == 1
+    assert (
+        await session.execute(text(f"SELECT count(*) FROM ({SLA_FEED}) AS sla"))
+    ).scalar_one() == 1
 
 
 async def test_preferences_choose_channels(session):
@@ -161,7 +173,19 @@ async def test_preferences_choose_channels(session):
     c = await _intake(session, actor, madrid(2026, 11, 25, 10, 0))
     await sla_scan.refresh_sla_states(session, now=c.sla_next_check_at + timedelta(seconds=1))
     await session.commit()
-    in_app = (await session.execute(text("SELECT count(*) FROM notification"))).scalar_one()
-    emails = (await session.execute(text("SELECT to_address FROM email_delivery"))).scalars().all()
+    in_app = (await session.execute(text(f"SELECT count(*) FROM ({SLA_FEED}) AS sla"))).scalar_one()
+    emails = (
+        (
+            await session.execute(
+                text(
+                    "SELECT d.to_address FROM email_delivery d"
+                    " JOIN notification_event e ON e.id = d.event_id"
+                    " WHERE e.kind LIKE 'consultation.sla_%'"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert in_app == 0
     assert emails == [actor.label]

@@ -37,6 +37,7 @@ from app.schemas.calendar import (
     EntryPublic,
     EntryUpdate,
 )
+from app.services.calendar import notices
 from app.services.calendar.recurrence import (
     parse_rrule,
     validate_rrule,
@@ -269,6 +270,8 @@ async def update_entry(
         changes["sequence"] = {"from": entry.sequence - 1, "to": entry.sequence}
         await flush(session)
         await audit.record(session, actor, f"{ENTITY}.update", ENTITY, entry.id, changes)
+        if entry.published_at is not None:
+            await notices.registered_event_changed(session, entry, actor, set(changes))
     return to_public(entry, mun_ids)
 
 
@@ -294,6 +297,7 @@ async def publish_entry(session: AsyncSession, actor: Actor, entry_id: uuid.UUID
         entry.id,
         {"status": {"from": "draft", "to": "published"}, "sequence": entry.sequence},
     )
+    await notices.grant_call_opened(session, entry, actor)
     return await entry_public(session, entry)
 
 

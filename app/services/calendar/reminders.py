@@ -4,7 +4,6 @@ soon, a number of working days before their deadline."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,18 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core.time import MADRID
-from app.models.base import Role
 from app.models.calendar import (
-    AudienceKind,
     CalendarEntry,
-    CalendarEntryMunicipality,
     EntryKind,
     EntryStatus,
 )
-from app.models.municipality import Municipality
 from app.models.notification import NotificationKind
-from app.models.user import User
 from app.services.calendar.entries import ENTITY, working_days_before
+from app.services.calendar.notices import addressed_with_users
 from app.services.notifications import outbox
 from app.services.sla.clock import load_calendar
 
@@ -92,7 +87,7 @@ async def grant_call_reminders(
             if result is not None:
                 emitted.append(result)
             # And once for each addressed municipality that has people to tell.
-            for municipality_id in await _addressed_with_users(session, call):
+            for municipality_id in await addressed_with_users(session, call):
                 local = dataclasses.replace(
                     spec,
                     dedupe_key=f"{spec.dedupe_key}:{municipality_id}",
@@ -105,31 +100,3 @@ async def grant_call_reminders(
             if len(emitted) >= batch:
                 return ReminderScan(len(emitted), emitted)
     return ReminderScan(len(emitted), emitted)
-
-
-async def _addressed_with_users(session: AsyncSession, entry: CalendarEntry) -> list[uuid.UUID]:
-    """Municipalities an entry is addressed to that have active municipal users."""
-    stmt = (
-        select(col(User.municipality_id))
-        .where(
-            col(User.role) == Role.municipal_user,
-            col(User.is_active).is_(True),
-            col(User.municipality_id).is_not(None),
-        )
-        .distinct()
-    )
-    if entry.audience == AudienceKind.comarca:
-        stmt = stmt.where(
-            col(User.municipality_id).in_(
-                select(col(Municipality.id)).where(col(Municipality.comarca_id) == entry.comarca_id)
-            )
-        )
-    elif entry.audience == AudienceKind.municipalities:
-        stmt = stmt.where(
-            col(User.municipality_id).in_(
-                select(col(CalendarEntryMunicipality.municipality_id)).where(
-                    col(CalendarEntryMunicipality.entry_id) == entry.id
-                )
-            )
-        )
-    return [m for m in (await session.execute(stmt)).scalars().all() if m is not None]

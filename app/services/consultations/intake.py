@@ -25,6 +25,7 @@ from app.models.consultation import Consultation, ReferenceCounter
 from app.models.faq import AssistantQuery
 from app.models.municipality import Municipality
 from app.schemas.consultations import ConsultationCreate
+from app.services.consultations import notices
 from app.services.consultations.lifecycle import check_service, get, record_event
 from app.services.sla import clock as sla
 
@@ -132,6 +133,7 @@ async def create(
         audit.snapshot(c, ["reference", "municipality_id", "channel", "priority", "service_id"])
         | {"assistant_query_id": str(data.assistant_query_id) if data.assistant_query_id else None},
     )
+    await notices.received(session, c, actor, code)
     return c, code
 
 

@@ -29,6 +29,7 @@ from app.models.consultation import (
 )
 from app.models.user import User
 from app.schemas.consultations import ConsultationUpdate, TransitionRequest
+from app.services.consultations import notices
 from app.services.sla import clock as sla
 
 S = ConsultationStatus
@@ -134,6 +135,7 @@ async def update(
         await record_event(
             session, c, actor, "assigned", is_public=False, data={"assignee_id": c.assignee_id}
         )
+        await notices.assigned(session, c, actor)
     if "priority" in changes or "service_id" in changes:
         await record_event(session, c, actor, "sla_recomputed", data=changes)
     await session.flush()
@@ -209,6 +211,7 @@ async def transition(
     c.version += 1
     kind = "reopened" if data.get("reopened") else "status_changed"
     await record_event(session, c, actor, kind, from_status=previous, to_status=c.status, data=data)
+    await notices.transitioned(session, c, actor, previous, reopened=bool(data.get("reopened")))
     if req.note:
         # Staff notes stay internal; a municipality's note (closing, reopening) is a public
         # message of the municipality, visible to it and to the office.

@@ -18,6 +18,7 @@ from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor
 from app.models.consultation import ConsultationMessage, MessageVisibility
 from app.schemas.consultations import MessageCreate
+from app.services.consultations import notices
 from app.services.consultations.lifecycle import S, get, record_event
 from app.services.sla import clock as sla
 
@@ -86,6 +87,11 @@ async def add_message(
     await record_event(
         session, c, actor, "message_added", is_public=public, data={"visibility": data.visibility}
     )
+    # Internal notes tell nobody: they never reach the municipality.
+    if public and staff:
+        await notices.replied(session, c, actor)
+    elif public:
+        await notices.municipality_replied(session, c, actor)
     await session.flush()
     await audit.record(
         session,

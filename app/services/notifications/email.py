@@ -14,6 +14,7 @@ import aiosmtplib
 
 from app.core.config import Settings
 from app.models.notification import NotificationEvent
+from app.services.notifications.outbox import PERSONAL_PAYLOAD
 from app.services.webhooks import absolute_link
 
 SUBJECT_PREFIX = "[OAAA]"
@@ -35,7 +36,13 @@ def subject_for(event: NotificationEvent) -> str:
 
 def render(event: NotificationEvent, to_address: str, settings: Settings) -> EmailMessage:
     link = absolute_link(event.link)
+    personal = [
+        (label, str(event.payload[key]))
+        for key, label in PERSONAL_PAYLOAD.items()
+        if event.payload.get(key)
+    ]
     text_lines = [event.title, "", event.body]
+    text_lines += [f"{label}: {value}" for label, value in personal]
     if link:
         text_lines += ["", f"Consúltelo en: {link}"]
     text_lines += ["", "--", FOOTER]
@@ -44,6 +51,10 @@ def render(event: NotificationEvent, to_address: str, settings: Settings) -> Ema
         f'<p><a href="{html.escape(link, quote=True)}">Abrir en la plataforma</a></p>'
         if link
         else ""
+    )
+    personal_html = "".join(
+        f"<p>{html.escape(label)}: <strong>{html.escape(value)}</strong></p>"
+        for label, value in personal
     )
     body_html = "".join(
         f"<p>{html.escape(paragraph)}</p>"
@@ -55,7 +66,7 @@ def render(event: NotificationEvent, to_address: str, settings: Settings) -> Ema
         f"<title>{html.escape(event.title)}</title></head>"
         '<body style="font-family: sans-serif; line-height: 1.4">'
         f'<h1 style="font-size: 1.2em">{html.escape(event.title)}</h1>'
-        f"{body_html}{html_link}"
+        f"{body_html}{personal_html}{html_link}"
         f'<hr><p style="color: #666; font-size: 0.85em">{html.escape(FOOTER)}</p>'
         "</body></html>"
     )

@@ -29,6 +29,7 @@ from app.models.notification import (
     NotificationPreference,
 )
 from app.schemas.notifications import NotificationPublic, PreferenceItem
+from app.services.notifications import outbox
 from app.services.notifications.outbox import user_channel
 
 STREAM_BATCH = 100
@@ -142,7 +143,11 @@ async def preferences(session: AsyncSession, actor: Actor) -> list[PreferenceIte
     for kind in NotificationKind:
         p = stored.get(kind)
         out.append(
-            PreferenceItem(kind=kind, in_app=p.in_app if p else True, email=p.email if p else True)
+            PreferenceItem(
+                kind=kind,
+                in_app=p.in_app if p else True,
+                email=p.email if p else outbox.default_email(kind),
+            )
         )
     return out
 

@@ -30,6 +30,7 @@ from app.models.notification import (
     EmailDelivery,
     Notification,
     NotificationEvent,
+    NotificationKind,
     NotificationPreference,
     WebhookDelivery,
     WebhookSubscription,
@@ -45,11 +46,39 @@ EMAIL_JOB = "deliver_email"
 
 @dataclass(frozen=True)
 class Audience:
-    """Who hears of an event: the office, the responsible área, the municipality concerned."""
+    """Who hears of an event: the office, the responsible área, the municipality concerned,
+    and named people (e.g. the person a consultation is assigned to)."""
 
     office: bool = True
     area: bool = True
     municipality: bool = False
+    users: tuple[uuid.UUID, ...] = ()
+
+
+# Kinds that arrive often and matter less by e-mail: in the feed only unless a person asks.
+QUIET_BY_EMAIL = frozenset(
+    {
+        NotificationKind.expediente_stage_changed.value,
+        NotificationKind.expediente_documents_added.value,
+    }
+)
+
+
+# Payload entries meant for the people told, never for systems: webhooks leave them out.
+PERSONAL_PAYLOAD: dict[str, str] = {
+    "access_code": "Código de seguimiento",
+    "survey_url": "Encuesta de satisfacción",
+}
+
+
+def system_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as a webhook receiver gets it (without the personal entries)."""
+    return {k: v for k, v in payload.items() if k not in PERSONAL_PAYLOAD}
+
+
+def default_email(kind: str) -> bool:
+    """Whether a kind reaches a person by e-mail when they have not said otherwise."""
+    return kind not in QUIET_BY_EMAIL
 
 
 @dataclass
@@ -66,6 +95,8 @@ class EventSpec:
     link: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     audience: Audience = field(default_factory=Audience)
+    # The person who made the change: never told of their own change.
+    author_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -129,6 +160,20 @@ async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
                 col(User.municipality_id) == spec.municipality_id,
             )
         )
+    if spec.audience.users:
+        # Named people only within the event's scope: staff, or the municipality concerned.
+        conditions.append(
+            and_(
+                col(User.id).in_(spec.audience.users),
+                or_(
+                    col(User.role).in_((Role.admin, Role.oaaa_staff, Role.area_staff)),
+                    and_(
+                        col(User.role) == Role.municipal_user,
+                        col(User.municipality_id) == spec.municipality_id,
+                    ),
+                ),
+            )
+        )
     if not conditions:
         return []
     stmt = select(User).where(col(User.is_active).is_(True), or_(*conditions))
@@ -182,7 +227,7 @@ async def emit(
     who = (spec.audience, spec.area_id, spec.municipality_id)
     if who not in cache.recipients:
         cache.recipients[who] = await _recipients(session, spec)
-    users = cache.recipients[who]
+    users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     pref_key = (*who, spec.kind)
     if pref_key not in cache.preferences:
         cache.preferences[pref_key] = await _preferences(session, users, spec.kind)
@@ -194,7 +239,7 @@ async def emit(
         if pref is None or pref.in_app:
             in_app.append(user.id)
             session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
-        if pref is None or pref.email:
+        if pref.email if pref is not None else default_email(spec.kind):
             email = EmailDelivery(
                 event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
             )
