@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -41,6 +42,7 @@ from app.routers import (
     visits,
     webhooks,
 )
+from app.schemas.events import CATALOGUE, WebhookEvent
 
 API_PREFIX = "/api/v1"
 
@@ -115,7 +117,36 @@ def create_app() -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    _document_webhooks(app)
     return app
+
+
+def _document_webhooks(app: FastAPI) -> None:
+    """The event catalogue as the OpenAPI 3.1 `webhooks` section: one operation per event type,
+    whose body is what a subscriber receives."""
+    for kind, (title, recipients, payload) in CATALOGUE.items():
+
+        async def receive(body: Any) -> None:  # documentation only: never called
+            return None
+
+        receive.__annotations__["body"] = WebhookEvent[payload]  # type: ignore[valid-type]
+        app.webhooks.add_api_route(
+            kind.value,
+            receive,
+            methods=["POST"],
+            operation_id=f"webhook_{kind.value.replace('.', '_')}",
+            summary=title,
+            description=f"Destinatarios de la notificación: {recipients}.",
+            tags=["webhooks"],
+            status_code=204,
+            responses={
+                204: {"description": "Recibido (cualquier respuesta 2xx)"},
+                "default": {
+                    "description": "Cualquier otra respuesta es un fallo: la entrega se reintenta "
+                    "con espera creciente y, tras el último intento, queda como fallida"
+                },
+            },
+        )
 
 
 app = create_app()

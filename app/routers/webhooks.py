@@ -17,6 +17,7 @@ from app.core.scoping import Actor
 from app.models.audit import ActorType
 from app.models.integration import IntegrationScope
 from app.models.notification import DeliveryStatus
+from app.schemas.events import EventType, event_types
 from app.schemas.webhooks import (
     WebhookAttemptPublic,
     WebhookDeliveryPublic,
@@ -52,6 +53,19 @@ Writer = Annotated[Actor, Depends(_webhook_actor(IntegrationScope.notifications_
 def _with_secret(sub: object, secret: str) -> WebhookSubscriptionWithSecret:
     public = WebhookSubscriptionPublic.model_validate(sub)
     return WebhookSubscriptionWithSecret(**public.model_dump(), secret=secret)
+
+
+@router.get(
+    "/webhooks/event-types",
+    operation_id="webhooks_event_types",
+    summary="Catálogo de tipos de evento",
+    response_model=list[EventType],
+    responses=problem_responses(422),
+)
+async def list_event_types() -> list[EventType]:
+    """Every event a subscription can receive, with who is told and the schema of its payload
+    (described in the `webhooks` section of this document). Public: it documents the API."""
+    return event_types()
 
 
 @router.get(
