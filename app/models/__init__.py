@@ -31,6 +31,7 @@ from app.models.integration import IntegrationClient
 from app.models.municipality import Comarca, Municipality
 from app.models.newsletter import NewsletterDispatch
 from app.models.notification import (
+    DigestDispatch,
     EmailDelivery,
     Notification,
     NotificationEvent,
@@ -58,6 +59,7 @@ __all__ = [
     "Consultation",
     "ConsultationEvent",
     "ConsultationMessage",
+    "DigestDispatch",
     "EmailDelivery",
     "EventRegistration",
     "Expediente",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -133,6 +133,23 @@ class NotificationPreference(SQLModel, table=True):
     in_app: bool = True
     email: bool = True
     updated_at: datetime = updated_at_field()
+
+
+class DigestDispatch(SQLModel, table=True):
+    """One person's daily digest e-mail: recorded so that a day is sent once."""
+
+    __tablename__ = "digest_dispatch"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_digest_dispatch"),)
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    day: date
+    to_address: str = Field(max_length=254)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    sent_at: datetime | None = aware_datetime_field()
+    created_at: datetime = created_at_field()
 
 
 class WebhookSubscription(SQLModel, table=True):

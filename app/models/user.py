@@ -63,6 +63,8 @@ class User(UserBase, table=True):
     area_id: uuid.UUID | None = Field(default=None, foreign_key="area.id", index=True)
     password_hash: str = Field(max_length=255)
     is_active: bool = True
+    # One e-mail a day with the day's notifications instead of one e-mail per notification.
+    email_digest: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     last_login_at: datetime | None = aware_datetime_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

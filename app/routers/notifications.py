@@ -15,12 +15,14 @@ from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.models.notification import NotificationKind
 from app.schemas.notifications import (
+    DigestPublic,
+    DigestUpdate,
     NotificationPublic,
     PreferenceItem,
     PreferencesPublic,
     UnreadCount,
 )
-from app.services.notifications import feed
+from app.services.notifications import digest, feed
 
 router = APIRouter(tags=["notifications"], route_class=ApiRoute)
 
@@ -148,3 +150,28 @@ async def set_preferences(
 ) -> PreferencesPublic:
     """Sets the channels of the listed kinds; kinds not listed keep their setting."""
     return PreferencesPublic(items=await feed.set_preferences(session, actor, items))
+
+
+@router.get(
+    "/notifications/digest",
+    operation_id="notifications_digest_get",
+    summary="Mi resumen diario por correo",
+    response_model=DigestPublic,
+    responses=problem_responses(401, 403),
+)
+async def get_digest(session: SessionDep, actor: CurrentActor) -> DigestPublic:
+    """Whether the caller gets one e-mail a day with the day's notifications."""
+    return await digest.get(session, actor)
+
+
+@router.put(
+    "/notifications/digest",
+    operation_id="notifications_digest_set",
+    summary="Elegir el resumen diario por correo",
+    response_model=DigestPublic,
+    responses=problem_responses(401, 403, 415, 422),
+)
+async def set_digest(data: DigestUpdate, session: SessionDep, actor: CurrentActor) -> DigestPublic:
+    """With the digest on, the notifications that would arrive by e-mail (per-kind choices)
+    arrive together each morning at 07:00 instead of one by one; the feed is unchanged."""
+    return await digest.set_enabled(session, actor, data.enabled)

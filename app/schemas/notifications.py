@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.models.notification import NotificationKind
 from app.schemas.base import StrictInput
@@ -34,6 +34,15 @@ class PreferenceItem(StrictInput):
     kind: NotificationKind
     in_app: bool = True
     email: bool = True
+
+
+class DigestUpdate(StrictInput):
+    enabled: bool = Field(description="Un único correo diario en lugar de uno por aviso")
+
+
+class DigestPublic(SQLModel):
+    enabled: bool = Field(description="Recibe un único correo diario con los avisos del día")
+    hour: int = Field(description="Hora (Europe/Madrid) a la que se envía el resumen")
 
 
 class PreferencesPublic(SQLModel):

@@ -16,10 +16,8 @@ import re
 import uuid
 from datetime import UTC, date, datetime, time
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
-from arq import Retry
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +35,6 @@ from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
 from app.models.newsletter import NewsletterDispatch
 from app.models.user import User
 from app.schemas.newsletter import DigestItem, DispatchResult, Newsletter
-from app.services.notifications import delivery
 from app.services.notifications import email as email_service
 from app.services.webhooks import absolute_link
 
@@ -276,15 +273,13 @@ def render_text(n: Newsletter) -> str:
 
 def render_email(n: Newsletter, to_address: str) -> EmailMessage:
     settings = get_settings()
-    message = EmailMessage()
-    message["Subject"] = f"{email_service.SUBJECT_PREFIX} {n.title}"
-    message["From"] = settings.email_from
-    message["To"] = to_address
-    message["Message-ID"] = make_msgid(domain="oaaa.dip-badajoz.es")
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(render_text(n))
-    message.add_alternative(render_html(n), subtype="html")
-    return message
+    return email_service.compose_message(
+        f"{email_service.SUBJECT_PREFIX} {n.title}",
+        to_address,
+        render_text(n),
+        render_html(n),
+        settings,
+    )
 
 
 # ---- dispatch -------------------------------------------------------------------------------
@@ -352,53 +347,18 @@ def _actor_for(user: User) -> Actor:
 
 
 async def send_newsletter(ctx: dict[str, Any], dispatch_id: str) -> str:
-    """arq job: sends one quarter's newsletter to one person (`sent`, `retry`, `failed`,
-    `skipped` or `disabled`)."""
-    settings = get_settings()
-    sessionmaker = ctx["sessionmaker"]
-    did = uuid.UUID(str(dispatch_id))
-    async with sessionmaker() as session:
-        stmt = (
-            select(NewsletterDispatch)
-            .where(col(NewsletterDispatch.id) == did, col(NewsletterDispatch.status) == "pending")
-            .with_for_update(skip_locked=True)
-        )
-        dispatch = (await session.execute(stmt)).scalars().first()
-        if dispatch is None:
-            return "skipped"
-        if not settings.email_enabled:
-            dispatch.last_error = delivery.EMAIL_DISABLED
-            await session.commit()
-            return "disabled"
-        user = await session.get(User, dispatch.user_id)
-        if user is None or not user.is_active:
-            dispatch.status = "failed"
-            dispatch.last_error = "usuario inexistente o desactivado"
-            await session.commit()
-            return "failed"
+    """arq job: sends one quarter's newsletter to one person (see `email.send_dispatch`)."""
+
+    async def compose(session: AsyncSession, user: User, dispatch: Any) -> EmailMessage:
         newsletter = await build(session, _actor_for(user), dispatch.quarter)
-        message = render_email(newsletter, dispatch.to_address)
-        error, permanent = await email_service.try_send(message, settings)
-        dispatch.attempts += 1
-        if error is None:
-            dispatch.status = "sent"
-            dispatch.sent_at = datetime.now(UTC)
-            dispatch.last_error = None
-            outcome = "sent"
-        else:
-            dispatch.last_error = error[:1000]
-            if permanent or dispatch.attempts >= MAX_ATTEMPTS:
-                dispatch.status = "failed"
-                outcome = "failed"
-            else:
-                outcome = "retry"
-        attempts = dispatch.attempts
-        await session.commit()
-    logger.info(
-        "newsletter attempt",
-        extra={"fields": {"dispatch_id": str(did), "attempt": attempts, "outcome": outcome}},
+        return render_email(newsletter, dispatch.to_address)
+
+    return await email_service.send_dispatch(
+        ctx,
+        NewsletterDispatch,
+        dispatch_id,
+        compose,
+        max_attempts=MAX_ATTEMPTS,
+        retry_seconds=RETRY_SECONDS,
+        what="newsletter",
     )
-    if outcome == "retry" and ctx.get("job_try") is not None:
-        delay = RETRY_SECONDS[min(attempts, len(RETRY_SECONDS)) - 1]
-        raise Retry(defer=delay)
-    return outcome

@@ -17,6 +17,7 @@ from app.core.config import get_settings
 from app.core.db import make_engine
 from app.services.idempotency import purge_expired_keys
 from app.services.newsletter import MAX_ATTEMPTS, send_newsletter
+from app.services.notifications import digest
 from app.services.notifications.delivery import (
     deliver_email,
     deliver_webhook,
@@ -76,6 +77,7 @@ class WorkerSettings:
         func(deliver_webhook, keep_result=0, timeout=300),
         func(deliver_email, keep_result=0, timeout=300),
         func(send_newsletter, keep_result=0, timeout=300, max_tries=MAX_ATTEMPTS),
+        func(digest.send_digest, keep_result=0, timeout=300, max_tries=digest.MAX_ATTEMPTS),
     ]
     cron_jobs: ClassVar[list[Any]] = [
         # Unique across workers (arq's default for cron jobs); the scan itself is safe to
@@ -98,6 +100,15 @@ class WorkerSettings:
         ),
         # Idempotency keys live a day; an expired key is also ignored (and deleted) when seen.
         cron(purge_expired_keys, minute={17}, second={0}, unique=True, timeout=300),
+        # The daily digest, each morning in Europe/Madrid.
+        cron(
+            digest.queue_digests,
+            hour={digest.HOUR},
+            minute={0},
+            second={0},
+            unique=True,
+            timeout=300,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

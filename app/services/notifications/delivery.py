@@ -64,6 +64,7 @@ from app.models.notification import (
 from app.schemas.webhooks import message_id
 from app.services import webhooks
 from app.services.notifications import email as email_service
+from app.services.notifications.email import EMAIL_DISABLED
 from app.services.notifications.outbox import EMAIL_JOB, WEBHOOK_JOB, delivery_job_id
 
 logger = logging.getLogger("app.services.notifications.delivery")
@@ -88,7 +89,6 @@ CLAIM_SLACK = timedelta(seconds=1)
 SWEEP_BATCH = 1000
 ERROR_MAX_CHARS = 1000
 INTERRUPTED = "intento interrumpido (el worker se detuvo antes de conocer el resultado)"
-EMAIL_DISABLED = "envío de correo desactivado (OAAA_EMAIL_ENABLED=false)"
 
 
 Sessionmaker = async_sessionmaker[AsyncSession]

@@ -7,17 +7,29 @@ The SMTP server, credentials and sender come from the settings (`OAAA_SMTP_*`,
 from __future__ import annotations
 
 import html
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any, Protocol
 
 import aiosmtplib
+from arq import Retry
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from app.core.config import Settings
+from app.core.config import Settings, get_settings
 from app.models.notification import NotificationEvent
-from app.services.notifications.outbox import PERSONAL_PAYLOAD
+from app.models.user import User
+from app.services.notifications.outbox import personal_details
 from app.services.webhooks import absolute_link
 
+logger = logging.getLogger("app.email")
+
 SUBJECT_PREFIX = "[OAAA]"
+EMAIL_DISABLED = "envío de correo desactivado (OAAA_EMAIL_ENABLED=false)"
 FOOTER = (
     "Este aviso lo envía automáticamente la Oficina de Atención a Alcaldes y Alcaldesas "
     "de la Diputación de Badajoz. Puede elegir qué avisos recibe y por qué canal en sus "
@@ -36,11 +48,7 @@ def subject_for(event: NotificationEvent) -> str:
 
 def render(event: NotificationEvent, to_address: str, settings: Settings) -> EmailMessage:
     link = absolute_link(event.link)
-    personal = [
-        (label, str(event.payload[key]))
-        for key, label in PERSONAL_PAYLOAD.items()
-        if event.payload.get(key)
-    ]
+    personal = personal_details(event.payload)
     text_lines = [event.title, "", event.body]
     text_lines += [f"{label}: {value}" for label, value in personal]
     if link:
@@ -71,13 +79,22 @@ def render(event: NotificationEvent, to_address: str, settings: Settings) -> Ema
         "</body></html>"
     )
 
+    return compose_message(
+        subject_for(event), to_address, "\n".join(text_lines), html_doc, settings
+    )
+
+
+def compose_message(
+    subject: str, to_address: str, text: str, html_doc: str, settings: Settings
+) -> EmailMessage:
+    """An automatic e-mail of the office: plain text with an HTML alternative."""
     message = EmailMessage()
-    message["Subject"] = subject_for(event)
+    message["Subject"] = subject
     message["From"] = settings.email_from
     message["To"] = to_address
     message["Message-ID"] = make_msgid(domain="oaaa.dip-badajoz.es")
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(text_lines))
+    message.set_content(text)
     message.add_alternative(html_doc, subtype="html")
     return message
 
@@ -118,3 +135,83 @@ async def try_send(message: EmailMessage, settings: Settings) -> tuple[str | Non
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return f"{type(exc).__name__}: {exc}", False
     return None, False
+
+
+class DispatchRow(Protocol):
+    """A row that stands for one e-mail to one person (newsletter, daily digest)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    to_address: str
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+Compose = Callable[[AsyncSession, User, Any], Awaitable[EmailMessage | None]]
+
+
+async def send_dispatch(
+    ctx: dict[str, Any],
+    model: type[Any],
+    dispatch_id: str,
+    compose: Compose,
+    *,
+    max_attempts: int,
+    retry_seconds: Sequence[int],
+    what: str,
+) -> str:
+    """arq job body: sends the e-mail of one pending dispatch row, once. The row is locked
+    (`FOR UPDATE SKIP LOCKED`) while it is sent, so two workers never send it twice. Returns
+    `sent`, `empty` (nothing to say), `retry` (arq runs it again later), `failed`, `skipped`
+    (not pending any more) or `disabled` (e-mail is switched off)."""
+    settings = get_settings()
+    did = uuid.UUID(str(dispatch_id))
+    async with ctx["sessionmaker"]() as session:
+        stmt = (
+            select(model)
+            .where(col(model.id) == did, col(model.status) == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        dispatch = (await session.execute(stmt)).scalars().first()
+        if dispatch is None:
+            return "skipped"
+        if not settings.email_enabled:
+            dispatch.last_error = EMAIL_DISABLED
+            await session.commit()
+            return "disabled"
+        user = await session.get(User, dispatch.user_id)
+        if user is None or not user.is_active:
+            dispatch.status = "failed"
+            dispatch.last_error = "usuario inexistente o desactivado"
+            await session.commit()
+            return "failed"
+        message = await compose(session, user, dispatch)
+        if message is None:
+            dispatch.status = "empty"
+            await session.commit()
+            return "empty"
+        error, permanent = await try_send(message, settings)
+        dispatch.attempts += 1
+        if error is None:
+            dispatch.status = "sent"
+            dispatch.sent_at = datetime.now(UTC)
+            dispatch.last_error = None
+            outcome = "sent"
+        else:
+            dispatch.last_error = error[:1000]
+            if permanent or dispatch.attempts >= max_attempts:
+                dispatch.status = "failed"
+                outcome = "failed"
+            else:
+                outcome = "retry"
+        attempts = dispatch.attempts
+        await session.commit()
+    logger.info(
+        f"{what} attempt",
+        extra={"fields": {"dispatch_id": str(did), "attempt": attempts, "outcome": outcome}},
+    )
+    if outcome == "retry" and ctx.get("job_try") is not None:
+        raise Retry(defer=retry_seconds[min(attempts, len(retry_seconds)) - 1])
+    return outcome

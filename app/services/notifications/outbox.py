@@ -71,6 +71,13 @@ PERSONAL_PAYLOAD: dict[str, str] = {
 }
 
 
+def personal_details(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the personal entries a payload carries, for people's e-mails."""
+    return [
+        (label, str(payload[key])) for key, label in PERSONAL_PAYLOAD.items() if payload.get(key)
+    ]
+
+
 def system_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload as a webhook receiver gets it (without the personal entries)."""
     return {k: v for k, v in payload.items() if k not in PERSONAL_PAYLOAD}
@@ -239,7 +246,9 @@ async def emit(
         if pref is None or pref.in_app:
             in_app.append(user.id)
             session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
-        if pref.email if pref is not None else default_email(spec.kind):
+        wants_email = pref.email if pref is not None else default_email(spec.kind)
+        # Digest readers get the day's notifications in one e-mail (`digest`), not each one.
+        if wants_email and not user.email_digest:
             email = EmailDelivery(
                 event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
             )
