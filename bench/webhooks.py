@@ -453,6 +453,8 @@ def main() -> None:
     # A key prefix (and so an arq queue) of this run's own.
     os.environ["OAAA_REDIS_PREFIX"] = f"oaaa-bench-{uuid.uuid4().hex[:8]}:"
     os.environ["OAAA_WEBHOOK_CONCURRENCY"] = str(args.concurrency)
+    # The receiver is a local process: allowed explicitly, as an operator allows one.
+    os.environ["OAAA_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1"
     os.environ.setdefault("OAAA_DB_POOL_SIZE", str(min(args.concurrency, 40)))
     common.migrate(url)  # alembic's env runs its own event loop
     asyncio.run(

@@ -27,7 +27,7 @@ class Received:
 
 
 # What the receiver does with a request: an HTTP status to answer, "hang" (never answer),
-# or "close" (drop the connection without answering).
+# "close" (drop the connection without answering) or "redirect:<url>" (302 to that URL).
 Action = int | str
 Behaviour = Callable[[int, Received], Action]
 
@@ -89,10 +89,14 @@ class HttpReceiver:
                     self._hanging.add(writer)
                     await asyncio.sleep(3600)
                     return
+                extra = ""
+                if isinstance(action, str) and action.startswith("redirect:"):
+                    extra = f"location: {action.removeprefix('redirect:')}\r\n"
+                    action = 302
                 assert isinstance(action, int)
                 payload = b"ok" if 200 <= action < 300 else b"fallo del receptor"
                 writer.write(
-                    f"HTTP/1.1 {action} X\r\ncontent-type: text/plain\r\n"
+                    f"HTTP/1.1 {action} X\r\ncontent-type: text/plain\r\n{extra}"
                     f"content-length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )
@@ -224,13 +228,12 @@ async def event(
 
 @contextlib.asynccontextmanager
 async def job_ctx(http_timeout: float = 5.0, redis: Any = None) -> AsyncIterator[dict[str, Any]]:
-    """The context arq hands a job: the app's sessionmaker and an HTTP client that follows no
-    redirects (plus `redis`, an ArqRedis, when given)."""
-    import httpx
-
+    """The context arq hands a job: the app's sessionmaker and the worker's HTTP client
+    (guarded destinations, no redirects), plus `redis`, an ArqRedis, when given."""
     from app.core.db import get_sessionmaker
+    from app.core.netguard import webhook_client
 
-    async with httpx.AsyncClient(timeout=http_timeout, follow_redirects=False) as http:
+    async with webhook_client(timeout=http_timeout, max_connections=20) as http:
         ctx: dict[str, Any] = {"sessionmaker": get_sessionmaker(), "http": http}
         if redis is not None:
             ctx["redis"] = redis

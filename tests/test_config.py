@@ -33,3 +33,27 @@ def test_plain_database_url_variable_is_honoured(monkeypatch: pytest.MonkeyPatch
 def test_secret_is_not_shown_in_repr() -> None:
     settings = Settings(environment="test", jwt_secret="supersecretvalue" * 3)  # type: ignore[arg-type]
     assert "supersecretvalue" not in repr(settings)
+
+
+def test_webhook_allowed_hosts_are_read_as_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ipaddress import ip_address
+
+    from app.core.netguard import parse_allow_list
+
+    monkeypatch.setenv("OAAA_WEBHOOK_ALLOWED_HOSTS", "Hooks.Dip.Internal, 10.0.0.5,[fd00::1],")
+    allowed = parse_allow_list(Settings().webhook_allowed_hosts)
+    assert allowed.names == {"hooks.dip.internal"}
+    assert allowed.addresses == {ip_address("10.0.0.5"), ip_address("fd00::1")}
+
+
+def test_a_negative_secret_overlap_is_refused() -> None:
+    with pytest.raises(ValidationError, match="webhook_secret_overlap_hours"):
+        Settings(webhook_secret_overlap_hours=-1)  # type: ignore[arg-type]
+
+
+def test_webhooks_require_https_outside_local_and_test() -> None:
+    assert not Settings(environment="test").webhooks_require_https  # type: ignore[arg-type]
+    production = Settings(environment="production", jwt_secret="r" * 48)  # type: ignore[arg-type]
+    assert production.webhooks_require_https

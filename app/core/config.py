@@ -70,6 +70,19 @@ class Settings(BaseSettings):
 
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 20
+    # Comma-separated hosts or IP addresses that webhooks may reach even though they are
+    # internal (loopback, private, link-local...). Empty: only public destinations.
+    webhook_allowed_hosts: str = ""
+    webhook_secret_overlap_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="Horas durante las que el secreto anterior sigue firmando tras una rotación",
+    )
+
+    # `/metrics`: open to loopback clients (unless disabled) and to this bearer token.
+    metrics_token: SecretStr | None = None
+    metrics_allow_loopback: bool = True
 
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
@@ -95,6 +108,10 @@ class Settings(BaseSettings):
                     f"outside local/test environments (environment={self.environment})"
                 )
         return self
+
+    @property
+    def webhooks_require_https(self) -> bool:
+        return self.environment not in ("local", "test")
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import hmac
+import inspect
+import ipaddress
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+T = TypeVar("T")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
@@ -183,5 +204,206 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
-def metrics_response() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+# ---- /metrics ------------------------------------------------------------------------------
+
+
+def authorize_metrics(request: Request) -> None:
+    """`/metrics` is open to a loopback client (unless `OAAA_METRICS_ALLOW_LOOPBACK=false`)
+    and to the bearer token `OAAA_METRICS_TOKEN`; anyone else gets a 401 or 403 problem. A
+    request that came through a proxy (forwarding headers) is not a loopback client."""
+    from app.core.config import get_settings
+    from app.core.errors import Forbidden, Unauthorized
+
+    settings = get_settings()
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, presented = authorization.partition(" ")
+    if authorization:
+        if (
+            token
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(presented.strip().encode(), token.encode())
+        ):
+            return
+        raise Forbidden("El token de métricas no es válido")
+    if settings.metrics_allow_loopback and _is_loopback_client(request):
+        return
+    if token:
+        raise Unauthorized("Las métricas requieren el token de métricas (Authorization: Bearer)")
+    if settings.metrics_allow_loopback:
+        raise Forbidden("Las métricas solo están disponibles desde la propia máquina")
+    raise Forbidden("Las métricas están cerradas: no hay token de métricas configurado")
+
+
+def _is_loopback_client(request: Request) -> bool:
+    if any(h in request.headers for h in ("forwarded", "x-forwarded-for", "x-real-ip")):
+        return False
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+class _Families(Collector):
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self._families)
+
+
+def metrics_response(extra: Sequence[Metric] = ()) -> Response:
+    """This process's metrics, then `extra` (families read at scrape time)."""
+    body = generate_latest(REGISTRY)
+    if extra:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Families(extra))
+        body += generate_latest(registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+# ---- metrics shared through Redis -----------------------------------------------------------
+#
+# Workers do not serve HTTP and there may be several of them (and several API processes), so
+# what workers measure is added up in Redis hashes and read by whichever API process is
+# scraped. A Redis failure never fails the work being measured.
+
+ATTEMPT_LATENCY_METRIC = "oaaa_delivery_attempt_duration_seconds"
+ATTEMPTS_METRIC = "oaaa_delivery_attempts"
+DEAD_LETTERS_METRIC = "oaaa_delivery_dead_letters"
+SLA_SCAN_METRIC = "oaaa_sla_scan_duration_seconds"
+ATTEMPT_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+SCAN_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+HEARTBEAT_SECONDS = 10
+# A worker whose last heartbeat is older than this is not counted as running.
+HEARTBEAT_STALE_SECONDS = 60
+# Heartbeats of workers gone longer than this are forgotten.
+HEARTBEAT_FORGET_SECONDS = 24 * 3600
+
+
+async def _call(value: Awaitable[T] | T) -> T:
+    """redis-py's hash commands are typed for both clients; ours is the asyncio one."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _metrics_key(name: str) -> str:
+    from app.core.config import get_settings
+
+    return f"{get_settings().redis_prefix}metrics:{name}"
+
+
+def _label_text(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _label_dict(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+async def observe_shared(
+    redis: Redis,
+    name: str,
+    seconds: float,
+    buckets: Sequence[float],
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """One observation of the shared histogram `name` (cumulative buckets, sum and count)."""
+    key, label = _metrics_key(f"histogram:{name}"), _label_text(labels or {})
+    pipe = redis.pipeline(transaction=False)
+    for le in buckets:
+        if seconds <= le:
+            pipe.hincrby(key, f"{label}|{le:g}", 1)
+    pipe.hincrby(key, f"{label}|+Inf", 1)
+    pipe.hincrbyfloat(key, f"{label}|sum", seconds)
+    await pipe.execute()
+
+
+async def count_shared(
+    redis: Redis, name: str, labels: Mapping[str, str] | None = None, amount: int = 1
+) -> None:
+    await _call(redis.hincrby(_metrics_key(f"counter:{name}"), _label_text(labels or {}), amount))
+
+
+async def beat(redis: Redis, worker_id: str, now: float | None = None) -> None:
+    """Records that worker `worker_id` is alive (and reaches its database) now."""
+    at = f"{time.time() if now is None else now}"
+    await _call(redis.hset(_metrics_key("heartbeats"), worker_id, at))
+
+
+async def forget_worker(redis: Redis, worker_id: str) -> None:
+    await _call(redis.hdel(_metrics_key("heartbeats"), worker_id))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def shared_histogram(
+    redis: Redis, name: str, documentation: str, buckets: Sequence[float], labels: Sequence[str]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=list(labels))
+    raw = await _call(redis.hgetall(_metrics_key(f"histogram:{name}")))
+    series: dict[str, dict[str, float]] = {}
+    for field, value in raw.items():
+        label, _, bound = _text(field).rpartition("|")
+        series.setdefault(label, {})[bound] = float(_text(value))
+    for label, values in sorted(series.items()):
+        label_values = _label_dict(label)
+        points = [(f"{le:g}", values.get(f"{le:g}", 0.0)) for le in buckets]
+        points.append(("+Inf", values.get("+Inf", 0.0)))
+        family.add_metric(
+            [label_values.get(k, "") for k in labels], points, sum_value=values.get("sum", 0.0)
+        )
+    return family
+
+
+async def shared_counter(
+    redis: Redis,
+    name: str,
+    documentation: str,
+    labels: Sequence[str],
+    expected: Iterable[Mapping[str, str]] = (),
+) -> CounterMetricFamily:
+    """A counter kept in Redis; `expected` label sets appear with 0 before their first count."""
+    family = CounterMetricFamily(name, documentation, labels=list(labels))
+    raw = await _call(redis.hgetall(_metrics_key(f"counter:{name}")))
+    values = {_text(k): float(_text(v)) for k, v in raw.items()}
+    for label_set in expected:
+        values.setdefault(_label_text(label_set), 0.0)
+    for label, value in sorted(values.items()):
+        label_values = _label_dict(label)
+        family.add_metric([label_values.get(k, "") for k in labels], value)
+    return family
+
+
+async def heartbeat_families(redis: Redis, now: float | None = None) -> Iterator[Metric]:
+    """Age of the freshest worker heartbeat (absent when no worker ever beat) and how many
+    workers beat within `HEARTBEAT_STALE_SECONDS`."""
+    current = time.time() if now is None else now
+    key = _metrics_key("heartbeats")
+    beats = {_text(k): float(_text(v)) for k, v in (await _call(redis.hgetall(key))).items()}
+    forgotten = [w for w, at in beats.items() if current - at > HEARTBEAT_FORGET_SECONDS]
+    if forgotten:
+        await _call(redis.hdel(key, *forgotten))
+    ages = [max(0.0, current - at) for w, at in beats.items() if w not in forgotten]
+    families: list[Metric] = []
+    if ages:
+        age = GaugeMetricFamily(
+            "oaaa_worker_heartbeat_age_seconds",
+            "Segundos desde el último latido de un worker (el más reciente)",
+        )
+        age.add_metric([], min(ages))
+        families.append(age)
+    alive = GaugeMetricFamily(
+        "oaaa_workers_alive",
+        f"Workers con latido en los últimos {HEARTBEAT_STALE_SECONDS} s",
+    )
+    alive.add_metric([], float(sum(1 for a in ages if a <= HEARTBEAT_STALE_SECONDS)))
+    families.append(alive)
+    return iter(families)

@@ -167,6 +167,9 @@ class WebhookSubscription(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] = Field(default_factory=list, sa_type=ARRAY(String(64)))
     secret: str = Field(max_length=200)
+    # After a rotation the replaced secret keeps signing, beside the new one, until then.
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_valid_until: datetime | None = aware_datetime_field()
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.db import get_engine
+from app.core.db import SessionDep, get_engine
 from app.core.errors import ServiceUnavailable, problem_responses
-from app.core.observability import metrics_response
+from app.core.observability import authorize_metrics, metrics_response
 from app.core.redis import get_redis
 from app.schemas.health import Health, Readiness
+from app.services import metrics as metrics_service
 
 router = APIRouter(tags=["health"])
 
@@ -51,8 +52,14 @@ async def readyz() -> Readiness:
     operation_id="metrics",
     summary="Métricas Prometheus",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Formato de exposición"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Formato de exposición"},
+        **problem_responses(401, 403),
+    },
 )
-async def metrics() -> Response:
-    """Prometheus text exposition."""
-    return metrics_response()
+async def metrics(request: Request, session: SessionDep) -> Response:
+    """Prometheus text exposition: this process's HTTP metrics, then deliveries, queue, SLA
+    scan, consultations by SLA state and worker heartbeats (shared by every process). Open to
+    loopback clients and to the bearer token `OAAA_METRICS_TOKEN`; others get 401 or 403."""
+    authorize_metrics(request)
+    return metrics_response(await metrics_service.collect(session, get_redis()))

@@ -91,6 +91,13 @@ class WebhookSubscriptionPublic(SQLModel):
     description: str | None
     event_types: list[str]
     is_active: bool
+    previous_secret_valid_until: datetime | None = Field(
+        default=None,
+        description=(
+            "Tras rotar el secreto, hasta cuándo se firma también con el anterior (cada envío "
+            "lleva ambas firmas en webhook-signature)"
+        ),
+    )
     created_at: datetime
     updated_at: datetime
 

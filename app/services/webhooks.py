@@ -20,14 +20,14 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import audit, crud
+from app.core import audit, crud, netguard
 from app.core.config import get_settings
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.pagination import PageParams, paginate
@@ -113,13 +113,23 @@ def verify(
     raise WebhookVerificationError("no matching signature")
 
 
-def signed_headers(secret: str, msg_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+def signed_headers(
+    secret: str,
+    msg_id: str,
+    body: bytes,
+    timestamp: int,
+    *,
+    previous_secrets: Sequence[str] = (),
+) -> dict[str, str]:
+    """The headers of one attempt. While a rotated-out secret is still valid its signature
+    follows the current one in `webhook-signature`, space-separated (Standard Webhooks)."""
+    signatures = [sign(s, msg_id, timestamp, body) for s in (secret, *previous_secrets)]
     return {
         "content-type": "application/json",
         "user-agent": "OAAA-Webhooks/1.0",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 
@@ -172,8 +182,25 @@ def encode_body(event: NotificationEvent) -> bytes:
 # ---- subscriptions ------------------------------------------------------------------------
 
 
+HIDDEN = frozenset({"secret", "previous_secret"})
+
+
 def _snapshot(sub: WebhookSubscription) -> dict[str, Any]:
-    return {k: v for k, v in audit.snapshot(sub).items() if k != "secret"}
+    return {k: v for k, v in audit.snapshot(sub).items() if k not in HIDDEN}
+
+
+def _check_destination(url: str) -> None:
+    """422 naming `url` when the destination is refused (see `core.netguard`)."""
+    reason = netguard.url_refusal(url)
+    if reason is None:
+        return
+    message = f"Destino de webhook no permitido: {reason}"
+    raise UnprocessableEntity(
+        message,
+        errors=[
+            FieldError(loc=["body", "url"], pointer="/url", message=reason, code="destination")
+        ],
+    )
 
 
 def _kinds(values: list[NotificationKind]) -> list[str]:
@@ -214,6 +241,7 @@ async def get_subscription(
 async def create_subscription(
     session: AsyncSession, actor: Actor, data: WebhookSubscriptionCreate
 ) -> tuple[WebhookSubscription, str]:
+    _check_destination(data.url)
     secret = generate_secret()
     sub = WebhookSubscription(
         integration_client_id=actor.id if actor.kind == ActorType.integration else None,
@@ -224,7 +252,7 @@ async def create_subscription(
         is_active=data.is_active,
         secret=secret,
     )
-    await crud.create(session, actor, sub, ENTITY, hidden={"secret"})
+    await crud.create(session, actor, sub, ENTITY, hidden=set(HIDDEN))
     return sub, secret
 
 
@@ -253,7 +281,10 @@ async def update_subscription(
                     )
                 ],
             )
-    patch.pop("secret", None)
+    for hidden in HIDDEN:
+        patch.pop(hidden, None)
+    if patch.get("url") is not None:
+        _check_destination(patch["url"])
     return await crud.update(session, actor, sub, patch, ENTITY)
 
 
@@ -270,14 +301,29 @@ async def delete_subscription(
 async def rotate_secret(
     session: AsyncSession, actor: Actor, subscription_id: uuid.UUID
 ) -> tuple[WebhookSubscription, str]:
-    """A new signing secret; the previous one stops being used for the next attempt."""
+    """A new signing secret. The one it replaces keeps signing (beside the new one) for
+    `OAAA_WEBHOOK_SECRET_OVERLAP_HOURS`; a secret older than that is dropped."""
     sub = await get_subscription(session, actor, subscription_id)
+    now = datetime.now(UTC)
+    overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
     secret = generate_secret()
+    if overlap > timedelta(0):
+        sub.previous_secret = sub.secret
+        sub.previous_secret_valid_until = now + overlap
+    else:
+        sub.previous_secret = None
+        sub.previous_secret_valid_until = None
     sub.secret = secret
-    sub.updated_at = datetime.now(UTC)
+    sub.updated_at = now
     await crud.flush(session)
+    until = audit.jsonable(sub.previous_secret_valid_until)
     await audit.record(
-        session, actor, f"{ENTITY}.rotate_secret", ENTITY, sub.id, {"secret": {"changed": True}}
+        session,
+        actor,
+        f"{ENTITY}.rotate_secret",
+        ENTITY,
+        sub.id,
+        {"secret": {"changed": True}, "previous_secret_valid_until": {"to": until}},
     )
     return sub, secret
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 import httpx
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
+from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core import netguard, observability
 from app.core.config import get_settings
 from app.core.db import make_engine
 from app.services.idempotency import purge_expired_keys
@@ -38,25 +48,70 @@ async def startup(ctx: dict[str, Any]) -> None:
     engine = make_engine(settings)
     ctx["engine"] = engine
     ctx["sessionmaker"] = async_sessionmaker(engine, expire_on_commit=False)
-    ctx["http"] = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.webhook_timeout_seconds),
-        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
-        follow_redirects=False,
+    # Guarded connections (public destinations or allow-listed hosts only), no redirects.
+    ctx["http"] = netguard.webhook_client(
+        timeout=settings.webhook_timeout_seconds, max_connections=settings.webhook_concurrency
     )
+    ctx["worker_id"] = uuid.uuid4().hex
+    if ctx.get("redis") is not None:
+        ctx["heartbeat_task"] = asyncio.create_task(_beat_forever(ctx))
     logger.info("worker started")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    task = ctx.pop("heartbeat_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(RedisError, OSError):
+            await observability.forget_worker(ctx["redis"], ctx["worker_id"])
     await ctx["http"].aclose()
     await ctx["engine"].dispose()
     logger.info("worker stopped")
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Proves the worker reaches the database."""
+    """Proves the worker reaches the database, and records it for `/metrics`."""
     async with ctx["sessionmaker"]() as session:
         await session.execute(text("SELECT 1"))
+    if ctx.get("redis") is not None and ctx.get("worker_id"):
+        await observability.beat(ctx["redis"], ctx["worker_id"])
     return datetime.now(UTC).isoformat()
+
+
+async def _beat_forever(ctx: dict[str, Any]) -> None:
+    """Each worker process beats every `HEARTBEAT_SECONDS` while it runs (its own task, so a
+    busy queue or another worker cannot beat for it)."""
+    while True:
+        try:
+            await heartbeat(ctx)
+        except (SQLAlchemyError, RedisError, OSError, TimeoutError):
+            logger.warning("heartbeat failed", exc_info=True)
+        await asyncio.sleep(observability.HEARTBEAT_SECONDS)
+
+
+def timed_scan(scan: Callable[[dict[str, Any]], Awaitable[Any]]) -> WorkerCoroutine:
+    """`scan` whose duration is added to the shared SLA scan histogram."""
+
+    @functools.wraps(scan)
+    async def run(ctx: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return await scan(ctx)
+        finally:
+            if ctx.get("redis") is not None:
+                try:
+                    await observability.observe_shared(
+                        ctx["redis"],
+                        observability.SLA_SCAN_METRIC,
+                        time.perf_counter() - started,
+                        observability.SCAN_BUCKETS,
+                    )
+                except (RedisError, OSError, TimeoutError):
+                    logger.warning("could not record the scan duration", exc_info=True)
+
+    return cast(WorkerCoroutine, run)
 
 
 def redis_settings() -> RedisSettings:
@@ -72,7 +127,7 @@ def _every(seconds: int) -> set[int]:
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         heartbeat,
-        scan_sla,
+        func(timed_scan(scan_sla), name="scan_sla"),
         # Results are not kept, so a job id is free again as soon as its job has run.
         func(deliver_webhook, keep_result=0, timeout=300),
         func(deliver_email, keep_result=0, timeout=300),
@@ -83,7 +138,8 @@ class WorkerSettings:
         # Unique across workers (arq's default for cron jobs); the scan itself is safe to
         # overlap anyway (rows are locked SKIP LOCKED and events deduplicated).
         cron(
-            scan_sla,
+            timed_scan(scan_sla),
+            name="scan_sla",
             second=_every(get_settings().sla_scan_seconds),
             run_at_startup=True,
             unique=True,

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Update,
     Uuid,
     bindparam,
+    case,
     func,
     insert,
     literal,
@@ -51,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from app.core import queue
+from app.core import netguard, observability, queue
 from app.core.config import get_settings
 from app.models.notification import (
     DeliveryStatus,
@@ -119,6 +120,30 @@ def _lease() -> timedelta:
         settings.smtp_timeout_seconds + 5,
     )
     return timedelta(seconds=seconds)
+
+
+async def _record_metrics(ctx: dict[str, Any], channel: str, outcome: str, seconds: float) -> None:
+    """Adds one attempt to the metrics shared by every worker (best effort)."""
+    redis = ctx.get("redis")
+    if redis is None or outcome == "superseded":
+        return
+    try:
+        await observability.observe_shared(
+            redis,
+            observability.ATTEMPT_LATENCY_METRIC,
+            seconds,
+            observability.ATTEMPT_BUCKETS,
+            {"channel": channel},
+        )
+        await observability.count_shared(
+            redis, observability.ATTEMPTS_METRIC, {"channel": channel, "outcome": outcome}
+        )
+        if outcome == "dead":
+            await observability.count_shared(
+                redis, observability.DEAD_LETTERS_METRIC, {"channel": channel}
+            )
+    except (RedisError, OSError, TimeoutError):
+        logger.warning("could not record delivery metrics", exc_info=True)
 
 
 # ---- the sweeper --------------------------------------------------------------------------
@@ -213,6 +238,10 @@ def _claim_webhook() -> Select[Any]:
             col(d.attempts).label("attempt"),
             col(s.url),
             col(s.secret),
+            case(
+                (col(s.previous_secret_valid_until) > now, col(s.previous_secret)),
+                else_=None,
+            ).label("previous_secret"),
             col(s.is_active),
             *(col(getattr(e, name)).label(f"event_{name}") for name in EVENT_FIELDS),
         )
@@ -236,8 +265,10 @@ def _claim_webhook() -> Select[Any]:
 
 async def _post(
     http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int | None, str | None]:
-    """(status code, error text); error is None for a 2xx answer."""
+) -> tuple[int | None, str | None, bool]:
+    """(status code, error text, whether the failure is permanent); error is None for a 2xx
+    answer. Redirects are never followed: a 3xx is a failed attempt. A destination the
+    network guard refuses (`core.netguard`) is a permanent failure."""
     timeout = get_settings().webhook_timeout_seconds
     try:
         async with asyncio.timeout(timeout):
@@ -246,22 +277,32 @@ async def _post(
             ) as response:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return status, None
+                    return status, None, False
+                if response.is_redirect:
+                    location = response.headers.get("location", "")[:300]
+                    return (
+                        status,
+                        f"respuesta HTTP {status}: redirección a «{location}» no seguida "
+                        "(los webhooks no siguen redirecciones)",
+                        False,
+                    )
                 snippet = b""
                 async for chunk in response.aiter_bytes():
                     snippet += chunk
                     if len(snippet) >= 300:
                         break
                 text = snippet[:300].decode("utf-8", "replace").strip()
-                return status, f"respuesta HTTP {status}" + (f": {text}" if text else "")
+                return status, f"respuesta HTTP {status}" + (f": {text}" if text else ""), False
+    except netguard.DestinationRefused as exc:
+        return None, str(exc), True
     except (TimeoutError, httpx.TimeoutException):
-        return None, f"tiempo de espera agotado ({timeout:g} s)"
+        return None, f"tiempo de espera agotado ({timeout:g} s)", False
     except httpx.ConnectError as exc:
-        return None, f"no se pudo conectar: {exc or type(exc).__name__}"
+        return None, f"no se pudo conectar: {exc or type(exc).__name__}", False
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        return None, f"el receptor cerró la conexión: {exc or type(exc).__name__}"
+        return None, f"el receptor cerró la conexión: {exc or type(exc).__name__}", False
     except httpx.HTTPError as exc:
-        return None, f"error HTTP: {type(exc).__name__}: {exc}"
+        return None, f"error HTTP: {type(exc).__name__}: {exc}", False
 
 
 async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
@@ -295,15 +336,25 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
         await session.commit()
     url: str = claimed.url
     secret: str = claimed.secret
+    previous: str | None = claimed.previous_secret
     attempt_id: int = claimed.attempt_id
     event = NotificationEvent(**{name: getattr(claimed, f"event_{name}") for name in EVENT_FIELDS})
     body = webhooks.encode_body(event)
 
     msg_id = message_id(did)
-    headers = webhooks.signed_headers(secret, msg_id, body, int(time.time()))
+    headers = webhooks.signed_headers(
+        secret, msg_id, body, int(time.time()), previous_secrets=[previous] if previous else []
+    )
     started = time.perf_counter()
-    status_code, error = await _post(http, url, body, headers)
-    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    refusal = netguard.url_refusal(url)
+    status_code: int | None
+    error: str | None
+    if refusal is not None:
+        status_code, error, permanent = None, f"destino rechazado: {refusal}", True
+    else:
+        status_code, error, permanent = await _post(http, url, body, headers)
+    elapsed = time.perf_counter() - started
+    latency_ms = round(elapsed * 1000, 3)
     if error is not None:
         error = _truncate(error)
     outcome, next_at = await _finish(
@@ -312,8 +363,10 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: str) -> str:
         did,
         attempt,
         error,
+        permanent=permanent,
         webhook=(attempt_id, status_code, latency_ms),
     )
+    await _record_metrics(ctx, "webhook", outcome, elapsed)
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
             await queue.enqueue_now(
@@ -484,12 +537,15 @@ async def deliver_email(ctx: dict[str, Any], delivery_id: str) -> str:
         message = email_service.render(event, delivery.to_address, settings)
         await session.commit()
 
+    started = time.perf_counter()
     error, permanent = await email_service.try_send(message, settings)
+    elapsed = time.perf_counter() - started
     if error is not None:
         error = _truncate(error)
     outcome, next_at = await _finish(
         sessionmaker, EmailDelivery, did, attempt, error, permanent=permanent
     )
+    await _record_metrics(ctx, "email", outcome, elapsed)
     if outcome == "retry" and next_at is not None and ctx.get("redis") is not None:
         try:
             await queue.enqueue_now(
