@@ -50,6 +50,12 @@ def window(day: date) -> tuple[datetime, datetime]:
     return end - timedelta(days=1), end
 
 
+def day_covering(instant: datetime) -> date:
+    """The digest that will carry a notification created at `instant`."""
+    local = instant.astimezone(MADRID)
+    return local.date() + timedelta(days=1) if local.hour >= HOUR else local.date()
+
+
 def today() -> date:
     return datetime.now(UTC).astimezone(MADRID).date()
 
