@@ -12,7 +12,7 @@ from app.models.base import Role
 from app.services import consultations as service
 from app.services import notifications
 from tests import factories as f
-from tests.services.test_consultation_sla import _intake, _office, madrid
+from tests.consultations.test_sla import _intake, _office, madrid
 
 
 async def _events(session) -> list[tuple[str, str]]:
