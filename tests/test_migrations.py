@@ -44,6 +44,7 @@ def _diff(url: str) -> list[object]:
     return asyncio.run(run())
 
 
+@pytest.mark.committed
 def test_models_and_migrations_do_not_differ(migrated_database: str) -> None:
     assert _diff(migrated_database) == []
 

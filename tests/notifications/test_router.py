@@ -9,6 +9,7 @@ import socket
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 import uvicorn
 
 from app.db import get_sessionmaker
@@ -41,6 +42,7 @@ async def _emit(n: int, **extra) -> notifications.Emitted:
     return item
 
 
+@pytest.mark.committed
 async def test_feed_unread_count_and_marking_read(client, session):
     staff = await f.user(session, Role.oaaa_staff)
     other = await f.user(session, Role.oaaa_staff)
@@ -74,6 +76,7 @@ async def test_feed_unread_count_and_marking_read(client, session):
     ] == 3
 
 
+@pytest.mark.committed
 async def test_municipality_sees_only_its_own_items(client, session):
     alm = await f.municipality(session, "06011")
     mer = await f.municipality(session, "06083")
@@ -162,6 +165,7 @@ async def _read_events(lines, count: int) -> list[dict]:
     return events
 
 
+@pytest.mark.committed
 async def test_live_stream_delivers_new_notifications_and_resumes_with_last_event_id(
     client, session
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app.db import get_sessionmaker
@@ -96,6 +97,7 @@ async def test_a_consultation_logged_late_is_notified_at_the_next_scan(session):
     assert kinds == ["consultation.sla_breached", "consultation.sla_breached"]  # both clocks
 
 
+@pytest.mark.committed
 async def test_two_scans_at_once_record_each_notification_once(session):
     actor = await _office(session)
     made = [await _intake(session, actor, madrid(2026, 11, 25, 10, 0)) for _ in range(12)]
@@ -122,6 +124,7 @@ async def test_two_scans_at_once_record_each_notification_once(session):
     ).scalar_one() == 12
 
 
+@pytest.mark.committed
 async def test_emitting_the_same_event_concurrently_records_it_once(session):
     await f.user(session, Role.oaaa_staff)
     from datetime import UTC, datetime

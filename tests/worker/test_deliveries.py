@@ -28,6 +28,9 @@ from app.worker.deliveries import (
 from tests import factories as f
 from tests import receivers as r
 
+# Worker jobs open their own sessions and commit for real.
+pytestmark = pytest.mark.committed
+
 
 async def _row(session, delivery_id, table="webhook_delivery"):
     session.expire_all()
