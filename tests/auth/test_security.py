@@ -15,7 +15,7 @@ from app.auth import security
 from app.auth.security import InvalidToken, decode_access_token
 from app.config import Settings
 
-SETTINGS = Settings(environment="test", jwt_secret="k" * 40)  # type: ignore[arg-type]
+SETTINGS = Settings(environment="test", jwt_secret="k" * 40)
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:

@@ -45,7 +45,9 @@ async def _save(session, client_id, key, request_hash, body, now=None, status=20
 
 
 async def _count(session) -> int:
-    return (await session.execute(text("SELECT count(*) FROM idempotency_record"))).scalar_one()
+    return int(
+        (await session.execute(text("SELECT count(*) FROM idempotency_record"))).scalar_one()
+    )
 
 
 async def test_new_key_then_replay_then_reuse(session):

@@ -159,7 +159,7 @@ async def test_send_twice_creates_no_duplicates_and_mail_arrives(client, session
         assert second.json()["created"] == 0
         rows = (await session.execute(text("SELECT id, to_address FROM newsletter_dispatch"))).all()
         assert len(rows) == 2
-        queued = await arq.zrange(newsletter.deliveries.queue_name(), 0, -1)
+        queued = await arq.zrange(newsletter.deliveries.queue_name(), 0, -1)  # type: ignore[attr-defined]
         assert len(queued) == 2
 
         async with r.job_ctx() as ctx:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -149,9 +150,9 @@ async def _server():
         await task
 
 
-async def _read_events(lines, count: int) -> list[dict]:
-    events: list[dict] = []
-    current: dict = {}
+async def _read_events(lines, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
     async for line in lines:
         if line.startswith("id: "):
             current["id"] = int(line[4:])

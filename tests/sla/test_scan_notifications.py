@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """SLA detection writes its notifications once, in the transaction that moves the state."""
 
 from __future__ import annotations
