@@ -4,6 +4,21 @@
 create and drop their own database on it) and `OAAA_TEST_REDIS_URL` a Redis server; the test
 command provides both. Each test starts from the migrated schema with the reference
 municipalities and no other rows.
+
+Two isolation modes:
+
+- By default a test runs inside one outer transaction on a connection of its own, rolled back
+  when the test ends. The `session` fixture and every request session (the app's `get_session`
+  dependency, overridden) are bound to that connection with
+  `join_transaction_mode="create_savepoint"`: their commits only release savepoints.
+- Tests marked `committed` (`@pytest.mark.committed`) use the app's own engine and sessions and
+  commit for real; the tables are emptied after each of them. They are the ones that need other
+  connections to see their data: worker jobs, concurrent requests, the live stream, anything
+  that opens sessions through `get_sessionmaker()` or runs in another process. A default-mode
+  test that connects to the test database through another engine fails, so it cannot silently
+  leak rows.
+
+Redis keys of the run are removed after every test.
 """
 
 from __future__ import annotations
@@ -16,7 +31,16 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 ADMIN_URL = os.environ.get(
     "OAAA_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -129,21 +153,21 @@ def _truncate_sql() -> str:
     return _TRUNCATE
 
 
-@pytest.fixture(autouse=True)
-async def clean_state(migrated_database: str) -> AsyncIterator[None]:
-    yield
+async def _empty_tables() -> None:
+    """Back to the migrated state: no rows but the reference ones, identities restarted."""
     from app.core.db import get_engine
-    from app.core.redis import get_redis
 
-    engine = get_engine()
-    async with engine.begin() as conn:
-        from sqlalchemy import text
-
+    async with get_engine().begin() as conn:
         # The audit log refuses TRUNCATE through a trigger; replica mode skips triggers.
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         await conn.execute(text(_truncate_sql()))
         for table in REFERENCE_TABLES:
             await conn.execute(text(f"INSERT INTO {table} SELECT * FROM testref.{table}"))
+
+
+async def _empty_redis() -> None:
+    from app.core.redis import get_redis
+
     redis = get_redis()
     prefix = get_settings().redis_prefix
     keys = [k async for k in redis.scan_iter(match=prefix + "*", count=500)]
@@ -151,6 +175,43 @@ async def clean_state(migrated_database: str) -> AsyncIterator[None]:
     keys += [k async for k in redis.scan_iter(match=f"arq:*{prefix}*", count=500)]
     if keys:
         await redis.delete(*keys)
+
+
+def _is_committed(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("committed") is not None
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(
+    request: pytest.FixtureRequest, rollback_engine: AsyncEngine
+) -> AsyncIterator[None]:
+    """Committed tests: empty the tables afterwards. Other tests: fail if they connected to the
+    test database through any engine but the one of their rolled-back transaction (what they
+    wrote there would outlive them), and empty the tables then too."""
+    committed = _is_committed(request)
+    outside: list[str] = []
+
+    def on_connect(conn: Connection) -> None:
+        engine = conn.engine
+        if engine is not rollback_engine.sync_engine and engine.url.database == TEST_DB:
+            outside.append(str(engine.url))
+
+    if not committed:
+        event.listen(Engine, "engine_connect", on_connect)
+    try:
+        yield
+    finally:
+        if not committed:
+            event.remove(Engine, "engine_connect", on_connect)
+        if committed or outside:
+            await _empty_tables()
+        await _empty_redis()
+    if outside:
+        pytest.fail(
+            "this test connected to the test database outside its rolled-back transaction, "
+            "so its commits were real: mark it @pytest.mark.committed",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -163,21 +224,70 @@ async def _dispose_at_end() -> AsyncIterator[None]:
     await dispose_engine()
 
 
-@pytest.fixture
-async def client(migrated_database: str) -> AsyncIterator[object]:
-    import httpx
+@pytest.fixture(scope="session")
+async def rollback_engine(migrated_database: str) -> AsyncIterator[AsyncEngine]:
+    """The engine of the per-test outer transactions, apart from the app's own."""
+    engine = create_async_engine(migrated_database, pool_size=1, max_overflow=2)
+    yield engine
+    await engine.dispose()
 
+
+@pytest.fixture
+async def connection(
+    request: pytest.FixtureRequest, rollback_engine: AsyncEngine
+) -> AsyncIterator[AsyncConnection | None]:
+    """The test's connection, inside a transaction rolled back at the end; None for committed
+    tests, which use the app's engine."""
+    if _is_committed(request):
+        yield None
+        return
+    async with rollback_engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await outer.rollback()
+
+
+@pytest.fixture
+def sessions(connection: AsyncConnection | None) -> async_sessionmaker[AsyncSession]:
+    """Makes the sessions of this test: on its connection (commits release savepoints), or the
+    app's own sessionmaker for committed tests."""
+    if connection is None:
+        from app.core.db import get_sessionmaker
+
+        return get_sessionmaker()
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def client(
+    connection: AsyncConnection | None, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over ASGI; in the default mode its request sessions join the test's connection."""
+    from app.core import queue
+    from app.core.db import get_session
     from app.main import app
 
+    async def request_session() -> AsyncIterator[AsyncSession]:
+        # The app's unit of work (`get_session`), on this test's connection.
+        async with queue.unit_of_work(sessions) as session:
+            yield session
+
+    if connection is not None:
+        app.dependency_overrides[get_session] = request_session
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+    finally:
+        app.dependency_overrides.pop(get_session, None)
 
 
 @pytest.fixture
-async def session(migrated_database: str) -> AsyncIterator[object]:
-    """A session for arranging data directly; committed data is visible to the API."""
-    from app.core.db import get_sessionmaker
-
-    async with get_sessionmaker()() as s:
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for arranging data directly; what it commits is visible to the API."""
+    async with sessions() as s:
         yield s

@@ -36,6 +36,7 @@ def test_unknown_command_fails() -> None:
     assert exc.value.code == 2
 
 
+@pytest.mark.committed
 def test_create_admin_creates_once(migrated_database: str) -> None:
     cmd = [sys.executable, "-m", "app", "create-admin", "--email", "root@example.org"]
     env_cmd = {"OAAA_ADMIN_PASSWORD": "Una-clave-de-admin-1"}

@@ -57,15 +57,8 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     Services only flush: the request is the unit of work. What they queued for after the
     commit (`core.queue`) leaves once the commit succeeded.
     """
-    async with get_sessionmaker()() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            queue.discard(session)
-            raise
-        await queue.flush(session)
+    async with queue.unit_of_work(get_sessionmaker()) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported

@@ -15,7 +15,7 @@ from app.core import security
 from app.core.config import Settings
 from app.core.security import InvalidToken, decode_access_token
 
-SETTINGS = Settings(environment="test", jwt_secret="k" * 40)  # type: ignore[arg-type]
+SETTINGS = Settings(environment="test", jwt_secret="k" * 40)
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:

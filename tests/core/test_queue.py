@@ -19,6 +19,7 @@ async def _queued(arq) -> set[str]:
     return {j.decode() for j in await arq.zrange(queue.queue_name(), 0, -1)}
 
 
+@pytest.mark.committed
 async def test_a_committed_unit_of_work_sends_its_jobs_and_messages(migrated_database):
     jid = queue.job_id("test", uuid.uuid4(), 0)
     async with r.arq_pool() as arq:
@@ -41,6 +42,7 @@ async def test_a_committed_unit_of_work_sends_its_jobs_and_messages(migrated_dat
     assert message["data"] == b"hola"
 
 
+@pytest.mark.committed
 async def test_a_rolled_back_unit_of_work_sends_nothing(migrated_database):
     jid = queue.job_id("test", uuid.uuid4(), 0)
     async with r.arq_pool() as arq:

@@ -16,6 +16,9 @@ from app.services.notifications import digest
 from tests import factories as f
 from tests import receivers as r
 
+# Jobs open their own sessions on the app's engine: these tests commit for real.
+pytestmark = pytest.mark.committed
+
 URL = "/api/v1/consultations"
 
 

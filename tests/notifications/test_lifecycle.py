@@ -3,7 +3,6 @@ to the people the change concerns, never to its author, never across municipalit
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import text
@@ -240,7 +239,7 @@ async def test_webhooks_never_carry_the_tracking_code(client, session):
 async def test_expedientes_tell_their_municipality_once_per_change(client, session):
     from app.models.expediente import ProcedureType, StageDefinition
 
-    _, h, places = await _setup(client, session)
+    people, h, places = await _setup(client, session)
     procedure = ProcedureType(area_id=places["fomento"].id, code="obras", name="Obras")
     session.add(procedure)
     await session.flush()
@@ -311,7 +310,7 @@ async def test_expedientes_tell_their_municipality_once_per_change(client, sessi
                     "SELECT e.kind FROM email_delivery d JOIN notification_event e"
                     " ON e.id = d.event_id WHERE d.user_id = :u"
                 ),
-                {"u": h and (await _user_id(session, "06011"))},
+                {"u": people["mayor"].id},
             )
         )
         .scalars()
@@ -320,18 +319,6 @@ async def test_expedientes_tell_their_municipality_once_per_change(client, sessi
     assert "expediente.stage_changed" not in emailed
     assert "expediente.documents_added" not in emailed
     assert "expediente.created" in emailed
-
-
-async def _user_id(session: Any, ine: str) -> uuid.UUID:
-    return (
-        await session.execute(
-            text(
-                "SELECT u.id FROM user_account u JOIN municipality m ON m.id = u.municipality_id"
-                " WHERE m.ine_code = :i ORDER BY u.email LIMIT 1"
-            ),
-            {"i": ine},
-        )
-    ).scalar_one()
 
 
 async def test_calendar_tells_the_municipalities_it_concerns(client, session):

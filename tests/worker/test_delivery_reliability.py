@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from arq.worker import Worker
 from sqlalchemy import text
 
@@ -32,6 +33,9 @@ from app.services.notifications.delivery import (
 from app.services.webhooks import verify
 from app.worker.settings import WorkerSettings
 from tests import receivers as r
+
+# Worker jobs open their own sessions and commit for real.
+pytestmark = pytest.mark.committed
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app.core.db import get_sessionmaker
 from app.services.notifications.scan import scan_sla
 from tests import factories as f
+
+# Worker jobs open their own sessions and commit for real.
+pytestmark = pytest.mark.committed
 
 
 async def test_scan_sla_marks_overdue_consultations_breached(session):

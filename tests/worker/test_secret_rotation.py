@@ -14,6 +14,9 @@ from app.services.webhooks import WebhookVerificationError, verify
 from tests import factories as f
 from tests import receivers as r
 
+# Jobs open their own sessions on the app's engine: these tests commit for real.
+pytestmark = pytest.mark.committed
+
 URL = "/api/v1/webhooks"
 
 

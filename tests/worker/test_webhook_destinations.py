@@ -14,6 +14,9 @@ from app.core.config import get_settings
 from app.services.notifications.delivery import deliver_webhook
 from tests import receivers as r
 
+# Jobs open their own sessions on the app's engine: these tests commit for real.
+pytestmark = pytest.mark.committed
+
 
 @pytest.fixture
 def nothing_allowed(monkeypatch):
@@ -67,7 +70,8 @@ class RecordingBackend(httpcore.AsyncNetworkBackend):
 
 
 async def test_a_name_is_resolved_once_and_the_checked_address_is_connected(nothing_allowed):
-    calls, inner = [], RecordingBackend()
+    calls: list[tuple[str, int]] = []
+    inner = RecordingBackend()
     resolver = _resolving_to("93.184.216.34", "2606:2800:220:1::1", calls=calls)
     async with netguard.webhook_client(
         timeout=2, max_connections=2, resolver=resolver, inner=inner

@@ -122,6 +122,7 @@ def test_readme_snippet_matches_the_test_vector():
     assert verify_webhook(VECTOR_SECRET, _headers(ts=now - 3600), VECTOR_BODY) is False
 
 
+@pytest.mark.committed
 async def test_readme_snippet_verifies_a_real_delivery(session):
     verify_webhook = readme_snippet()
     async with r.http_receiver() as receiver:

@@ -45,7 +45,9 @@ async def _save(session, client_id, key, request_hash, body, now=None, status=20
 
 
 async def _count(session) -> int:
-    return (await session.execute(text("SELECT count(*) FROM idempotency_record"))).scalar_one()
+    return int(
+        (await session.execute(text("SELECT count(*) FROM idempotency_record"))).scalar_one()
+    )
 
 
 async def test_new_key_then_replay_then_reuse(session):
@@ -105,6 +107,7 @@ async def test_purge_deletes_only_expired_keys(session):
     assert keys == ["fresh"]
 
 
+@pytest.mark.committed
 async def test_worker_job_purges_every_expired_key(session):
     client_id = uuid.uuid4()
     old = datetime.now(UTC) - timedelta(days=3)
@@ -116,6 +119,7 @@ async def test_worker_job_purges_every_expired_key(session):
     assert await _count(session) == 1
 
 
+@pytest.mark.committed
 async def test_a_simultaneous_request_waits_for_the_first_and_replays_it(session):
     client_id = uuid.uuid4()
     h = idempotency.fingerprint("POST", PATH, b"{}")
@@ -130,6 +134,7 @@ async def test_a_simultaneous_request_waits_for_the_first_and_replays_it(session
         await second.rollback()
 
 
+@pytest.mark.committed
 async def test_the_key_is_free_again_when_the_first_request_fails(session):
     client_id = uuid.uuid4()
     async with get_sessionmaker()() as first, get_sessionmaker()() as second:

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """SLA detection writes its notifications once, in the transaction that moves the state."""
 
 from __future__ import annotations
@@ -5,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app.core.db import get_sessionmaker
@@ -13,7 +15,7 @@ from app.services.consultations import intake
 from app.services.notifications import outbox
 from app.services.sla import scan as sla_scan
 from tests import factories as f
-from tests.services.test_consultation_sla import _intake, _office, madrid
+from tests.consultations.test_sla import _intake, _office, madrid
 
 # The SLA detector's notifications (intake records its own, to the municipality).
 SLA_FEED = (
@@ -105,6 +107,7 @@ async def test_a_consultation_logged_late_is_notified_at_the_next_scan(session):
     assert kinds == ["consultation.sla_breached", "consultation.sla_breached"]  # both clocks
 
 
+@pytest.mark.committed
 async def test_two_scans_at_once_record_each_notification_once(session):
     actor = await _office(session)
     made = [await _intake(session, actor, madrid(2026, 11, 25, 10, 0)) for _ in range(12)]
@@ -133,6 +136,7 @@ async def test_two_scans_at_once_record_each_notification_once(session):
     ).scalar_one() == 12
 
 
+@pytest.mark.committed
 async def test_emitting_the_same_event_concurrently_records_it_once(session):
     await f.user(session, Role.oaaa_staff)
     from datetime import UTC, datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app.core.db import get_sessionmaker
@@ -169,6 +170,7 @@ async def test_timeline_orders_late_events_and_reentries(client, session):
     assert "registro" in body["allowed"]
 
 
+@pytest.mark.committed
 async def test_stalled_stage_is_flagged_and_notified_once(client, session):
     procedure, places, h = await _setup(client, session)
     opened = datetime.now(UTC) - timedelta(days=30)

@@ -7,8 +7,10 @@ import contextlib
 import json
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from app.core import queue
@@ -41,6 +43,7 @@ async def _emit(n: int, **extra) -> outbox.Emitted:
     return item
 
 
+@pytest.mark.committed
 async def test_feed_unread_count_and_marking_read(client, session):
     staff = await f.user(session, Role.oaaa_staff)
     other = await f.user(session, Role.oaaa_staff)
@@ -74,6 +77,7 @@ async def test_feed_unread_count_and_marking_read(client, session):
     ] == 3
 
 
+@pytest.mark.committed
 async def test_municipality_sees_only_its_own_items(client, session):
     alm = await f.municipality(session, "06011")
     mer = await f.municipality(session, "06083")
@@ -149,9 +153,9 @@ async def _server():
         await task
 
 
-async def _read_events(lines, count: int) -> list[dict]:
-    events: list[dict] = []
-    current: dict = {}
+async def _read_events(lines, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
     async for line in lines:
         if line.startswith("id: "):
             current["id"] = int(line[4:])
@@ -165,6 +169,7 @@ async def _read_events(lines, count: int) -> list[dict]:
     return events
 
 
+@pytest.mark.committed
 async def test_live_stream_delivers_new_notifications_and_resumes_with_last_event_id(
     client, session
 ):

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type, union-attr"
 """iCalendar rendering: valid RFC 5545 that parses back, with recurrences that match ours."""
 
 from __future__ import annotations

@@ -11,16 +11,16 @@ from app.core.config import PLACEHOLDER_SECRET, Settings
 @pytest.mark.parametrize("environment", ["staging", "production"])
 def test_placeholder_secret_is_refused_outside_local(environment: str) -> None:
     with pytest.raises(ValidationError, match="OAAA_JWT_SECRET"):
-        Settings(environment=environment, jwt_secret=PLACEHOLDER_SECRET)  # type: ignore[arg-type]
+        Settings(environment=environment, jwt_secret=PLACEHOLDER_SECRET)
 
 
 def test_short_secret_is_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="OAAA_JWT_SECRET"):
-        Settings(environment="production", jwt_secret="short")  # type: ignore[arg-type]
+        Settings(environment="production", jwt_secret="short")
 
 
 def test_real_secret_is_accepted_in_production() -> None:
-    settings = Settings(environment="production", jwt_secret="r" * 48)  # type: ignore[arg-type]
+    settings = Settings(environment="production", jwt_secret="r" * 48)
     assert settings.jwt_secret.get_secret_value() == "r" * 48
 
 
@@ -31,7 +31,7 @@ def test_plain_database_url_variable_is_honoured(monkeypatch: pytest.MonkeyPatch
 
 
 def test_secret_is_not_shown_in_repr() -> None:
-    settings = Settings(environment="test", jwt_secret="supersecretvalue" * 3)  # type: ignore[arg-type]
+    settings = Settings(environment="test", jwt_secret="supersecretvalue" * 3)
     assert "supersecretvalue" not in repr(settings)
 
 
@@ -50,10 +50,10 @@ def test_webhook_allowed_hosts_are_read_as_a_comma_separated_list(
 
 def test_a_negative_secret_overlap_is_refused() -> None:
     with pytest.raises(ValidationError, match="webhook_secret_overlap_hours"):
-        Settings(webhook_secret_overlap_hours=-1)  # type: ignore[arg-type]
+        Settings(webhook_secret_overlap_hours=-1)
 
 
 def test_webhooks_require_https_outside_local_and_test() -> None:
-    assert not Settings(environment="test").webhooks_require_https  # type: ignore[arg-type]
-    production = Settings(environment="production", jwt_secret="r" * 48)  # type: ignore[arg-type]
+    assert not Settings(environment="test").webhooks_require_https
+    production = Settings(environment="production", jwt_secret="r" * 48)
     assert production.webhooks_require_https

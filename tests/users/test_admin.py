@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 
 from app.models.base import Role
@@ -9,7 +11,7 @@ from tests import factories as f
 from tests.factories import assert_problem
 
 
-async def _audit(session, action: str) -> list[dict]:
+async def _audit(session, action: str) -> list[dict[str, Any]]:
     rows = await session.execute(
         text("SELECT actor_id, entity_id, changes FROM audit_log WHERE action = :a ORDER BY id"),
         {"a": action},

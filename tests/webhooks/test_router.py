@@ -264,6 +264,7 @@ async def test_list_is_keyset_paginated(client, session):
 # ---- delivery log and redelivery ----------------------------------------------------------
 
 
+@pytest.mark.committed
 async def test_delivery_log_and_attempts(client, session):
     admin = await f.admin_headers(client, session)
     async with r.http_receiver(r.sequence(500, 200)) as receiver:
@@ -313,6 +314,7 @@ async def test_delivery_log_and_attempts(client, session):
     assert (second["attempt"], second["status_code"], second["error"]) == (2, 200, None)
 
 
+@pytest.mark.committed
 async def test_redeliver_a_dead_delivery(client, session):
     admin = await f.admin_headers(client, session)
     async with r.http_receiver() as receiver, r.arq_pool() as arq:

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from app.models.base import Role
@@ -516,6 +517,7 @@ async def test_idempotency_key_on_put_and_malformed_keys(client, session):
     assert await _scalar(session, "SELECT count(*) FROM expediente") == 1
 
 
+@pytest.mark.committed
 async def test_concurrent_requests_with_one_key_execute_once(client, session):
     w = await _world(client, session)
     key = {"Idempotency-Key": "k-simultanea"}
@@ -538,6 +540,7 @@ async def test_concurrent_requests_with_one_key_execute_once(client, session):
     assert [r.action for r in audit] == ["expediente.create", "expediente.stage"]
 
 
+@pytest.mark.committed
 async def test_simultaneous_first_upserts_without_a_key_create_one_expediente(client, session):
     w = await _world(client, session)
     responses = await asyncio.gather(*[_put(client, w["ha"], "C-2") for _ in range(3)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 from sqlmodel import col, select
@@ -274,6 +275,7 @@ async def test_feeds_parse_back_and_match_api_expansion(client, session):
     assert_problem(await client.get(f"{URL}/{private['id']}.ics", headers=h["mer"]), 404)
 
 
+@pytest.mark.committed
 async def test_registration_capacity_under_concurrent_signups(client, session):
     places, h = await _setup(client, session)
     entry = await _create(client, h["fomento"], registration_required=True, capacity=3)

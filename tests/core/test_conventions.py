@@ -165,12 +165,14 @@ async def test_healthz(client):
     assert r.json() == {"status": "ok"}
 
 
+@pytest.mark.committed
 async def test_readyz_when_database_and_redis_answer(client):
     r = await client.get("/readyz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
+@pytest.mark.committed
 async def test_readyz_is_503_when_redis_is_unreachable(client, monkeypatch):
     from redis.asyncio import Redis
 

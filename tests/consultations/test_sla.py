@@ -1,3 +1,4 @@
+# mypy: disable-error-code="arg-type"
 """SLA clocks of consultations, with controlled instants: due dates on the municipality's
 calendar, pause and resume, recomputation on priority, service, holiday and policy changes,
 and the scan that moves states as time passes."""

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from app.core.config import get_settings
 from tests import factories as f
 from tests.factories import assert_problem
-from tests.routers.test_webhooks import URL, _create, _integration
+from tests.webhooks.test_router import URL, _create, _integration
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -46,11 +47,11 @@ def token(monkeypatch):
     return value
 
 
-async def _scrape(client) -> str:
+async def _scrape(client: Any) -> str:
     response = await client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    return response.text
+    return str(response.text)
 
 
 # ---- access ---------------------------------------------------------------------------------
@@ -72,6 +73,7 @@ async def test_a_wrong_token_gets_403(remote_client, token):
     assert_problem(response, 403, "forbidden")
 
 
+@pytest.mark.committed
 async def test_the_right_token_opens_metrics_from_anywhere(remote_client, token):
     response = await remote_client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
@@ -150,6 +152,7 @@ async def test_an_unreachable_redis_leaves_the_rest_of_the_scrape(client, monkey
 # ---- what workers publish through Redis -----------------------------------------------------
 
 
+@pytest.mark.committed
 async def test_attempts_latency_and_dead_letters_published_by_workers(client, session):
     async with r.http_receiver(r.sequence(200, 500)) as receiver, r.arq_pool() as arq:
         await r.subscription(session, receiver.url)
@@ -193,6 +196,7 @@ def _in_an_hour():
     return datetime.now(UTC) + timedelta(hours=1)
 
 
+@pytest.mark.committed
 async def test_sla_scan_duration(client):
     from app.core.db import get_sessionmaker
 
@@ -211,6 +215,7 @@ async def test_no_heartbeat_yet_means_no_age_and_no_worker(client):
     assert _value(body, "oaaa_workers_alive") == 0
 
 
+@pytest.mark.committed
 async def test_a_running_worker_beats_and_forgets_itself_on_shutdown(client):
     async with r.arq_pool() as arq:
         ctx = {"redis": arq}

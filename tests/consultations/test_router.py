@@ -336,6 +336,7 @@ async def test_assignee_must_be_staff_of_the_office_or_the_area(client, session)
     assert [c["id"] for c in mine.json()["items"]] == [cid]
 
 
+@pytest.mark.committed
 async def test_concurrent_creation_never_duplicates_a_reference(client, session):
     people, _ = await _people(session)
     h = await _headers(client, people)

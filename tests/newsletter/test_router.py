@@ -144,6 +144,7 @@ def smtp(monkeypatch):
         yield handler
 
 
+@pytest.mark.committed
 async def test_send_twice_creates_no_duplicates_and_mail_arrives(client, session, smtp):
     alm = await _content(session)
     users = [await f.user(session, Role.municipal_user, municipality_id=alm.id) for _ in range(2)]
