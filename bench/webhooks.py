@@ -211,7 +211,7 @@ class Bench:
         from sqlalchemy import text
 
         from app.core.db import get_sessionmaker
-        from app.services import webhooks
+        from app.schemas.webhooks import message_id
 
         await self.http.post(f"{self.base}/reset")
         async with get_sessionmaker()() as session:
@@ -242,7 +242,7 @@ class Bench:
                     {"first": first_event},
                 )
             ).all()
-        created = {webhooks.message_id(r.id): r.created_at.timestamp() for r in rows}
+        created = {message_id(r.id): r.created_at.timestamp() for r in rows}
         latencies = [arrivals[m] - created[m] for m in created]
         summary = _summary(latencies, max(arrivals.values()) - min(created.values()))
         summary |= {
@@ -261,6 +261,7 @@ class Bench:
 
         from app.core.db import get_sessionmaker
         from app.models.notification import NotificationEvent
+        from app.schemas.webhooks import message_id
         from app.services import webhooks
 
         await self.http.post(f"{self.base}/reset")
@@ -273,7 +274,7 @@ class Bench:
         now_ts = int(time.time())
         for r in rows:
             body = webhooks.encode_body(events[r.event_id])
-            headers = webhooks.signed_headers(self.secret, webhooks.message_id(r.id), body, now_ts)
+            headers = webhooks.signed_headers(self.secret, message_id(r.id), body, now_ts)
             offset = r.created_at.timestamp() - first_created if paced else 0.0
             work.append((offset, body, headers))
         work.sort(key=lambda w: w[0])

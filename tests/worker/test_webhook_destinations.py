@@ -216,3 +216,19 @@ async def test_plain_http_is_refused_at_delivery_outside_local_and_test(session,
     assert receiver.requests == []
     row = await _row(session, delivery_id)
     assert "https" in row["last_error"]
+
+
+async def test_the_worker_sends_through_the_guarded_client(nothing_allowed):
+    from app.worker import settings as worker
+
+    ctx: dict = {}
+    await worker.startup(ctx)
+    try:
+        http = ctx["http"]
+        assert http.follow_redirects is False
+        async with r.http_receiver() as receiver:
+            with pytest.raises(netguard.DestinationRefused, match="loopback"):
+                await http.post(receiver.url, content=b"{}")
+        assert receiver.requests == []
+    finally:
+        await worker.shutdown(ctx)
