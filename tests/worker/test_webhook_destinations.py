@@ -4,6 +4,7 @@ connection, redirects never followed, against real local receivers."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import httpcore
 import pytest
@@ -221,7 +222,7 @@ async def test_plain_http_is_refused_at_delivery_outside_local_and_test(session,
 async def test_the_worker_sends_through_the_guarded_client(nothing_allowed):
     from app.worker import settings as worker
 
-    ctx: dict = {}
+    ctx: dict[str, Any] = {}
     await worker.startup(ctx)
     try:
         http = ctx["http"]
