@@ -28,6 +28,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -291,3 +292,19 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
     """A session for arranging data directly; what it commits is visible to the API."""
     async with sessions() as s:
         yield s
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A local SMTP server that records what it receives; e-mail sending switched on."""
+    from app.core.config import get_settings
+    from tests import receivers as r
+
+    with r.smtp_server() as (handler, port):
+        settings = get_settings()
+        monkeypatch.setattr(settings, "email_enabled", True)
+        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+        monkeypatch.setattr(settings, "smtp_port", port)
+        monkeypatch.setattr(settings, "smtp_timeout_seconds", 5.0)
+        monkeypatch.setattr(settings, "email_from", "OAAA Pruebas <avisos@oaaa.test>")
+        yield handler

@@ -49,15 +49,7 @@ async def _actor_from_token(session: SessionDep, token: str | None) -> Actor | N
         user = await session.get(User, claims.subject_id)
         if user is None or not user.is_active:
             raise Unauthorized(_INVALID)
-        return Actor(
-            kind=ActorType.user,
-            id=user.id,
-            role=user.role,
-            label=user.email,
-            municipality_id=user.municipality_id,
-            area_id=user.area_id,
-            token_jti=claims.jti,
-        )
+        return Actor.for_user(user, token_jti=claims.jti)
     client = await session.get(IntegrationClient, claims.subject_id)
     if client is None or not client.is_active:
         raise Unauthorized(_INVALID)

@@ -94,6 +94,19 @@ class Actor:
         return self.is_municipal and self.municipality_id == municipality_id
 
     @classmethod
+    def for_user(cls, user: Any, token_jti: str | None = None) -> Actor:
+        """A person (a `User` row) as a caller."""
+        return cls(
+            kind=ActorType.user,
+            id=user.id,
+            role=user.role,
+            label=user.email,
+            municipality_id=user.municipality_id,
+            area_id=user.area_id,
+            token_jti=token_jti,
+        )
+
+    @classmethod
     def system(cls, label: str = "sistema") -> Actor:
         return cls(kind=ActorType.system, role=Role.admin, label=label)
 

@@ -29,7 +29,6 @@ from app.core.errors import UnprocessableEntity
 from app.core.scoping import Actor, visible
 from app.core.time import MADRID
 from app.models.announcement import Announcement
-from app.models.audit import ActorType
 from app.models.base import Role
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
 from app.models.newsletter import NewsletterDispatch
@@ -335,22 +334,11 @@ async def queue_quarter(session: AsyncSession, actor: Actor, quarter: str) -> Di
     return DispatchResult(quarter=quarter, created=created, pending=len(pending))
 
 
-def _actor_for(user: User) -> Actor:
-    return Actor(
-        kind=ActorType.user,
-        id=user.id,
-        role=user.role,
-        label=user.email,
-        municipality_id=user.municipality_id,
-        area_id=user.area_id,
-    )
-
-
 async def send_newsletter(ctx: dict[str, Any], dispatch_id: str) -> str:
     """arq job: sends one quarter's newsletter to one person (see `email.send_dispatch`)."""
 
     async def compose(session: AsyncSession, user: User, dispatch: Any) -> EmailMessage:
-        newsletter = await build(session, _actor_for(user), dispatch.quarter)
+        newsletter = await build(session, Actor.for_user(user), dispatch.quarter)
         return render_email(newsletter, dispatch.to_address)
 
     return await email_service.send_dispatch(

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from app.core import queue
-from app.core.config import get_settings
 from app.models.announcement import Announcement
 from app.models.base import Role
 from app.models.calendar import CalendarEntry
@@ -131,17 +130,6 @@ async def test_html_digest_is_accessible(client, session):
 @pytest.mark.parametrize("quarter", ["2026-Q5", "2026-4", "26-Q1", "2026-q1", "xxxx-Q1"])
 async def test_invalid_quarter_is_422(client, quarter):
     assert_problem(await client.get(f"{URL}/{quarter}"), 422)
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with r.smtp_server() as (handler, port):
-        settings = get_settings()
-        monkeypatch.setattr(settings, "email_enabled", True)
-        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-        monkeypatch.setattr(settings, "smtp_port", port)
-        monkeypatch.setattr(settings, "smtp_timeout_seconds", 5.0)
-        yield handler
 
 
 @pytest.mark.committed

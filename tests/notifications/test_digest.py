@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from app.core.config import get_settings
 from app.core.time import MADRID
 from app.models.base import Role
 from app.services.notifications import digest
@@ -20,17 +18,6 @@ from tests import receivers as r
 pytestmark = pytest.mark.committed
 
 URL = "/api/v1/consultations"
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[r.SmtpRecorder]:
-    with r.smtp_server() as (handler, port):
-        settings = get_settings()
-        monkeypatch.setattr(settings, "email_enabled", True)
-        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-        monkeypatch.setattr(settings, "smtp_port", port)
-        monkeypatch.setattr(settings, "smtp_timeout_seconds", 5.0)
-        yield handler
 
 
 async def _emails(session: Any, user_id: Any) -> int:

@@ -318,18 +318,6 @@ async def test_producers_carry_on_when_redis_is_unreachable(session, caplog):
 # ---- e-mail -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def smtp(monkeypatch):
-    with r.smtp_server() as (handler, port):
-        settings = get_settings()
-        monkeypatch.setattr(settings, "email_enabled", True)
-        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-        monkeypatch.setattr(settings, "smtp_port", port)
-        monkeypatch.setattr(settings, "smtp_timeout_seconds", 5.0)
-        monkeypatch.setattr(settings, "email_from", "OAAA Pruebas <avisos@oaaa.test>")
-        yield handler
-
-
 async def _email_delivery(session):
     staff = await f.user(session, Role.oaaa_staff, email="gestora@oaaa.test")
     emitted = await r.event(session, office=True)
