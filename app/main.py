@@ -36,6 +36,8 @@ from app.routers import (
     visits,
     webhooks,
 )
+from app.spa import SpaMiddleware
+from app.stream_tickets import router as stream_tickets_router
 
 API_PREFIX = "/api/v1"
 
@@ -73,6 +75,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    if settings.frontend_dist is not None:
+        app.add_middleware(SpaMiddleware, dist=settings.frontend_dist)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -107,6 +111,7 @@ def create_app() -> FastAPI:
         visits,
     ):
         api.include_router(module.router)
+    api.include_router(stream_tickets_router)
     app.include_router(api)
     app.include_router(health.router)
     return app

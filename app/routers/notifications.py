@@ -21,6 +21,7 @@ from app.pagination import Page, PageDep
 from app.redis import RedisDep
 from app.routers.common import ApiRoute
 from app.services import inbox
+from app.stream_tickets import StreamActor
 
 router = APIRouter(tags=["notifications"], route_class=ApiRoute)
 
@@ -97,7 +98,7 @@ async def mark_all_read(session: SessionDep, actor: CurrentActor) -> UnreadCount
 )
 async def stream(
     request: Request,
-    actor: CurrentActor,
+    actor: StreamActor,
     redis: RedisDep,
     last_event_id: Annotated[
         int | None, Header(ge=0, le=MAX_ID, description="Último id recibido (reconexión)")
@@ -108,7 +109,8 @@ async def stream(
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
-    with `Last-Event-ID` replays what was missed."""
+    with `Last-Event-ID` (or `since`) replays what was missed. A browser's `EventSource`
+    authenticates with a single-use `ticket` instead of the bearer token."""
     user_id = inbox._require_person(actor)
     generator = inbox.stream(
         get_sessionmaker(),
