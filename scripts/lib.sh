@@ -377,6 +377,7 @@ oaaa_stop_started_services() {
 #   oaaa_e2e_start DIST           a fresh migrated + seeded database, the worker and the API
 #                                 serving DIST on a free port; exports OAAA_E2E_BASE_URL
 #   oaaa_e2e_stop                 stop them, drop that database and its Redis keys
+#   oaaa_frontend_e2e [ARGS]      build-served e2e: start, `npx playwright test ARGS`, stop
 
 _OAAA_E2E_PIDS=()
 _OAAA_E2E_DB=""
@@ -429,6 +430,7 @@ oaaa_e2e_start() { # dist
         OAAA_ENVIRONMENT=local OAAA_FRONTEND_DIST="$dist" OAAA_PORT="$port" OAAA_HOST=127.0.0.1
         OAAA_PUBLIC_BASE_URL="http://127.0.0.1:$port" OAAA_LOG_LEVEL=WARNING OAAA_SLA_SCAN_SECONDS=5
         OAAA_LOGIN_MAX_FAILURES_PER_IP=1000 OAAA_LOGIN_MAX_FAILURES_PER_ACCOUNT=1000
+        OAAA_ACCESS_TOKEN_MINUTES=1
     )
     oaaa_log "e2e: migrating and seeding $_OAAA_E2E_DB"
     env "${_OAAA_E2E_ENV[@]}" "$py" -m app migrate >/dev/null || return 1
@@ -470,4 +472,13 @@ if keys:
 PY
         _OAAA_E2E_DB=""
     fi
+}
+
+oaaa_frontend_e2e() { # playwright args...
+    local status=0
+    oaaa_chromium
+    oaaa_e2e_start "$OAAA_ROOT/frontend/dist" || { oaaa_e2e_stop; return 1; }
+    (cd "$OAAA_ROOT/frontend" && npx playwright test "$@") || status=$?
+    oaaa_e2e_stop
+    return "$status"
 }

@@ -80,7 +80,7 @@ test("a mayor asks, sees it listed, and the office's answer appears live", async
   ).toBeVisible();
   await page.getByLabel("Motivo para reabrir").fill("Falta un anexo por aclarar.");
   await page.getByRole("button", { name: "Reabrir la consulta" }).click();
-  await expect(page.getByText("Consulta reabierta")).toBeVisible();
+  await expect(page.getByRole("main").getByText("Consulta reabierta")).toBeVisible();
   await expectAccessible(page, "reopened");
 });
 

@@ -19,6 +19,9 @@ async function tabTo(page: Page, name: RegExp | string, max = 60) {
 
 test("keyboard only at phone width: log in, ask, browse the month grid, read", async ({ page }) => {
   await page.goto("/");
+  await expect(
+    page.getByRole("heading", { level: 1, name: "Acceso para ayuntamientos" }),
+  ).toBeVisible();
   await tabTo(page, "Correo electrónico");
   await page.keyboard.type(MAYOR.email);
   await page.keyboard.press("Tab");
