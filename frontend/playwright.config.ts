@@ -29,6 +29,7 @@ export default defineConfig({
   use: {
     baseURL,
     locale: "es-ES",
+    permissions: ["clipboard-read", "clipboard-write"],
     timezoneId: "Europe/Madrid",
     launchOptions: chromium,
     trace: "off",

@@ -139,3 +139,47 @@ test("the consultation list filters by status and validates the three-part date"
   expect(statuses.length).toBeGreaterThan(0);
   for (const s of statuses) expect(s).toContain("Remitida a un área");
 });
+
+test("answering what the office asks resumes the consultation", async ({ page, request }) => {
+  const headers = { Authorization: `Bearer ${await apiToken(request)}` };
+  const found = await request.get("/api/v1/municipalities", { params: { q: "06011" } });
+  const municipality = (await found.json()).items[0];
+  const subject = `Certificado de empadronamiento ${unique()}`;
+  const created = await request.post("/api/v1/consultations", {
+    headers,
+    data: {
+      subject,
+      body: "Consulta recibida por correo electrónico.",
+      municipality_id: municipality.id,
+      channel: "email",
+      received_at: new Date().toISOString(),
+    },
+  });
+  expect(created.ok()).toBeTruthy();
+  const { id } = await created.json();
+  const current = await request.get(`/api/v1/consultations/${id}`, { headers });
+  const waiting = await request.post(`/api/v1/consultations/${id}/transitions`, {
+    headers: { ...headers, "If-Match": current.headers().etag ?? "" },
+    data: { to: "waiting_on_municipality", reason: "Falta el certificado del secretario" },
+  });
+  expect(waiting.ok()).toBeTruthy();
+
+  await login(page, "/");
+  const section = page.getByRole("region", { name: "Consultas que esperan su respuesta" });
+  await expect(
+    section.getByText("plazo suspendido: esperando a su ayuntamiento").first(),
+  ).toBeVisible();
+  await section.getByRole("link", { name: subject }).click();
+  await expect(page.getByText("Motivo: Falta el certificado del secretario")).toBeVisible();
+  await expectAccessible(page, "waiting on the municipality");
+  await page.getByRole("button", { name: "Enviar respuesta y reanudar el plazo" }).click();
+  await expect(page.getByRole("link", { name: "Escriba su respuesta a la oficina" })).toBeVisible();
+  await page
+    .getByRole("textbox", { name: "Su respuesta a la oficina" })
+    .fill("Adjuntamos el certificado por registro electrónico.");
+  await page.getByRole("button", { name: "Enviar respuesta y reanudar el plazo" }).click();
+  await expect(page.getByRole("main").getByText("En estudio en la oficina").first()).toBeVisible();
+  await expect(page.getByTestId("thread").getByText("Adjuntamos el certificado")).toBeVisible();
+  await expect(page.getByText("La oficina espera su respuesta")).toHaveCount(0);
+  await expectAccessible(page, "resumed");
+});

@@ -1,5 +1,5 @@
 import { expect, type Page, test } from "@playwright/test";
-import { expectAccessible, MAYOR, unique } from "./helpers";
+import { apiToken, expectAccessible, MAYOR, unique } from "./helpers";
 
 test.use({ viewport: { width: 360, height: 780 } });
 
@@ -8,7 +8,7 @@ async function tabTo(page: Page, name: RegExp | string, max = 60) {
     await page.keyboard.press("Tab");
     const label = await page.evaluate(() => {
       const el = document.activeElement as HTMLElement | null;
-      if (!el) return "";
+      if (!el || el === document.body) return "";
       const labelled = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null;
       return `${el.getAttribute("aria-label") ?? ""} ${labelled ?? ""} ${el.textContent ?? ""}`.trim();
     });
@@ -59,6 +59,7 @@ test("keyboard only at phone width: log in, ask, browse the month grid, read", a
   await expectAccessible(page, "grid day selected");
 
   await page.goto("/comunicados");
+  await expect(page.getByRole("heading", { level: 1, name: "Comunicados" })).toBeVisible();
   await tabTo(page, "Nuevo horario de atención telefónica de la Oficina");
   await page.keyboard.press("Enter");
   await expect(
@@ -67,6 +68,38 @@ test("keyboard only at phone width: log in, ask, browse the month grid, read", a
       name: "Nuevo horario de atención telefónica de la Oficina",
     }),
   ).toBeVisible();
+
+  // Register to an event and subscribe to the calendar, still without a mouse.
+  const headers = { Authorization: `Bearer ${await apiToken(page.request)}` };
+  const from = new Date();
+  const to = new Date(Date.now() + 60 * 86_400_000);
+  const events = await page.request.get("/api/v1/events", {
+    headers,
+    params: { from: from.toISOString(), to: to.toISOString(), kind: "event" },
+  });
+  const event = (await events.json()).items.find(
+    (e: { registration_required: boolean }) => e.registration_required,
+  );
+  await page.goto(`/calendario/${event.entry_id}`);
+  await expect(page.getByRole("heading", { name: "Inscripción" })).toBeVisible();
+  await tabTo(page, "Nombre de quien asistirá");
+  const attendee = `Secretaria ${unique()}`;
+  await page.keyboard.type(attendee);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("main").getByText("Inscripción hecha")).toBeVisible();
+  await expect(page.getByRole("listitem").filter({ hasText: attendee })).toBeVisible();
+
+  await page.goto("/calendario/suscripcion");
+  await expect(
+    page.getByRole("heading", { level: 1, name: "Suscribirse al calendario" }),
+  ).toBeVisible();
+  await tabTo(page, "Nombre para recordarla");
+  await page.keyboard.type("Thunderbird de secretaría");
+  await page.keyboard.press("Enter");
+  await expect(page.getByLabel("Dirección de suscripción")).toHaveValue(/\.ics$/);
+  await tabTo(page, "Copiar");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("live-region")).toHaveText("Copiado al portapapeles");
 
   await tabTo(page, "Menú");
   await page.keyboard.press("Enter");

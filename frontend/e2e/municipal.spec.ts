@@ -17,10 +17,13 @@ const ROUTES: Array<[string, string]> = [
   ["/no-existe", "No encontramos esa página"],
 ];
 
-test("every route is accessible, at desktop width and at 320 px", async ({ page }) => {
+test("every route is accessible at desktop width, at 200 % zoom (640 px) and at 320 px", async ({
+  page,
+}) => {
+  test.setTimeout(180_000);
   await login(page, "/");
   for (const [path, title] of ROUTES) {
-    for (const width of [1280, 320]) {
+    for (const width of [1280, 640, 320]) {
       await page.setViewportSize({ width, height: 900 });
       await page.goto(path);
       await expect(page.getByRole("heading", { level: 1, name: title })).toBeVisible();

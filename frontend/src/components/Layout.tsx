@@ -1,10 +1,10 @@
 import { Link, useNavigate } from "@tanstack/react-router";
 import { lazy, type ReactNode, Suspense, useState } from "react";
-import { useAnnouncement } from "../lib/announcer";
 import { logout } from "../lib/auth";
 import { t } from "../lib/i18n";
 import { useNotificationStream } from "../lib/live";
 import { useMe, useUnreadCounts } from "../lib/queries";
+import { LiveRegion } from "./LiveRegion";
 
 const AssistantPanel = lazy(() => import("./AssistantPanel"));
 
@@ -22,7 +22,6 @@ export function Layout({ children }: { children: ReactNode }) {
   const me = useMe();
   const counts = useUnreadCounts(true);
   const stream = useNotificationStream(true);
-  const message = useAnnouncement();
   const navigate = useNavigate();
   const [assistantOpen, setAssistantOpen] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
@@ -124,9 +123,7 @@ export function Layout({ children }: { children: ReactNode }) {
       <footer className="footer">
         <p>{t.footer.rights}</p>
       </footer>
-      <div className="visually-hidden" role="status" aria-live="polite" data-testid="live-region">
-        {message}
-      </div>
+      <LiveRegion />
       {assistantOpen ? (
         <Suspense fallback={null}>
           <AssistantPanel onClose={() => setAssistantOpen(false)} />

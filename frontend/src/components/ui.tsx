@@ -118,13 +118,15 @@ export function CopyField({ label, value, id }: { label: string; value: string; 
           type="button"
           className="button button--secondary"
           onClick={async () => {
-            try {
-              await navigator.clipboard.writeText(value);
-            } catch {
+            const timeout = new Promise<boolean>((resolve) => setTimeout(resolve, 1500, false));
+            const copy = navigator.clipboard?.writeText(value).then(() => true) ?? false;
+            const ok = await Promise.race([copy, timeout]).catch(() => false);
+            if (!ok) {
+              // Where the clipboard is refused, leave the text selected for Ctrl+C.
               (document.getElementById(id) as HTMLInputElement | null)?.select();
             }
-            setCopied(true);
-            announce(t.copied);
+            setCopied(ok);
+            announce(ok ? t.copied : t.copySelected);
           }}
         >
           {t.copy}

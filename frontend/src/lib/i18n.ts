@@ -15,6 +15,7 @@ export const es = {
   none: "—",
   copy: "Copiar",
   copied: "Copiado al portapapeles",
+  copySelected: "Texto seleccionado: pulse Control + C para copiarlo",
   back: "Volver",
   required: "obligatorio",
   optional: "(opcional)",
