@@ -48,6 +48,13 @@ test("an expediente shows its stage timeline", async ({ page }) => {
 
 test("register to an event and add it to the calendar", async ({ page }) => {
   await login(page, "/calendario");
+  const month = page.getByRole("button", { name: "Mes", exact: true });
+  await month.click();
+  await expect(month).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByRole("table")).toBeVisible();
+  await expectAccessible(page, "month view");
+  await page.getByRole("button", { name: "Agenda", exact: true }).click();
+  await expect(page.getByRole("table")).toHaveCount(0);
   const months = 3;
   let found = false;
   for (let i = 0; i < months && !found; i++) {

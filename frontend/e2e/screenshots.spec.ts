@@ -55,6 +55,7 @@ test("screenshots of the main pages into docs/screenshots", async ({ page }) => 
   await page.getByRole("button", { name: "Asistente" }).click();
   await page.getByLabel("Su pregunta").fill("¿Cómo pido una subvención para caminos rurales?");
   await page.getByRole("button", { name: "Preguntar" }).click();
-  await page.waitForLoadState("networkidle");
+  await expect(page.getByRole("button", { name: "Preguntar" })).toBeVisible();
+  await expect(page.getByText("Asistente:")).toBeVisible();
   await page.screenshot({ path: "../docs/screenshots/asistente-escritorio.png" });
 });

@@ -203,22 +203,22 @@ function CalendarPage() {
       <div className="toolbar">
         <fieldset className="button-row view-switch">
           <legend className="visually-hidden">{t.calendar.view}</legend>
-          <Link
-            to="."
-            search={(prev: Search) => ({ ...prev, vista: undefined })}
+          <button
+            type="button"
             className="button button--secondary"
-            aria-current={search.vista ? undefined : "true"}
+            aria-pressed={!search.vista}
+            onClick={() => setSearch({ vista: undefined })}
           >
             {t.calendar.agenda}
-          </Link>
-          <Link
-            to="."
-            search={(prev: Search) => ({ ...prev, vista: "mes" as const })}
+          </button>
+          <button
+            type="button"
             className="button button--secondary"
-            aria-current={search.vista ? "true" : undefined}
+            aria-pressed={search.vista === "mes"}
+            onClick={() => setSearch({ vista: "mes" })}
           >
             {t.calendar.month}
-          </Link>
+          </button>
         </fieldset>
         <div className="button-row month-nav">
           <Link
