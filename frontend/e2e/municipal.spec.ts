@@ -121,7 +121,7 @@ test("reading an announcement marks it read and updates the count", async ({ pag
   const nav = page.getByRole("navigation", { name: "Navegación principal" });
   const badge = nav.getByRole("link", { name: /^Comunicados\W+\d+ sin leer$/ });
   await expect(badge).toBeVisible();
-  const before = Number((await badge.innerText()).match(/\d+/)?.[0]);
+  const before = Number(((await badge.textContent()) ?? "").match(/\d+/)?.[0]);
   await page.getByRole("link", { name: title }).click();
   await expect(page.getByRole("heading", { level: 1, name: title })).toBeVisible();
   await expect(
