@@ -20,6 +20,7 @@ from app.core.observability import (
 )
 from app.core.queue import close_arq
 from app.core.redis import close_redis
+from app.core.spa import SpaMiddleware
 from app.routers import (
     announcements,
     areas,
@@ -81,6 +82,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    if settings.frontend_dist is not None:
+        app.add_middleware(SpaMiddleware, dist=settings.frontend_dist)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

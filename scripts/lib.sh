@@ -368,3 +368,117 @@ oaaa_stop_started_services() {
         fi
     fi
 }
+
+# ---------------------------------------------------------------------------
+# Web application (frontend/): checks and an end-to-end stack
+# ---------------------------------------------------------------------------
+#   oaaa_chromium                 make sure Debian's Chromium is at /usr/bin/chromium
+#   oaaa_frontend_install         npm ci in frontend/
+#   oaaa_e2e_start DIST           a fresh migrated + seeded database, the worker and the API
+#                                 serving DIST on a free port; exports OAAA_E2E_BASE_URL
+#   oaaa_e2e_stop                 stop them, drop that database and its Redis keys
+#   oaaa_frontend_e2e [ARGS]      build-served e2e: start, `npx playwright test ARGS`, stop
+
+_OAAA_E2E_PIDS=()
+_OAAA_E2E_DB=""
+_OAAA_E2E_PREFIX=""
+_OAAA_E2E_ENV=()
+
+oaaa_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    oaaa_log "installing Debian's chromium (Playwright's browser download is not used)"
+    _oaaa_apt_install chromium || oaaa_die "could not install chromium with apt"
+}
+
+oaaa_frontend_install() {
+    command -v npm >/dev/null 2>&1 || oaaa_die "npm is required for frontend/"
+    (cd "$OAAA_ROOT/frontend" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+_oaaa_free_port() {
+    "$OAAA_ROOT/.venv/bin/python" -c \
+        'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+_oaaa_pg_admin_sql() { # sql
+    "$OAAA_ROOT/.venv/bin/python" - "$(oaaa_pg_admin_url)" "$1" <<'PY'
+import asyncio, sys
+import asyncpg
+url = sys.argv[1].replace("postgresql+asyncpg://", "postgresql://", 1)
+async def main() -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sys.argv[2])
+    finally:
+        await conn.close()
+asyncio.run(main())
+PY
+}
+
+oaaa_e2e_start() { # dist
+    local dist=$1 py="$OAAA_ROOT/.venv/bin/python" port url i
+    _OAAA_E2E_DB="oaaa_e2e_$(date +%s)_$$"
+    _OAAA_E2E_PREFIX="oaaa-e2e-$$:"
+    port=$(_oaaa_free_port)
+    url="$(oaaa_pg_admin_url)"
+    local query=""
+    case "$url" in *\?*) query="?${url#*\?}" url="${url%%\?*}" ;; esac
+    url="${url%/postgres}/$_OAAA_E2E_DB$query"
+    _oaaa_pg_admin_sql "CREATE DATABASE $_OAAA_E2E_DB" || return 1
+    _OAAA_E2E_ENV=(
+        OAAA_DATABASE_URL="$url" OAAA_REDIS_URL="$OAAA_REDIS_URL" OAAA_REDIS_PREFIX="$_OAAA_E2E_PREFIX"
+        OAAA_ENVIRONMENT=local OAAA_FRONTEND_DIST="$dist" OAAA_PORT="$port" OAAA_HOST=127.0.0.1
+        OAAA_PUBLIC_BASE_URL="http://127.0.0.1:$port" OAAA_LOG_LEVEL=WARNING OAAA_SLA_SCAN_SECONDS=5
+        OAAA_LOGIN_MAX_FAILURES_PER_IP=1000 OAAA_LOGIN_MAX_FAILURES_PER_ACCOUNT=1000
+        OAAA_ACCESS_TOKEN_MINUTES=1
+    )
+    oaaa_log "e2e: migrating and seeding $_OAAA_E2E_DB"
+    env "${_OAAA_E2E_ENV[@]}" "$py" -m app migrate >/dev/null || return 1
+    env "${_OAAA_E2E_ENV[@]}" "$py" -m app seed >/dev/null || return 1
+    env "${_OAAA_E2E_ENV[@]}" "$py" -m app worker >"$OAAA_ROOT/frontend/test-results-worker.log" 2>&1 &
+    _OAAA_E2E_PIDS+=("$!")
+    env "${_OAAA_E2E_ENV[@]}" "$py" -m app serve --port "$port" >"$OAAA_ROOT/frontend/test-results-api.log" 2>&1 &
+    _OAAA_E2E_PIDS+=("$!")
+    export OAAA_E2E_BASE_URL="http://127.0.0.1:$port"
+    for i in $(seq 1 100); do
+        if "$py" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+            "$OAAA_E2E_BASE_URL/readyz" >/dev/null 2>&1; then
+            oaaa_log "e2e: API serving the web application at $OAAA_E2E_BASE_URL"
+            return 0
+        fi
+        sleep 0.2
+    done
+    oaaa_warn "e2e: the API did not become ready"
+    return 1
+}
+
+oaaa_e2e_stop() {
+    local pid
+    if [ "${#_OAAA_E2E_PIDS[@]}" -gt 0 ]; then
+        for pid in "${_OAAA_E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+        for pid in "${_OAAA_E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+        _OAAA_E2E_PIDS=()
+    fi
+    if [ -n "$_OAAA_E2E_DB" ]; then
+        _oaaa_pg_admin_sql "DROP DATABASE IF EXISTS $_OAAA_E2E_DB WITH (FORCE)" \
+            || oaaa_warn "could not drop $_OAAA_E2E_DB"
+        "$OAAA_ROOT/.venv/bin/python" - "$OAAA_REDIS_URL" "$_OAAA_E2E_PREFIX" <<'PY' || true
+import sys
+import redis
+r = redis.Redis.from_url(sys.argv[1])
+keys = list(r.scan_iter(match=sys.argv[2] + "*", count=500))
+if keys:
+    r.delete(*keys)
+PY
+        _OAAA_E2E_DB=""
+    fi
+}
+
+oaaa_frontend_e2e() { # playwright args...
+    local status=0
+    oaaa_chromium
+    oaaa_e2e_start "$OAAA_ROOT/frontend/dist" || { oaaa_e2e_stop; return 1; }
+    (cd "$OAAA_ROOT/frontend" && npx playwright test "$@") || status=$?
+    oaaa_e2e_stop
+    return "$status"
+}

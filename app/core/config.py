@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
     max_body_bytes: int = 1_048_576
+    frontend_dist: Path | None = Field(
+        default=None, description="Carpeta con la aplicación web compilada, servida en /"
+    )
     log_level: str = "INFO"
 
     jwt_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
-from app.core.redis import get_redis
+from app.core.redis import RedisDep, get_redis, key
 from app.core.scoping import Actor, ActorRole
 from app.core.security import InvalidToken, decode_access_token, revoked_jti_key
 from app.models.audit import ActorType
@@ -112,3 +114,47 @@ def require_scope(scope: str) -> Callable[[Actor], Awaitable[Actor]]:
 
 AdminActor = Annotated[Actor, Depends(require_roles("admin"))]
 OfficeActor = Annotated[Actor, Depends(require_roles("oaaa_staff"))]
+
+
+# ---- the live stream ---------------------------------------------------------------------
+# A browser's `EventSource` cannot send an `Authorization` header and a long-lived token must
+# never travel in a URL: the page asks for a ticket with its access token, then opens
+# `/api/v1/notifications/stream?ticket=…`; the ticket works once and for a few seconds.
+
+STREAM_TICKET_SECONDS = 30
+_INVALID_TICKET = "Ticket de conexión no válido, caducado o ya usado"
+
+
+def _ticket_key(ticket: str) -> str:
+    return key("stream-ticket", ticket)
+
+
+async def issue_stream_ticket(redis: Redis, token: str) -> str:
+    """A single-use ticket standing for `token` (an access token already validated)."""
+    ticket = secrets.token_urlsafe(32)
+    await redis.set(_ticket_key(ticket), token, ex=STREAM_TICKET_SECONDS)
+    return ticket
+
+
+async def get_stream_actor(
+    session: SessionDep,
+    redis: RedisDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    ticket: Annotated[
+        str | None,
+        Query(max_length=128, description="Ticket de `POST /notifications/stream-ticket`"),
+    ] = None,
+) -> Actor:
+    """The caller of the stream: a bearer token, or a ticket (consumed on use)."""
+    if ticket is not None:
+        token = await redis.getdel(_ticket_key(ticket))
+        if token is None:
+            raise Unauthorized(_INVALID_TICKET)
+    actor = await _actor_from_token(session, token)
+    if actor is None:
+        raise Unauthorized("Se requiere autenticación")
+    return actor
+
+
+StreamActor = Annotated[Actor, Depends(get_stream_actor)]
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]

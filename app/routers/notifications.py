@@ -8,7 +8,13 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.core.db import SessionDep, get_sessionmaker
-from app.core.deps import CurrentActor
+from app.core.deps import (
+    STREAM_TICKET_SECONDS,
+    BearerToken,
+    CurrentActor,
+    StreamActor,
+    issue_stream_ticket,
+)
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
@@ -20,6 +26,7 @@ from app.schemas.notifications import (
     NotificationPublic,
     PreferenceItem,
     PreferencesPublic,
+    StreamTicket,
     UnreadCount,
 )
 from app.services.notifications import digest, feed
@@ -99,7 +106,7 @@ async def mark_all_read(session: SessionDep, actor: CurrentActor) -> UnreadCount
 )
 async def stream(
     request: Request,
-    actor: CurrentActor,
+    actor: StreamActor,
     redis: RedisDep,
     last_event_id: Annotated[
         int | None, Header(ge=0, le=MAX_ID, description="Último id recibido (reconexión)")
@@ -110,8 +117,9 @@ async def stream(
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
-    with `Last-Event-ID` replays what was missed."""
-    user_id = feed._require_person(actor)
+    with `Last-Event-ID` (or `since`) replays what was missed. A browser's `EventSource`
+    authenticates with a single-use `ticket` instead of the bearer token."""
+    user_id = feed.require_person(actor)
     generator = feed.stream(
         get_sessionmaker(),
         redis,
@@ -124,6 +132,22 @@ async def stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post(
+    "/notifications/stream-ticket",
+    operation_id="notifications_stream_ticket",
+    summary="Ticket para abrir el flujo en directo",
+    response_model=StreamTicket,
+    responses=problem_responses(401, 403),
+)
+async def create_stream_ticket(
+    actor: CurrentActor, redis: RedisDep, token: BearerToken
+) -> StreamTicket:
+    """A single-use ticket, valid for 30 seconds, for `GET /notifications/stream?ticket=`."""
+    feed.require_person(actor)
+    ticket = await issue_stream_ticket(redis, token or "")
+    return StreamTicket(ticket=ticket, expires_in=STREAM_TICKET_SECONDS)
 
 
 @router.get(

@@ -36,6 +36,11 @@ class PreferenceItem(StrictInput):
     email: bool = True
 
 
+class StreamTicket(SQLModel):
+    ticket: str = Field(description="Ticket de un solo uso para `?ticket=` del flujo")
+    expires_in: int = Field(description="Segundos de validez")
+
+
 class DigestUpdate(StrictInput):
     enabled: bool = Field(description="Un único correo diario en lugar de uno por aviso")
 

@@ -36,7 +36,7 @@ STREAM_BATCH = 100
 KEEPALIVE_SECONDS = 15.0
 
 
-def _require_person(actor: Actor) -> uuid.UUID:
+def require_person(actor: Actor) -> uuid.UUID:
     if actor.kind != ActorType.user or actor.id is None:
         raise Forbidden("Las notificaciones en la aplicación son para personas")
     return actor.id
@@ -70,7 +70,7 @@ async def list_feed(
     kind: NotificationKind | None = None,
 ) -> tuple[list[NotificationPublic], str | None]:
     """Newest first."""
-    _require_person(actor)
+    require_person(actor)
     stmt = (
         select(Notification, NotificationEvent)
         .join(NotificationEvent, col(NotificationEvent.id) == col(Notification.event_id))
@@ -95,7 +95,7 @@ async def list_feed(
 
 
 async def unread_count(session: AsyncSession, actor: Actor) -> int:
-    _require_person(actor)
+    require_person(actor)
     stmt = (
         select(func.count())
         .select_from(Notification)
@@ -107,7 +107,7 @@ async def unread_count(session: AsyncSession, actor: Actor) -> int:
 async def mark_read(
     session: AsyncSession, actor: Actor, notification_id: int
 ) -> NotificationPublic:
-    _require_person(actor)
+    require_person(actor)
     n = await get_visible(session, Notification, notification_id, actor)
     if n.read_at is None:
         n.read_at = datetime.now(UTC)
@@ -118,7 +118,7 @@ async def mark_read(
 
 
 async def mark_all_read(session: AsyncSession, actor: Actor) -> int:
-    _require_person(actor)
+    require_person(actor)
     result = await session.execute(
         update(Notification)
         .where(visible(Notification, actor), col(Notification.read_at).is_(None))
@@ -128,7 +128,7 @@ async def mark_all_read(session: AsyncSession, actor: Actor) -> int:
 
 
 async def preferences(session: AsyncSession, actor: Actor) -> list[PreferenceItem]:
-    user_id = _require_person(actor)
+    user_id = require_person(actor)
     stored = {
         p.kind: p
         for p in (
@@ -155,7 +155,7 @@ async def preferences(session: AsyncSession, actor: Actor) -> list[PreferenceIte
 async def set_preferences(
     session: AsyncSession, actor: Actor, items: list[PreferenceItem]
 ) -> list[PreferenceItem]:
-    user_id = _require_person(actor)
+    user_id = require_person(actor)
     before = {p.kind: p.model_dump() for p in await preferences(session, actor)}
     for item in items:
         stmt = insert(NotificationPreference).values(
