@@ -62,7 +62,13 @@ test("a mayor asks, sees it listed, and the office's answer appears live", async
   });
   expect(moved.ok()).toBeTruthy();
 
-  await expect(page.getByTestId("thread").getByText(answer)).toBeVisible({ timeout: 30_000 });
+  // The live stream brings the answer: the notification is announced and the page refreshes
+  // well before the detail page's own 15-second refetch.
+  await expect(page.getByTestId("live-region")).toContainText(
+    `Nueva notificación: Consulta respondida: ${reference}`,
+    { timeout: 10_000 },
+  );
+  await expect(page.getByTestId("thread").getByText(answer)).toBeVisible({ timeout: 5_000 });
   await expect(page.getByText("Respondida").first()).toBeVisible();
   await expectAccessible(page, "answered live");
 

@@ -4,6 +4,8 @@ export type ClientOptions = {
     baseUrl: `${string}://${string}` | (string & {});
 };
 
+export type Webhooks = WebhookAnnouncementPublishedWebhookRequest | WebhookConsultationAnsweredWebhookRequest | WebhookConsultationAssignedWebhookRequest | WebhookConsultationClosedWebhookRequest | WebhookConsultationForwardedWebhookRequest | WebhookConsultationMunicipalityRepliedWebhookRequest | WebhookConsultationNewForAreaWebhookRequest | WebhookConsultationReceivedWebhookRequest | WebhookConsultationReopenedWebhookRequest | WebhookConsultationRepliedWebhookRequest | WebhookConsultationSlaBreachedWebhookRequest | WebhookConsultationSlaWarningWebhookRequest | WebhookConsultationWaitingOnMunicipalityWebhookRequest | WebhookEventCancelledWebhookRequest | WebhookEventChangedWebhookRequest | WebhookExpedienteCreatedWebhookRequest | WebhookExpedienteDocumentsAddedWebhookRequest | WebhookExpedienteResolvedWebhookRequest | WebhookExpedienteStageChangedWebhookRequest | WebhookExpedienteStalledWebhookRequest | WebhookGrantCallClosingWebhookRequest | WebhookGrantCallOpenedWebhookRequest;
+
 /**
  * AccessCodeResponse
  */
@@ -54,6 +56,21 @@ export type AnnouncementCreate = {
      * Title
      */
     title: string;
+};
+
+/**
+ * AnnouncementPayload
+ */
+export type AnnouncementPayload = {
+    /**
+     * Announcement Id
+     */
+    announcement_id: string;
+    /**
+     * Title
+     */
+    title: string;
+    [key: string]: unknown;
 };
 
 /**
@@ -670,6 +687,53 @@ export type BodyAuthToken = {
 };
 
 /**
+ * CalendarPayload
+ *
+ * A calendar entry: a grant call opened, an event changed or cancelled.
+ */
+export type CalendarPayload = {
+    /**
+     * Application Closes On
+     */
+    application_closes_on?: string | null;
+    /**
+     * Application Opens On
+     */
+    application_opens_on?: string | null;
+    /**
+     * Changed
+     *
+     * Campos que cambiaron
+     */
+    changed?: Array<string> | null;
+    /**
+     * Ends At
+     */
+    ends_at: string;
+    /**
+     * Entry Id
+     */
+    entry_id: string;
+    /**
+     * Entry Kind
+     */
+    entry_kind: string;
+    /**
+     * Starts At
+     */
+    starts_at: string;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Title
+     */
+    title: string;
+    [key: string]: unknown;
+};
+
+/**
  * CatalogueServiceCreate
  */
 export type CatalogueServiceCreate = {
@@ -1068,6 +1132,59 @@ export type ConsultationEventPublic = {
 };
 
 /**
+ * ConsultationPayload
+ *
+ * A change in a consultation's life.
+ */
+export type ConsultationPayload = {
+    /**
+     * Area
+     *
+     * Nombre del área (remisiones)
+     */
+    area?: string | null;
+    /**
+     * Area Id
+     *
+     * Área que la tramita, si la hay
+     */
+    area_id: string | null;
+    /**
+     * Clock Paused
+     *
+     * El plazo queda suspendido mientras se espera al municipio
+     */
+    clock_paused?: boolean | null;
+    /**
+     * Consultation Id
+     */
+    consultation_id: string;
+    /**
+     * Reason
+     *
+     * Qué se espera del municipio (esperando al ayuntamiento)
+     */
+    reason?: string | null;
+    /**
+     * Reference
+     *
+     * Referencia legible, p. ej. OAAA-2026-000123
+     */
+    reference: string;
+    /**
+     * Status
+     *
+     * Estado de la consulta tras el cambio
+     */
+    status: string;
+    /**
+     * Subject
+     */
+    subject: string;
+    [key: string]: unknown;
+};
+
+/**
  * ConsultationPublic
  */
 export type ConsultationPublic = {
@@ -1178,6 +1295,41 @@ export type ConsultationPublic = {
 };
 
 /**
+ * ConsultationSlaPayload
+ *
+ * A consultation's deadline is near (warning) or passed (breach).
+ */
+export type ConsultationSlaPayload = {
+    /**
+     * Clock
+     */
+    clock: 'first_response' | 'resolution';
+    /**
+     * Due At
+     */
+    due_at: string;
+    /**
+     * Priority
+     */
+    priority: string;
+    /**
+     * Reference
+     */
+    reference: string;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Threshold
+     *
+     * Porcentaje del plazo consumido; null: vencido
+     */
+    threshold: number | null;
+    [key: string]: unknown;
+};
+
+/**
  * ConsultationStatus
  */
 export type ConsultationStatus = 'received' | 'in_progress' | 'forwarded' | 'waiting_on_municipality' | 'answered' | 'closed';
@@ -1266,6 +1418,36 @@ export type DigestItem = {
      * Title
      */
     title: string;
+};
+
+/**
+ * DigestPublic
+ */
+export type DigestPublic = {
+    /**
+     * Enabled
+     *
+     * Recibe un único correo diario con los avisos del día
+     */
+    enabled: boolean;
+    /**
+     * Hour
+     *
+     * Hora (Europe/Madrid) a la que se envía el resumen
+     */
+    hour: number;
+};
+
+/**
+ * DigestUpdate
+ */
+export type DigestUpdate = {
+    /**
+     * Enabled
+     *
+     * Un único correo diario en lugar de uno por aviso
+     */
+    enabled: boolean;
 };
 
 /**
@@ -1855,6 +2037,349 @@ export type EntryUpdate = {
 };
 
 /**
+ * EventData[AnnouncementPayload]
+ */
+export type EventDataAnnouncementPayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: AnnouncementPayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventData[CalendarPayload]
+ */
+export type EventDataCalendarPayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: CalendarPayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventData[ConsultationPayload]
+ */
+export type EventDataConsultationPayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: ConsultationPayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventData[ConsultationSlaPayload]
+ */
+export type EventDataConsultationSlaPayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: ConsultationSlaPayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventData[ExpedientePayload]
+ */
+export type EventDataExpedientePayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: ExpedientePayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventData[GrantCallClosingPayload]
+ */
+export type EventDataGrantCallClosingPayload = {
+    /**
+     * Area Id
+     */
+    area_id: string | null;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Entity Id
+     */
+    entity_id: string;
+    /**
+     * Entity Type
+     */
+    entity_type: string;
+    /**
+     * Id
+     *
+     * Identificador del evento (el mismo en cada reintento)
+     */
+    id: number;
+    /**
+     * Kind
+     *
+     * Tipo de evento (véase el catálogo)
+     */
+    kind: string;
+    /**
+     * Link
+     *
+     * Dirección del objeto en la aplicación web
+     */
+    link: string | null;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Occurred At
+     */
+    occurred_at: string;
+    payload: GrantCallClosingPayload;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * EventType
+ */
+export type EventType = {
+    /**
+     * Payload Schema
+     *
+     * Esquema de `data.payload` en el documento OpenAPI
+     */
+    payload_schema: string;
+    /**
+     * Recipients
+     *
+     * Quién recibe la notificación
+     */
+    recipients: string;
+    /**
+     * Title
+     *
+     * Qué ha pasado
+     */
+    title: string;
+    type: NotificationKind;
+};
+
+/**
  * ExpedienteCreate
  *
  * What a person records; the áreas' systems use the integration API instead.
@@ -2005,6 +2530,49 @@ export type ExpedienteDetail = {
      * Version
      */
     version: number;
+};
+
+/**
+ * ExpedientePayload
+ *
+ * A change in an expediente (its stage, documents or resolution) or its stall.
+ */
+export type ExpedientePayload = {
+    /**
+     * Documents
+     *
+     * Títulos añadidos
+     */
+    documents?: Array<string> | null;
+    /**
+     * Expediente Id
+     */
+    expediente_id?: string | null;
+    /**
+     * External Ref
+     *
+     * Referencia del expediente en el sistema del área
+     */
+    external_ref: string;
+    /**
+     * Stage Code
+     *
+     * Fase actual
+     */
+    stage_code: string | null;
+    /**
+     * Stage Name
+     */
+    stage_name?: string | null;
+    /**
+     * Status
+     */
+    status?: string | null;
+    /**
+     * Title
+     */
+    title?: string | null;
+    [key: string]: unknown;
 };
 
 /**
@@ -2409,6 +2977,27 @@ export type FieldError = {
      * JSON Pointer al campo dentro de la petición
      */
     pointer: string;
+};
+
+/**
+ * GrantCallClosingPayload
+ *
+ * A grant call closes in a few working days.
+ */
+export type GrantCallClosingPayload = {
+    /**
+     * Bulletin Url
+     */
+    bulletin_url: string | null;
+    /**
+     * Closes On
+     */
+    closes_on: string;
+    /**
+     * Working Days Before
+     */
+    working_days_before: number;
+    [key: string]: unknown;
 };
 
 /**
@@ -2994,8 +3583,10 @@ export type Newsletter = {
 
 /**
  * NotificationKind
+ *
+ * The event catalogue: stable names of what the platform tells people and systems.
  */
-export type NotificationKind = 'consultation.sla_warning' | 'consultation.sla_breached' | 'expediente.stalled' | 'grant_call.closing' | 'announcement.published';
+export type NotificationKind = 'consultation.received' | 'consultation.replied' | 'consultation.forwarded' | 'consultation.new_for_area' | 'consultation.assigned' | 'consultation.waiting_on_municipality' | 'consultation.municipality_replied' | 'consultation.answered' | 'consultation.closed' | 'consultation.reopened' | 'consultation.sla_warning' | 'consultation.sla_breached' | 'expediente.created' | 'expediente.stage_changed' | 'expediente.documents_added' | 'expediente.resolved' | 'expediente.stalled' | 'grant_call.opened' | 'grant_call.closing' | 'event.changed' | 'event.cancelled' | 'announcement.published';
 
 /**
  * NotificationPublic
@@ -4326,10 +4917,14 @@ export type StageEventResult = {
 export type StreamTicket = {
     /**
      * Expires In
+     *
+     * Segundos de validez
      */
     expires_in: number;
     /**
      * Ticket
+     *
+     * Ticket de un solo uso para `?ticket=` del flujo
      */
     ticket: string;
 };
@@ -5008,6 +5603,108 @@ export type WebhookDeliveryPublic = {
 };
 
 /**
+ * WebhookEvent[AnnouncementPayload]
+ */
+export type WebhookEventAnnouncementPayload = {
+    data: EventDataAnnouncementPayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
+ * WebhookEvent[CalendarPayload]
+ */
+export type WebhookEventCalendarPayload = {
+    data: EventDataCalendarPayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
+ * WebhookEvent[ConsultationPayload]
+ */
+export type WebhookEventConsultationPayload = {
+    data: EventDataConsultationPayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
+ * WebhookEvent[ConsultationSlaPayload]
+ */
+export type WebhookEventConsultationSlaPayload = {
+    data: EventDataConsultationSlaPayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
+ * WebhookEvent[ExpedientePayload]
+ */
+export type WebhookEventExpedientePayload = {
+    data: EventDataExpedientePayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
+ * WebhookEvent[GrantCallClosingPayload]
+ */
+export type WebhookEventGrantCallClosingPayload = {
+    data: EventDataGrantCallClosingPayload;
+    /**
+     * Timestamp
+     */
+    timestamp: string;
+    /**
+     * Type
+     *
+     * Tipo de evento
+     */
+    type: string;
+};
+
+/**
  * WebhookSubscriptionCreate
  */
 export type WebhookSubscriptionCreate = {
@@ -5069,6 +5766,12 @@ export type WebhookSubscriptionPublic = {
      * Is Active
      */
     is_active: boolean;
+    /**
+     * Previous Secret Valid Until
+     *
+     * Tras rotar el secreto, hasta cuándo se firma también con el anterior (cada envío lleva ambas firmas en webhook-signature)
+     */
+    previous_secret_valid_until?: string | null;
     /**
      * Updated At
      */
@@ -5137,6 +5840,12 @@ export type WebhookSubscriptionWithSecret = {
      * Is Active
      */
     is_active: boolean;
+    /**
+     * Previous Secret Valid Until
+     *
+     * Tras rotar el secreto, hasta cuándo se firma también con el anterior (cada envío lleva ambas firmas en webhook-signature)
+     */
+    previous_secret_valid_until?: string | null;
     /**
      * Secret
      *
@@ -8903,6 +9612,72 @@ export type NotificationsListResponses = {
 
 export type NotificationsListResponse = NotificationsListResponses[keyof NotificationsListResponses];
 
+export type NotificationsDigestGetData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/notifications/digest';
+};
+
+export type NotificationsDigestGetErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+};
+
+export type NotificationsDigestGetError = NotificationsDigestGetErrors[keyof NotificationsDigestGetErrors];
+
+export type NotificationsDigestGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: DigestPublic;
+};
+
+export type NotificationsDigestGetResponse = NotificationsDigestGetResponses[keyof NotificationsDigestGetResponses];
+
+export type NotificationsDigestSetData = {
+    body: DigestUpdate;
+    path?: never;
+    query?: never;
+    url: '/api/v1/notifications/digest';
+};
+
+export type NotificationsDigestSetErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Tipo de contenido no admitido
+     */
+    415: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+};
+
+export type NotificationsDigestSetError = NotificationsDigestSetErrors[keyof NotificationsDigestSetErrors];
+
+export type NotificationsDigestSetResponses = {
+    /**
+     * Successful Response
+     */
+    200: DigestPublic;
+};
+
+export type NotificationsDigestSetResponse = NotificationsDigestSetResponses[keyof NotificationsDigestSetResponses];
+
 export type NotificationsPreferencesGetData = {
     body?: never;
     path?: never;
@@ -10957,6 +11732,33 @@ export type WebhooksCreateResponses = {
 
 export type WebhooksCreateResponse = WebhooksCreateResponses[keyof WebhooksCreateResponses];
 
+export type WebhooksEventTypesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/webhooks/event-types';
+};
+
+export type WebhooksEventTypesErrors = {
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+};
+
+export type WebhooksEventTypesError = WebhooksEventTypesErrors[keyof WebhooksEventTypesErrors];
+
+export type WebhooksEventTypesResponses = {
+    /**
+     * Response Webhooks Event Types
+     *
+     * Successful Response
+     */
+    200: Array<EventType>;
+};
+
+export type WebhooksEventTypesResponse = WebhooksEventTypesResponses[keyof WebhooksEventTypesResponses];
+
 export type WebhooksDeleteData = {
     body?: never;
     path: {
@@ -11332,6 +12134,19 @@ export type MetricsData = {
     url: '/metrics';
 };
 
+export type MetricsErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+};
+
+export type MetricsError = MetricsErrors[keyof MetricsErrors];
+
 export type MetricsResponses = {
     /**
      * Formato de exposición
@@ -11363,3 +12178,201 @@ export type HealthReadyResponses = {
 };
 
 export type HealthReadyResponse = HealthReadyResponses[keyof HealthReadyResponses];
+
+export type WebhookAnnouncementPublishedWebhookPayload = WebhookEventAnnouncementPayload;
+
+export type WebhookAnnouncementPublishedWebhookRequest = {
+    body: WebhookAnnouncementPublishedWebhookPayload;
+    key: 'announcement.published';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationAnsweredWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationAnsweredWebhookRequest = {
+    body: WebhookConsultationAnsweredWebhookPayload;
+    key: 'consultation.answered';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationAssignedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationAssignedWebhookRequest = {
+    body: WebhookConsultationAssignedWebhookPayload;
+    key: 'consultation.assigned';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationClosedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationClosedWebhookRequest = {
+    body: WebhookConsultationClosedWebhookPayload;
+    key: 'consultation.closed';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationForwardedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationForwardedWebhookRequest = {
+    body: WebhookConsultationForwardedWebhookPayload;
+    key: 'consultation.forwarded';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationMunicipalityRepliedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationMunicipalityRepliedWebhookRequest = {
+    body: WebhookConsultationMunicipalityRepliedWebhookPayload;
+    key: 'consultation.municipality_replied';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationNewForAreaWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationNewForAreaWebhookRequest = {
+    body: WebhookConsultationNewForAreaWebhookPayload;
+    key: 'consultation.new_for_area';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationReceivedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationReceivedWebhookRequest = {
+    body: WebhookConsultationReceivedWebhookPayload;
+    key: 'consultation.received';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationReopenedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationReopenedWebhookRequest = {
+    body: WebhookConsultationReopenedWebhookPayload;
+    key: 'consultation.reopened';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationRepliedWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationRepliedWebhookRequest = {
+    body: WebhookConsultationRepliedWebhookPayload;
+    key: 'consultation.replied';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationSlaBreachedWebhookPayload = WebhookEventConsultationSlaPayload;
+
+export type WebhookConsultationSlaBreachedWebhookRequest = {
+    body: WebhookConsultationSlaBreachedWebhookPayload;
+    key: 'consultation.sla_breached';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationSlaWarningWebhookPayload = WebhookEventConsultationSlaPayload;
+
+export type WebhookConsultationSlaWarningWebhookRequest = {
+    body: WebhookConsultationSlaWarningWebhookPayload;
+    key: 'consultation.sla_warning';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookConsultationWaitingOnMunicipalityWebhookPayload = WebhookEventConsultationPayload;
+
+export type WebhookConsultationWaitingOnMunicipalityWebhookRequest = {
+    body: WebhookConsultationWaitingOnMunicipalityWebhookPayload;
+    key: 'consultation.waiting_on_municipality';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookEventCancelledWebhookPayload = WebhookEventCalendarPayload;
+
+export type WebhookEventCancelledWebhookRequest = {
+    body: WebhookEventCancelledWebhookPayload;
+    key: 'event.cancelled';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookEventChangedWebhookPayload = WebhookEventCalendarPayload;
+
+export type WebhookEventChangedWebhookRequest = {
+    body: WebhookEventChangedWebhookPayload;
+    key: 'event.changed';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookExpedienteCreatedWebhookPayload = WebhookEventExpedientePayload;
+
+export type WebhookExpedienteCreatedWebhookRequest = {
+    body: WebhookExpedienteCreatedWebhookPayload;
+    key: 'expediente.created';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookExpedienteDocumentsAddedWebhookPayload = WebhookEventExpedientePayload;
+
+export type WebhookExpedienteDocumentsAddedWebhookRequest = {
+    body: WebhookExpedienteDocumentsAddedWebhookPayload;
+    key: 'expediente.documents_added';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookExpedienteResolvedWebhookPayload = WebhookEventExpedientePayload;
+
+export type WebhookExpedienteResolvedWebhookRequest = {
+    body: WebhookExpedienteResolvedWebhookPayload;
+    key: 'expediente.resolved';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookExpedienteStageChangedWebhookPayload = WebhookEventExpedientePayload;
+
+export type WebhookExpedienteStageChangedWebhookRequest = {
+    body: WebhookExpedienteStageChangedWebhookPayload;
+    key: 'expediente.stage_changed';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookExpedienteStalledWebhookPayload = WebhookEventExpedientePayload;
+
+export type WebhookExpedienteStalledWebhookRequest = {
+    body: WebhookExpedienteStalledWebhookPayload;
+    key: 'expediente.stalled';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookGrantCallClosingWebhookPayload = WebhookEventGrantCallClosingPayload;
+
+export type WebhookGrantCallClosingWebhookRequest = {
+    body: WebhookGrantCallClosingWebhookPayload;
+    key: 'grant_call.closing';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookGrantCallOpenedWebhookPayload = WebhookEventCalendarPayload;
+
+export type WebhookGrantCallOpenedWebhookRequest = {
+    body: WebhookGrantCallOpenedWebhookPayload;
+    key: 'grant_call.opened';
+    path?: never;
+    query?: never;
+};
