@@ -108,7 +108,7 @@ async def create_event(
     """Creates a draft entry (office: any área; área staff: their own)."""
     entry = await entries.create_entry(session, actor, data)
     response.headers["Location"] = f"/api/v1/events/{entry.id}"
-    return entry
+    return await entries.entry_public(session, entry)
 
 
 @router.get(
@@ -161,7 +161,8 @@ async def update_event(
     entry_id: uuid.UUID, data: EntryUpdate, session: SessionDep, actor: CurrentActor
 ) -> EntryPublic:
     """Changes an entry; every change increments its iCalendar SEQUENCE."""
-    return await entries.update_entry(session, actor, entry_id, data)
+    entry = await entries.update_entry(session, actor, entry_id, data)
+    return await entries.entry_public(session, entry)
 
 
 @router.post(
@@ -175,7 +176,8 @@ async def publish_event(
     entry_id: uuid.UUID, session: SessionDep, actor: CurrentActor
 ) -> EntryPublic:
     """Publishes a draft to its audience."""
-    return await entries.publish_entry(session, actor, entry_id)
+    entry = await entries.publish_entry(session, actor, entry_id)
+    return await entries.entry_public(session, entry)
 
 
 @router.post(

@@ -185,7 +185,8 @@ async def set_preferences(
 )
 async def get_digest(session: SessionDep, actor: CurrentActor) -> DigestPublic:
     """Whether the caller gets one e-mail a day with the day's notifications."""
-    return await digest.get(session, actor)
+    user = await digest.get(session, actor)
+    return DigestPublic(enabled=user.email_digest, hour=digest.HOUR)
 
 
 @router.put(
@@ -198,4 +199,5 @@ async def get_digest(session: SessionDep, actor: CurrentActor) -> DigestPublic:
 async def set_digest(data: DigestUpdate, session: SessionDep, actor: CurrentActor) -> DigestPublic:
     """With the digest on, the notifications that would arrive by e-mail (per-kind choices)
     arrive together each morning at 07:00 instead of one by one; the feed is unchanged."""
-    return await digest.set_enabled(session, actor, data.enabled)
+    user = await digest.set_enabled(session, actor, data.enabled)
+    return DigestPublic(enabled=user.email_digest, hour=digest.HOUR)

@@ -139,7 +139,7 @@ async def _set_municipalities(
     await flush(session)
 
 
-async def create_entry(session: AsyncSession, actor: Actor, data: EntryCreate) -> EntryPublic:
+async def create_entry(session: AsyncSession, actor: Actor, data: EntryCreate) -> CalendarEntry:
     """Creates a draft entry; área staff only for their own área."""
     if not actor.is_office and data.area_id is None and actor.role == Role.area_staff:
         data = data.model_copy(update={"area_id": actor.area_id})
@@ -158,7 +158,7 @@ async def create_entry(session: AsyncSession, actor: Actor, data: EntryCreate) -
     await _set_municipalities(session, entry, mun_ids)
     after = audit.snapshot(entry) | {"municipality_ids": [str(m) for m in mun_ids]}
     await audit.record(session, actor, f"{ENTITY}.create", ENTITY, entry.id, after)
-    return to_public(entry, mun_ids if entry.audience == AudienceKind.municipalities else [])
+    return entry
 
 
 async def get_entry(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> CalendarEntry:
@@ -218,7 +218,7 @@ _SUBSCRIBER_FIELDS = frozenset(EntryFields.model_fields) | {"status"}
 
 async def update_entry(
     session: AsyncSession, actor: Actor, entry_id: uuid.UUID, data: EntryUpdate
-) -> EntryPublic:
+) -> CalendarEntry:
     """Applies a change; every effective change increments the iCalendar SEQUENCE."""
     entry = await get_entry(session, actor, entry_id)
     _check_write(actor, entry.area_id)
@@ -272,10 +272,10 @@ async def update_entry(
         await audit.record(session, actor, f"{ENTITY}.update", ENTITY, entry.id, changes)
         if entry.published_at is not None:
             await notices.registered_event_changed(session, entry, actor, set(changes))
-    return to_public(entry, mun_ids)
+    return entry
 
 
-async def publish_entry(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> EntryPublic:
+async def publish_entry(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> CalendarEntry:
     entry = await get_entry(session, actor, entry_id)
     _check_write(actor, entry.area_id)
     if entry.status != EntryStatus.draft:
@@ -298,7 +298,7 @@ async def publish_entry(session: AsyncSession, actor: Actor, entry_id: uuid.UUID
         {"status": {"from": "draft", "to": "published"}, "sequence": entry.sequence},
     )
     await notices.grant_call_opened(session, entry, actor)
-    return await entry_public(session, entry)
+    return entry
 
 
 async def reminder_days(

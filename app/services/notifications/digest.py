@@ -33,7 +33,6 @@ from app.models.notification import (
     NotificationPreference,
 )
 from app.models.user import User
-from app.schemas.notifications import DigestPublic
 from app.services.notifications import email as email_service
 from app.services.notifications.outbox import QUIET_BY_EMAIL, personal_details
 from app.services.webhooks import absolute_link
@@ -70,15 +69,11 @@ async def _person(session: AsyncSession, actor: Actor) -> User:
     return user
 
 
-def _public(user: User) -> DigestPublic:
-    return DigestPublic(enabled=user.email_digest, hour=HOUR)
+async def get(session: AsyncSession, actor: Actor) -> User:
+    return await _person(session, actor)
 
 
-async def get(session: AsyncSession, actor: Actor) -> DigestPublic:
-    return _public(await _person(session, actor))
-
-
-async def set_enabled(session: AsyncSession, actor: Actor, enabled: bool) -> DigestPublic:
+async def set_enabled(session: AsyncSession, actor: Actor, enabled: bool) -> User:
     user = await _person(session, actor)
     if user.email_digest != enabled:
         user.email_digest = enabled
@@ -91,7 +86,7 @@ async def set_enabled(session: AsyncSession, actor: Actor, enabled: bool) -> Dig
             user.id,
             {"email_digest": {"from": not enabled, "to": enabled}},
         )
-    return _public(user)
+    return user
 
 
 # ---- the cron and the job ------------------------------------------------------------------
