@@ -141,3 +141,22 @@ async def consultation(
     session.add(obj)
     await session.commit()
     return obj
+
+
+async def concurrently(calls: list[tuple[str, str, dict[str, Any], dict[str, str]]]) -> list[int]:
+    """Sends the requests (method, url, JSON body, headers) at once, each with its own client
+    and so its own transaction; returns their status codes. Never a 5xx; errors are problems."""
+    import asyncio
+
+    from app.main import app
+
+    async def one(method: str, url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.request(method, url, json=body, headers=headers)
+            assert r.status_code < 500, r.text
+            if r.status_code >= 400:
+                assert r.headers["content-type"].startswith("application/problem+json")
+            return r.status_code
+
+    return list(await asyncio.gather(*(one(*call) for call in calls)))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, false, true
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 from app.models.audit import ActorType
 from app.models.base import Role, ScopeSpec
 
@@ -149,12 +150,35 @@ def visible(model: type[Any], actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-async def get_visible(session: AsyncSession, model: type[M], obj_id: Any, actor: Actor) -> M:
-    """The object with that primary key if the actor may see it; `NotFound` otherwise."""
+Lock = Literal["wait", "nowait"]
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+async def get_visible(
+    session: AsyncSession, model: type[M], obj_id: Any, actor: Actor, *, lock: Lock | None = None
+) -> M:
+    """The object with that primary key if the actor may see it; `NotFound` otherwise.
+
+    `lock` takes the row until the transaction ends and reads its current state, so that a
+    check and the write that follows are one step. `wait`: concurrent writers queue up and each
+    sees what the previous one committed (an `If-Match` then fails with 412). `nowait`: a
+    writer that finds the row being changed gets a 409 at once (of simultaneous transitions
+    from one state, exactly one wins)."""
     pk = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
     stmt = select(model).where(pk == obj_id).where(visible(model, actor))
-    obj = (await session.execute(stmt)).scalars().first()
+    if lock is not None:
+        stmt = stmt.with_for_update(of=model, nowait=lock == "nowait").execution_options(
+            populate_existing=True
+        )
+    label = getattr(model, "__label__", "El recurso")
+    try:
+        obj = (await session.execute(stmt)).scalars().first()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            raise Conflict(
+                f"{label} se está modificando en este momento; vuelva a consultarlo"
+            ) from exc
+        raise
     if obj is None:
-        label = getattr(model, "__label__", "El recurso")
         raise NotFound(f"{label} {obj_id} no existe")
     return obj

@@ -376,7 +376,7 @@ async def update(
     now: datetime | None = None,
 ) -> Expediente:
     now = now or datetime.now(UTC)
-    exp = await get_visible(session, Expediente, expediente_id, actor)
+    exp = await get_visible(session, Expediente, expediente_id, actor, lock="wait")
     if not actor.can_manage_area(exp.area_id):
         raise Forbidden("Solo la oficina o el área responsable modifica el expediente")
     queries.check_if_match(exp.version, if_match, required=True, what="el expediente")
@@ -408,7 +408,7 @@ async def update(
 async def add_stage_by_person(
     session: AsyncSession, actor: Actor, expediente_id: uuid.UUID, event: StageEventIn
 ) -> Expediente:
-    exp = await get_visible(session, Expediente, expediente_id, actor)
+    exp = await get_visible(session, Expediente, expediente_id, actor, lock="wait")
     if not actor.can_manage_area(exp.area_id):
         raise Forbidden("Solo la oficina o el área responsable cambia la fase")
     await add_stage_event(session, actor, exp, event)

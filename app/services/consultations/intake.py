@@ -140,7 +140,7 @@ async def create(
 async def regenerate_access_code(
     session: AsyncSession, actor: Actor, consultation_id: uuid.UUID
 ) -> tuple[Consultation, str]:
-    c = await get(session, actor, consultation_id)
+    c = await get(session, actor, consultation_id, lock="wait")
     if not actor.can_ask:
         raise Forbidden("Su perfil no permite renovar el código de seguimiento")
     code = new_access_code()

@@ -17,7 +17,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.pagination import PageParams, paginate
-from app.core.scoping import Actor, get_visible
+from app.core.scoping import Actor, Lock, get_visible
 from app.models.area import Area, CatalogueService
 from app.models.base import Role
 from app.models.consultation import (
@@ -82,8 +82,11 @@ async def record_event(
     )
 
 
-async def get(session: AsyncSession, actor: Actor, consultation_id: uuid.UUID) -> Consultation:
-    return await get_visible(session, Consultation, consultation_id, actor)
+async def get(
+    session: AsyncSession, actor: Actor, consultation_id: uuid.UUID, *, lock: Lock | None = None
+) -> Consultation:
+    """A consultation the actor may see; writers lock it (see `get_visible`)."""
+    return await get_visible(session, Consultation, consultation_id, actor, lock=lock)
 
 
 async def _check_assignee(session: AsyncSession, c: Consultation, assignee_id: uuid.UUID) -> None:
@@ -111,7 +114,7 @@ async def update(
     now: datetime | None = None,
 ) -> Consultation:
     now = now or datetime.now(UTC)
-    c = await get(session, actor, consultation_id)
+    c = await get(session, actor, consultation_id, lock="wait")
     if not actor.is_staff:
         raise Forbidden("Solo el personal de la oficina o del área puede modificar la consulta")
     check_if_match(c, if_match, required=True)
@@ -165,7 +168,9 @@ async def transition(
     now: datetime | None = None,
 ) -> Consultation:
     now = now or datetime.now(UTC)
-    c = await get(session, actor, consultation_id)
+    # With If-Match the caller names the version it changes: wait, then 412 if it moved on.
+    # Without, simultaneous transitions race for the row and exactly one wins (409 the rest).
+    c = await get(session, actor, consultation_id, lock="wait" if if_match else "nowait")
     check_if_match(c, if_match, required=False)
     allowed = allowed_targets(c, actor)
     if req.to not in allowed:

@@ -42,7 +42,7 @@ async def add_message(
     now: datetime | None = None,
 ) -> ConsultationMessage:
     now = now or datetime.now(UTC)
-    c = await get(session, actor, consultation_id)
+    c = await get(session, actor, consultation_id, lock="wait")
     staff = actor.is_staff
     if actor.is_integration:
         raise Forbidden("Las integraciones no participan en el hilo de la consulta")
