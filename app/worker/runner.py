@@ -153,7 +153,14 @@ def run(settings_cls: Any) -> None:
                 "el worker no pudo arrancar por Redis; se reinicia",
                 extra={"fields": {"error": f"{type(exc).__name__}: {exc}", "retry_in": backoff}},
             )
-            time.sleep(backoff)
+            # arq's signal handlers only act while its loop runs: while waiting, a signal stops
+            # the process at once.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                worker.loop.remove_signal_handler(signum)
+            try:
+                time.sleep(backoff)
+            except KeyboardInterrupt:
+                return
             continue
         return
 
