@@ -344,3 +344,66 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(private_redis, 
         assert worker.poll() is None
     finally:
         kill(worker)
+
+
+async def test_the_polling_loop_rides_out_an_outage_and_keeps_its_job_slots(private_redis):
+    """The same worker in this process: arq's loop, a Redis outage in the middle, and jobs
+    before and after it (no job slot is lost while Redis fails)."""
+    from arq import func
+
+    ran: list[int] = []
+
+    async def probe(ctx, n: int) -> int:
+        ran.append(n)
+        return n
+
+    prefix = "oaaa-probe:"
+    async with arq_client(private_redis.url, prefix) as arq:
+        worker = runner.ResilientWorker(
+            functions=[func(probe, name="probe")],
+            queue_name=prefix + "queue",
+            redis_pool=arq,
+            poll_delay=0.05,
+            max_jobs=2,
+            handle_signals=False,
+            health_check_interval=1,
+            health_check_key=prefix + "health",
+            keep_result=0,
+        )
+        main = asyncio.create_task(worker.async_run())
+        try:
+
+            def ran_all(*expected: int):
+                async def check() -> bool:
+                    return sorted(ran) == list(expected)
+
+                return check
+
+            await arq.enqueue_job("probe", 1, _job_id=prefix + "1")
+            await wait_until(ran_all(1), 10, "the first job did not run")
+
+            private_redis.kill()
+
+            async def lost() -> bool:
+                return not worker.redis_ready
+
+            await wait_until(lost, 10, "the worker did not notice the outage")
+            await asyncio.sleep(0.5)  # several failed polls
+            assert not main.done()
+
+            private_redis.start()
+
+            async def back() -> bool:
+                return worker.redis_ready and bool(await arq.exists(prefix + "health"))
+
+            await wait_until(back, 15, "the worker did not come back")
+            for n in (2, 3, 4):
+                await arq.enqueue_job("probe", n, _job_id=f"{prefix}{n}")
+            await wait_until(ran_all(1, 2, 3, 4), 10, "jobs after the outage did not run")
+            assert worker.job_counter == 0
+            assert not main.done()
+        finally:
+            main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await main
+            await worker.close()
