@@ -57,14 +57,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
-    from arq.worker import run_worker
-
+def cmd_worker(args: argparse.Namespace) -> int:
     from app.core.observability import configure_logging
+    from app.worker import runner
+
+    if args.check:
+        if asyncio.run(runner.check_health()):
+            print("Worker listo")
+            return 0
+        print("Ningún worker listo: no ha renovado su clave de salud o Redis no responde")
+        return 1
     from app.worker.settings import WorkerSettings
 
     configure_logging()
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    runner.run(WorkerSettings)
     return 0
 
 
@@ -126,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="arrancar el worker arq")
+    p.add_argument(
+        "--check", action="store_true", help="comprobar si hay un worker listo (código 0) o no (1)"
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("create-admin", help="crear una cuenta de administración")

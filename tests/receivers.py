@@ -27,7 +27,8 @@ class Received:
 
 
 # What the receiver does with a request: an HTTP status to answer, "hang" (never answer),
-# "close" (drop the connection without answering) or "redirect:<url>" (302 to that URL).
+# "close" (drop the connection without answering), "redirect:<url>" (302 to that URL) or
+# "delay:<seconds>" (200 after that long).
 Action = int | str
 Behaviour = Callable[[int, Received], Action]
 
@@ -90,6 +91,9 @@ class HttpReceiver:
                     await asyncio.sleep(3600)
                     return
                 extra = ""
+                if isinstance(action, str) and action.startswith("delay:"):
+                    await asyncio.sleep(float(action.removeprefix("delay:")))
+                    action = 200
                 if isinstance(action, str) and action.startswith("redirect:"):
                     extra = f"location: {action.removeprefix('redirect:')}\r\n"
                     action = 302

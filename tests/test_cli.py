@@ -48,3 +48,23 @@ def test_create_admin_creates_once(migrated_database: str) -> None:
     assert "Una-clave-de-admin-1" not in first.stdout
     second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert "Ya existe" in second.stdout
+
+
+def test_worker_check_answers_whether_a_worker_is_ready(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import redis
+
+    from app.core.config import get_settings
+    from app.worker.runner import health_check_key
+
+    client = redis.Redis.from_url(get_settings().redis_url)
+    try:
+        assert main(["worker", "--check"]) == 1
+        assert "Ningún worker listo" in capsys.readouterr().out
+        client.set(health_check_key(), b"j_complete=0", px=5000)
+        assert main(["worker", "--check"]) == 0
+        assert "Worker listo" in capsys.readouterr().out
+    finally:
+        client.delete(health_check_key())
+        client.close()

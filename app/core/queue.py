@@ -14,6 +14,7 @@ producer, a retry and the sweeper never queue the same work twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -131,33 +132,62 @@ async def close_arq() -> None:
     _pool = None
 
 
+# How many successor ids a sweeper tries past a job that Redis reports as running although
+# its work is still unclaimed (see `enqueue_now(claimable=True)`).
+MAX_SUCCESSORS = 8
+
+
 async def enqueue_now(
     redis: ArqRedis,
     function: str,
     *args: Any,
     job_id: str,
     defer_until: datetime | None = None,
+    claimable: bool = False,
 ) -> bool:
     """Queues the job unless that very job is already queued or running; for work whose
     commit is already behind it (sweepers, retries). A job whose id Redis still knows but which
-    sits in no queue (its queue entry was lost) is replaced. True when it was queued."""
+    sits in no queue (its queue entry was lost) is replaced. True when it was queued.
+
+    `claimable=True` says the caller has just read in the database that nobody holds the work
+    (its lease is free or expired). A job that arq still marks as in progress under that id
+    then belongs to a worker that died before claiming it, and arq would keep the id blocked
+    until its in-progress key expires; the job is queued under the first successor id
+    (`{job_id}:r1`, `:r2`, …) that is neither queued nor running. The row's claim, not the
+    job id, keeps two workers from delivering at once."""
+    for n in range(MAX_SUCCESSORS + 1 if claimable else 1):
+        candidate = job_id if n == 0 else f"{job_id}:r{n}"
+        outcome = await _enqueue_once(redis, function, args, candidate, defer_until)
+        if outcome != "running":
+            return outcome == "queued"
+    return False
+
+
+async def _enqueue_once(
+    redis: ArqRedis,
+    function: str,
+    args: tuple[Any, ...],
+    job_id: str,
+    defer_until: datetime | None,
+) -> str:
+    """`queued`, `waiting` (already queued, not started) or `running`."""
     queue = queue_name()
     job = await redis.enqueue_job(
         function, *args, _job_id=job_id, _queue_name=queue, _defer_until=defer_until
     )
     if job is not None:
-        return True
-    if await redis.zscore(queue, job_id) is not None or await redis.exists(
-        in_progress_key_prefix + job_id
-    ):
-        return False
+        return "queued"
+    if await redis.exists(in_progress_key_prefix + job_id):
+        return "running"
+    if await redis.zscore(queue, job_id) is not None:
+        return "waiting"
     await redis.delete(
         job_key_prefix + job_id, result_key_prefix + job_id, retry_key_prefix + job_id
     )
     job = await redis.enqueue_job(
         function, *args, _job_id=job_id, _queue_name=queue, _defer_until=defer_until
     )
-    return job is not None
+    return "queued" if job is not None else "waiting"
 
 
 async def send(items: list[AfterCommit], redis: ArqRedis | None = None) -> None:
@@ -169,9 +199,11 @@ async def send(items: list[AfterCommit], redis: ArqRedis | None = None) -> None:
         try:
             if isinstance(item, Job):
                 if item.job_id is None:
+                    # A generated id, under the prefix like every other job id.
                     await client.enqueue_job(
                         item.function,
                         *item.args,
+                        _job_id=job_id(item.function, uuid.uuid4().hex),
                         _queue_name=queue_name(),
                         _defer_until=item.defer_until,
                     )

@@ -34,6 +34,7 @@ from app.services.notifications.delivery import (
     dispatch_due_deliveries,
 )
 from app.services.notifications.scan import scan_sla
+from app.worker.runner import health_check_key
 
 logger = logging.getLogger("app.worker")
 
@@ -59,6 +60,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "engine" not in ctx:  # the worker stopped before its start-up hook ran
+        return
     task = ctx.pop("heartbeat_task", None)
     if task is not None:
         task.cancel()
@@ -118,10 +121,19 @@ def redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(get_settings().redis_url)
 
 
+def _cron_name(name: str) -> str:
+    """Cron job names carry the Redis prefix: arq derives each tick's job id from the name
+    (`{name}:{time}`), so two deployments on one Redis never take each other's ticks."""
+    return get_settings().redis_prefix + name
+
+
 def _every(seconds: int) -> set[int]:
     """The seconds of the minute at which a cron job runs to repeat every `seconds`."""
     step = max(1, min(seconds, 60))
     return set(range(0, 60, step))
+
+
+HEALTH_CHECK_SECONDS = 5
 
 
 class WorkerSettings:
@@ -139,7 +151,7 @@ class WorkerSettings:
         # overlap anyway (rows are locked SKIP LOCKED and events deduplicated).
         cron(
             timed_scan(scan_sla),
-            name="scan_sla",
+            name=_cron_name("scan_sla"),
             second=_every(get_settings().sla_scan_seconds),
             run_at_startup=True,
             unique=True,
@@ -149,16 +161,25 @@ class WorkerSettings:
         # jobs, a Redis outage or a worker killed mid-delivery only delay a delivery.
         cron(
             dispatch_due_deliveries,
+            name=_cron_name("dispatch_due_deliveries"),
             second=_every(get_settings().delivery_sweep_seconds),
             run_at_startup=True,
             unique=True,
             timeout=300,
         ),
         # Idempotency keys live a day; an expired key is also ignored (and deleted) when seen.
-        cron(purge_expired_keys, minute={17}, second={0}, unique=True, timeout=300),
+        cron(
+            purge_expired_keys,
+            name=_cron_name("purge_expired_keys"),
+            minute={17},
+            second={0},
+            unique=True,
+            timeout=300,
+        ),
         # The daily digest, each morning in Europe/Madrid.
         cron(
             digest.queue_digests,
+            name=_cron_name("queue_digests"),
             hour={digest.HOUR},
             minute={0},
             second={0},
@@ -172,7 +193,10 @@ class WorkerSettings:
     queue_name = get_settings().redis_prefix + "queue"
     # Cron schedules are read in the office's time zone.
     timezone = ZoneInfo("Europe/Madrid")
-    health_check_key = get_settings().redis_prefix + "worker-health"
+    # Refreshed every few seconds and expiring soon after: a worker that lost Redis (or
+    # died) stops being reported as ready (`python -m app worker --check`).
+    health_check_key = health_check_key()
+    health_check_interval = HEALTH_CHECK_SECONDS
     max_jobs = 50
     # arq polls its queue every 0.5 s by default: most of the latency between a notification
     # being recorded and its webhook leaving. 0.1 s costs a few cheap Redis calls a second.

@@ -101,3 +101,32 @@ async def test_publishing_an_announcement_queues_its_webhook_deliveries_at_once(
         webhooks = {queue.job_id("webhook", d, 0) for d in ids}
         assert len(webhooks) == 1
         assert webhooks <= await _queued(arq)  # beside the e-mail to the mayor
+
+
+async def test_a_job_without_an_id_gets_one_under_the_prefix(migrated_database):
+    from app.core.config import get_settings
+
+    async with r.arq_pool() as arq:
+        await queue.send([queue.Job("heartbeat", ())], arq)
+        (queued,) = await _queued(arq)
+    assert queued.startswith(get_settings().redis_prefix + "heartbeat:")
+
+
+async def test_a_sweeper_queues_past_a_job_left_running_by_a_dead_worker(migrated_database):
+    from arq.constants import in_progress_key_prefix
+
+    jid = queue.job_id("test", uuid.uuid4(), 0)
+    async with r.arq_pool() as arq:
+        assert await queue.enqueue_now(arq, "heartbeat", job_id=jid)
+        # A worker started it (arq's in-progress mark) and died before claiming the work.
+        await arq.set(in_progress_key_prefix + jid, b"1", px=300_000)
+        assert not await queue.enqueue_now(arq, "heartbeat", job_id=jid)  # a retry: waits
+        # The sweeper read that nobody holds the work: it queues it under a successor id,
+        # once (a second sweep finds the successor queued).
+        assert await queue.enqueue_now(arq, "heartbeat", job_id=jid, claimable=True)
+        assert not await queue.enqueue_now(arq, "heartbeat", job_id=jid, claimable=True)
+        assert await _queued(arq) == {jid, f"{jid}:r1"}
+        # The successor dies too: the next one.
+        await arq.set(in_progress_key_prefix + f"{jid}:r1", b"1", px=300_000)
+        assert await queue.enqueue_now(arq, "heartbeat", job_id=jid, claimable=True)
+        assert await _queued(arq) == {jid, f"{jid}:r1", f"{jid}:r2"}

@@ -12,7 +12,10 @@ The database rows are the truth; Redis only carries hints of what to do next.
   leased. A worker killed mid-delivery (its lease expires), a lost job or a Redis outage
   therefore only delays a delivery; nothing is lost.
 * A job id is deterministic per delivery and attempt (`{prefix}webhook:{id}:{attempts}`), so
-  the producer, the retry and the sweeper never queue the same attempt twice.
+  the producer, the retry and the sweeper never queue the same attempt twice. A job that Redis
+  still reports as running for a delivery the sweeper finds unclaimed (its worker died before
+  the claim) does not block it: the sweeper queues it under a successor id
+  (`queue.enqueue_now(claimable=True)`), so it is retried within one sweep interval.
 """
 
 from __future__ import annotations
@@ -182,6 +185,7 @@ async def dispatch_due_deliveries(ctx: dict[str, Any]) -> int:
                     function,
                     str(delivery_id),
                     job_id=delivery_job_id(kind, delivery_id, attempts),
+                    claimable=True,
                 ):
                     queued += 1
             if len(rows) < SWEEP_BATCH:
