@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -337,6 +338,18 @@ async def _database_error_handler(request: Request, exc: Exception) -> JSONRespo
     raise exc
 
 
+async def _redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A use of Redis that cannot do without it (a stream ticket, a log-out) and found it down."""
+    logger.error("redis unavailable: %s", type(exc).__name__)
+    return problem_response(
+        request,
+        status=503,
+        code="service-unavailable",
+        detail="Un servicio interno no está disponible en este momento. Inténtelo de nuevo.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     if database_unavailable(exc):
         return _database_unavailable_response(request, exc)
@@ -360,6 +373,7 @@ def install_error_handlers(app: FastAPI) -> None:
         TimeoutError,
     ):
         app.add_exception_handler(database_error, _database_error_handler)
+    app.add_exception_handler(RedisError, _redis_error_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
 
 
