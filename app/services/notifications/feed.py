@@ -35,8 +35,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, all_, bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -268,8 +268,9 @@ async def _round(
                 .order_by(col(Notification.id))
                 .limit(STREAM_BATCH)
             )
-            if cursor.sent:
-                stmt = stmt.where(col(Notification.id).not_in(sorted(cursor.sent)))
+            if cursor.sent:  # one array parameter, however many ids
+                sent = bindparam("sent", sorted(cursor.sent), type_=ARRAY(BigInteger))
+                stmt = stmt.where(col(Notification.id) != all_(sent))
             rows = (await session.execute(stmt)).all()
             for n, e in rows:
                 assert n.id is not None
