@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from app.core import denylist
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.redis import RedisDep, get_redis, key
 from app.core.scoping import Actor, ActorRole
-from app.core.security import InvalidToken, decode_access_token, revoked_jti_key
+from app.core.security import InvalidToken, decode_access_token
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
 from app.models.user import User
@@ -41,11 +41,7 @@ async def _actor_from_token(session: SessionDep, token: str | None) -> Actor | N
         claims = decode_access_token(settings, token)
     except InvalidToken as exc:
         raise Unauthorized(_INVALID) from exc
-    try:
-        revoked = await get_redis().exists(revoked_jti_key(claims.jti))
-    except RedisError:
-        revoked = 0  # the deny-list only shortens a token's life; DB checks below still apply
-    if revoked:
+    if await denylist.is_revoked(session, get_redis(), claims.jti):
         raise Unauthorized(_INVALID)
     if claims.subject_kind == "user":
         user = await session.get(User, claims.subject_id)

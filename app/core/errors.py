@@ -7,13 +7,16 @@ routing, unexpected) into `application/problem+json`. No stack trace ever reache
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.schemas.problems import FieldError, Problem
@@ -269,7 +272,87 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+# The server is refusing, restarting or full: asyncpg's connection-class errors (SQLSTATE 08),
+# too many connections (53300), administrator/crash shutdown and "cannot connect now" (57P0x).
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            yield orig
+            seen.add(id(orig))
+        current = current.__cause__ or current.__context__
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (refused, timed out, pool exhausted, shutting down), as
+    opposed to a query that is wrong."""
+    for e in _chain(exc):
+        if isinstance(e, sa_exc.TimeoutError | sa_exc.InterfaceError | asyncpg.InterfaceError):
+            return True
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, OSError | TimeoutError) and _raised_by_database_driver(e):
+            return True  # ConnectionRefusedError, DNS failure, connect timeout
+        if isinstance(e, asyncpg.PostgresError):
+            sqlstate = str(getattr(e, "sqlstate", "") or "")
+            if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+                return True
+    return False
+
+
+def _database_unavailable_response(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        request,
+        status=503,
+        code="database-unavailable",
+        detail="La base de datos no está disponible en este momento. Inténtelo de nuevo.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Inside the app, so the response carries the request id and is counted as a 503; any
+    other database or OS error goes on to the unexpected-error handler."""
+    if database_unavailable(exc):
+        return _database_unavailable_response(request, exc)
+    raise exc
+
+
+async def _redis_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A use of Redis that cannot do without it (a stream ticket, a log-out) and found it down."""
+    logger.error("redis unavailable: %s", type(exc).__name__)
+    return problem_response(
+        request,
+        status=503,
+        code="service-unavailable",
+        detail="Un servicio interno no está disponible en este momento. Inténtelo de nuevo.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        return _database_unavailable_response(request, exc)
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(
         request,
@@ -282,6 +365,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for database_error in (
+        sa_exc.SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(database_error, _database_error_handler)
+    app.add_exception_handler(RedisError, _redis_error_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
 
 

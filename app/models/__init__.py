@@ -3,7 +3,7 @@
 from app.models.announcement import Announcement, AnnouncementRead
 from app.models.area import Area, CatalogueService
 from app.models.audit import AuditLog
-from app.models.auth import RefreshToken
+from app.models.auth import RefreshToken, RevokedAccessToken
 from app.models.base import Role
 from app.models.calendar import (
     CalendarEntry,
@@ -79,6 +79,7 @@ __all__ = [
     "ProcedureType",
     "ReferenceCounter",
     "RefreshToken",
+    "RevokedAccessToken",
     "Role",
     "SatisfactionSurvey",
     "SlaPolicy",

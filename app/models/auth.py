@@ -1,4 +1,5 @@
-"""Refresh tokens: opaque, stored hashed, rotated on use, grouped in families."""
+"""Refresh tokens: opaque, stored hashed, rotated on use, grouped in families; and the access
+tokens revoked before they expire (the deny-list that Redis serves, kept here so it survives)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ class RefreshToken(SQLModel, table=True):
     used_at: datetime | None = aware_datetime_field()
     revoked_at: datetime | None = aware_datetime_field()
     user_agent: str | None = Field(default=None, max_length=400)
+
+
+class RevokedAccessToken(SQLModel, table=True):
+    __tablename__ = "revoked_access_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = aware_datetime_field(nullable=False, index=True)

@@ -12,11 +12,10 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import audit, ratelimit, security
+from app.core import audit, denylist, ratelimit, security
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable, TooManyRequests, Unauthorized
 from app.core.scoping import Actor, ActorRole
-from app.core.security import revoked_jti_key
 from app.models.audit import ActorType
 from app.models.auth import RefreshToken
 from app.models.integration import IntegrationClient
@@ -247,7 +246,7 @@ async def logout(
             await _revoke_family(session, stored.family_id)
     if actor is not None and actor.token_jti:
         try:
-            await redis.set(revoked_jti_key(actor.token_jti), "1", ex=max(access_expires_in, 1))
+            await denylist.revoke(session, redis, actor.token_jti, access_expires_in)
         except RedisError as exc:
             raise ServiceUnavailable("No se pudo cerrar la sesión; inténtelo de nuevo") from exc
     if actor is not None and actor.id is not None:

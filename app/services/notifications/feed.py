@@ -1,4 +1,27 @@
-"""A person's notification feed: list, unread count, mark read, preferences, live stream."""
+"""A person's notification feed: list, unread count, mark read, preferences, live stream.
+
+The live stream never skips a notification. Ids come from one sequence, but transactions commit
+in any order, so "`id` greater than the last one sent" would lose a lower id committed later.
+Each stream therefore keeps a *floor* (every id at or below it is settled: sent, or belonging to
+another person, or never committed) and the set of ids above the floor it has already sent.
+Every read takes everything above the floor that it has not sent yet.
+
+The floor moves by transaction visibility. Before a read the stream notes the sequence's last
+value `V` and then takes a fresh transaction id `Y` in a transaction of its own (committed at
+once). Every id up to `V` was handed out to a transaction that already held a transaction id
+(the outbox inserts the event row before its notifications), so that id is below `Y`. Once a
+later snapshot's `xmin` (the oldest transaction still running) reaches `Y`, all those
+transactions have committed or rolled back, and the read that follows sees every id up to `V`
+that will ever exist: the floor may rise to `V` and the remembered ids below it are forgotten.
+With no long transaction open that happens on the very read that noted `V`, so the memory a
+stream holds is the person's notifications created during the longest open transaction. The
+cost is three tiny statements and one transaction id per read.
+
+Catch-up after a reconnect is read in pages of `STREAM_BATCH` and sent without waiting; each
+round reads at most `STREAM_ROUND` rows before the floor is moved, so memory stays bounded
+whatever the backlog. `Last-Event-ID`/`since` is the starting floor: the client says it holds
+everything up to that id.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +35,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, all_, bindparam, func, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -33,6 +56,7 @@ from app.services.notifications import outbox
 from app.services.notifications.outbox import user_channel
 
 STREAM_BATCH = 100
+STREAM_ROUND = 1000
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -189,20 +213,83 @@ def _sse(n: NotificationPublic) -> str:
     return f"id: {n.id}\nevent: notification\ndata: {data}\n\n"
 
 
-async def _since(
-    sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.UUID, last_id: int
-) -> list[NotificationPublic]:
+_SEQUENCE_LAST = text(
+    "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('notification', 'id')"
+    "::regclass), 0)"
+)
+_NEXT_XID = text("SELECT pg_current_xact_id()::text::bigint")
+_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+class StreamCursor:
+    """What one stream has sent: a settled floor plus the ids sent above it."""
+
+    def __init__(self, floor: int) -> None:
+        self.floor = floor
+        self.sent: set[int] = set()
+        # (transaction id taken after the sequence value, that value), oldest first
+        self.pending: list[tuple[int, int]] = []
+
+    def settle(self, xmin: int) -> int | None:
+        """The highest noted sequence value whose transactions have all ended by `xmin`."""
+        bound = None
+        while self.pending and self.pending[0][0] <= xmin:
+            bound = self.pending.pop(0)[1]
+        return bound
+
+    def note(self, xid: int, last_value: int) -> None:
+        if last_value > self.floor and (not self.pending or last_value > self.pending[-1][1]):
+            self.pending.append((xid, last_value))
+
+    def raise_floor(self, floor: int) -> None:
+        if floor > self.floor:
+            self.floor = floor
+            self.sent = {i for i in self.sent if i > floor}
+
+
+async def _round(
+    sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.UUID, cursor: StreamCursor
+) -> tuple[list[NotificationPublic], bool]:
+    """One read of what is unsent above the floor (up to `STREAM_ROUND` rows); True if more."""
+    out: list[NotificationPublic] = []
     async with sessionmaker() as session:
-        rows = (
-            await session.execute(
+        last_value = int((await session.execute(_SEQUENCE_LAST)).scalar_one())
+        xid = int((await session.execute(_NEXT_XID)).scalar_one())
+        await session.commit()
+        cursor.note(xid, last_value)
+        bound = cursor.settle(int((await session.execute(_XMIN)).scalar_one()))
+        after = cursor.floor
+        more = False
+        while True:
+            stmt = (
                 select(Notification, NotificationEvent)
                 .join(NotificationEvent, col(NotificationEvent.id) == col(Notification.event_id))
-                .where(col(Notification.user_id) == user_id, col(Notification.id) > last_id)
+                .where(col(Notification.user_id) == user_id, col(Notification.id) > after)
                 .order_by(col(Notification.id))
                 .limit(STREAM_BATCH)
             )
-        ).all()
-    return [_public(n, e) for n, e in rows]
+            if cursor.sent:  # one array parameter, however many ids
+                sent = bindparam("sent", sorted(cursor.sent), type_=ARRAY(BigInteger))
+                stmt = stmt.where(col(Notification.id) != all_(sent))
+            rows = (await session.execute(stmt)).all()
+            for n, e in rows:
+                assert n.id is not None
+                cursor.sent.add(n.id)
+                out.append(_public(n, e))
+            if rows:
+                after = rows[-1][0].id or after
+            if len(rows) < STREAM_BATCH:
+                break
+            if len(out) >= STREAM_ROUND:
+                more = True
+                break
+    if bound is not None:
+        if more and bound > after:
+            cursor.raise_floor(after)
+            cursor.pending.insert(0, (0, bound))  # settled; the next round reads on to it
+        else:
+            cursor.raise_floor(bound)
+    return out, more
 
 
 async def stream(
@@ -216,7 +303,7 @@ async def stream(
     """Server-Sent Events: what was missed since `last_event_id` first, then each new
     notification as Redis pub/sub announces it (any API process may serve the stream); the
     database is read again on every wake-up, so a lost announcement only delays delivery."""
-    last_id = last_event_id
+    cursor = StreamCursor(last_event_id)
     pubsub = redis.pubsub()
     subscribed = False
     try:
@@ -227,9 +314,11 @@ async def stream(
             subscribed = False  # fall back to polling at the keep-alive interval
         yield "retry: 3000\n\n"
         while True:
-            for n in await _since(sessionmaker, user_id, last_id):
-                last_id = n.id
-                yield _sse(n)
+            more = True
+            while more:
+                batch, more = await _round(sessionmaker, user_id, cursor)
+                for n in batch:
+                    yield _sse(n)
             if await is_disconnected():
                 return
             if subscribed:
