@@ -31,6 +31,8 @@ def test_every_operation_has_id_summary_tags_and_documented_errors() -> None:
             if path.startswith("/api/v1"):
                 errors = [code for code in op["responses"] if code.startswith(("4", "5"))]
                 assert errors, f"{where} documents no error responses"
+                # Any operation answers 503 while the database or Redis is unreachable.
+                assert "503" in op["responses"], f"{where} does not document 503"
                 for code in errors:
                     content = op["responses"][code].get("content", {})
                     assert "application/problem+json" in content, f"{where} {code}"

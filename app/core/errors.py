@@ -378,9 +378,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problem documents an operation can return."""
+    """OpenAPI `responses=` entries for the problem documents an operation can return. Every
+    operation can also answer 503 (with `Retry-After`) while the database or Redis is away."""
     out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
+    for status in (*statuses, 503):
         out[status] = {
             "model": Problem,
             "description": _SPANISH_TITLES.get(status, HTTPStatus(status).phrase),

@@ -5915,6 +5915,10 @@ export type AnnouncementsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsListError = AnnouncementsListErrors[keyof AnnouncementsListErrors];
@@ -5956,6 +5960,10 @@ export type AnnouncementsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsCreateError = AnnouncementsCreateErrors[keyof AnnouncementsCreateErrors];
@@ -5985,6 +5993,10 @@ export type AnnouncementsUnreadCountErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsUnreadCountError = AnnouncementsUnreadCountErrors[keyof AnnouncementsUnreadCountErrors];
@@ -6023,6 +6035,10 @@ export type AnnouncementsGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsGetError = AnnouncementsGetErrors[keyof AnnouncementsGetErrors];
@@ -6073,6 +6089,10 @@ export type AnnouncementsUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsUpdateError = AnnouncementsUpdateErrors[keyof AnnouncementsUpdateErrors];
@@ -6119,6 +6139,10 @@ export type AnnouncementsPublishErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsPublishError = AnnouncementsPublishErrors[keyof AnnouncementsPublishErrors];
@@ -6161,6 +6185,10 @@ export type AnnouncementsMarkReadErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsMarkReadError = AnnouncementsMarkReadErrors[keyof AnnouncementsMarkReadErrors];
@@ -6203,6 +6231,10 @@ export type AnnouncementsReadsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsReadsError = AnnouncementsReadsErrors[keyof AnnouncementsReadsErrors];
@@ -6249,6 +6281,10 @@ export type AreasListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AreasListError = AreasListErrors[keyof AreasListErrors];
@@ -6294,6 +6330,10 @@ export type AreasCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AreasCreateError = AreasCreateErrors[keyof AreasCreateErrors];
@@ -6328,6 +6368,10 @@ export type AreasGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AreasGetError = AreasGetErrors[keyof AreasGetErrors];
@@ -6382,6 +6426,10 @@ export type AreasUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AreasUpdateError = AreasUpdateErrors[keyof AreasUpdateErrors];
@@ -6423,6 +6471,10 @@ export type AssistantAskErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AssistantAskError = AssistantAskErrors[keyof AssistantAskErrors];
@@ -6477,6 +6529,10 @@ export type AssistantFeedbackErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AssistantFeedbackError = AssistantFeedbackErrors[keyof AssistantFeedbackErrors];
@@ -6523,6 +6579,10 @@ export type AssistantStatsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AssistantStatsError = AssistantStatsErrors[keyof AssistantStatsErrors];
@@ -6573,6 +6633,10 @@ export type AssistantUnansweredErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AssistantUnansweredError = AssistantUnansweredErrors[keyof AssistantUnansweredErrors];
@@ -6651,6 +6715,10 @@ export type AuditLogListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AuditLogListError = AuditLogListErrors[keyof AuditLogListErrors];
@@ -6716,6 +6784,10 @@ export type AuthMeErrors = {
      * No autenticado
      */
     401: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AuthMeError = AuthMeErrors[keyof AuthMeErrors];
@@ -6752,6 +6824,10 @@ export type AuthRefreshErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AuthRefreshError = AuthRefreshErrors[keyof AuthRefreshErrors];
@@ -6836,6 +6912,10 @@ export type CalendarPublicIcsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type CalendarPublicIcsError = CalendarPublicIcsErrors[keyof CalendarPublicIcsErrors];
@@ -6859,6 +6939,10 @@ export type CalendarFeedTokensListErrors = {
      * No autenticado
      */
     401: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type CalendarFeedTokensListError = CalendarFeedTokensListErrors[keyof CalendarFeedTokensListErrors];
@@ -6905,6 +6989,10 @@ export type CalendarFeedTokensCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type CalendarFeedTokensCreateError = CalendarFeedTokensCreateErrors[keyof CalendarFeedTokensCreateErrors];
@@ -6947,6 +7035,10 @@ export type CalendarFeedTokensRevokeErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type CalendarFeedTokensRevokeError = CalendarFeedTokensRevokeErrors[keyof CalendarFeedTokensRevokeErrors];
@@ -6990,6 +7082,10 @@ export type CalendarPrivateIcsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type CalendarPrivateIcsError = CalendarPrivateIcsErrors[keyof CalendarPrivateIcsErrors];
@@ -7030,6 +7126,10 @@ export type ComarcasListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ComarcasListError = ComarcasListErrors[keyof ComarcasListErrors];
@@ -7075,6 +7175,10 @@ export type ComarcasCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ComarcasCreateError = ComarcasCreateErrors[keyof ComarcasCreateErrors];
@@ -7129,6 +7233,10 @@ export type ComarcasUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ComarcasUpdateError = ComarcasUpdateErrors[keyof ComarcasUpdateErrors];
@@ -7233,6 +7341,10 @@ export type ConsultationsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsListError = ConsultationsListErrors[keyof ConsultationsListErrors];
@@ -7274,6 +7386,10 @@ export type ConsultationsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsCreateError = ConsultationsCreateErrors[keyof ConsultationsCreateErrors];
@@ -7312,6 +7428,10 @@ export type ConsultationsGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsGetError = ConsultationsGetErrors[keyof ConsultationsGetErrors];
@@ -7374,6 +7494,10 @@ export type ConsultationsUpdateErrors = {
      * Precondition Required
      */
     428: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsUpdateError = ConsultationsUpdateErrors[keyof ConsultationsUpdateErrors];
@@ -7416,6 +7540,10 @@ export type ConsultationsAccessCodeErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsAccessCodeError = ConsultationsAccessCodeErrors[keyof ConsultationsAccessCodeErrors];
@@ -7471,6 +7599,10 @@ export type ConsultationsHistoryErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsHistoryError = ConsultationsHistoryErrors[keyof ConsultationsHistoryErrors];
@@ -7526,6 +7658,10 @@ export type ConsultationsMessagesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsMessagesListError = ConsultationsMessagesListErrors[keyof ConsultationsMessagesListErrors];
@@ -7576,6 +7712,10 @@ export type ConsultationsMessagesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsMessagesCreateError = ConsultationsMessagesCreateErrors[keyof ConsultationsMessagesCreateErrors];
@@ -7614,6 +7754,10 @@ export type SurveysGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysGetError = SurveysGetErrors[keyof SurveysGetErrors];
@@ -7668,6 +7812,10 @@ export type SurveysAnswerErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysAnswerError = SurveysAnswerErrors[keyof SurveysAnswerErrors];
@@ -7714,6 +7862,10 @@ export type SurveysLinkErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysLinkError = SurveysLinkErrors[keyof SurveysLinkErrors];
@@ -7772,6 +7924,10 @@ export type ConsultationsTransitionErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ConsultationsTransitionError = ConsultationsTransitionErrors[keyof ConsultationsTransitionErrors];
@@ -7836,6 +7992,10 @@ export type EventsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsListError = EventsListErrors[keyof EventsListErrors];
@@ -7877,6 +8037,10 @@ export type EventsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsCreateError = EventsCreateErrors[keyof EventsCreateErrors];
@@ -7922,6 +8086,10 @@ export type EventsGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsGetError = EventsGetErrors[keyof EventsGetErrors];
@@ -7972,6 +8140,10 @@ export type EventsUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsUpdateError = EventsUpdateErrors[keyof EventsUpdateErrors];
@@ -8010,6 +8182,10 @@ export type EventsGetIcsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsGetIcsError = EventsGetIcsErrors[keyof EventsGetIcsErrors];
@@ -8054,6 +8230,10 @@ export type EventsPublishErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsPublishError = EventsPublishErrors[keyof EventsPublishErrors];
@@ -8092,6 +8272,10 @@ export type EventsRegistrationsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsRegistrationsError = EventsRegistrationsErrors[keyof EventsRegistrationsErrors];
@@ -8148,6 +8332,10 @@ export type EventsRegisterErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsRegisterError = EventsRegisterErrors[keyof EventsRegisterErrors];
@@ -8194,6 +8382,10 @@ export type EventsRegistrationCancelErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type EventsRegistrationCancelError = EventsRegistrationCancelErrors[keyof EventsRegistrationCancelErrors];
@@ -8280,6 +8472,10 @@ export type ExpedientesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesListError = ExpedientesListErrors[keyof ExpedientesListErrors];
@@ -8325,6 +8521,10 @@ export type ExpedientesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesCreateError = ExpedientesCreateErrors[keyof ExpedientesCreateErrors];
@@ -8363,6 +8563,10 @@ export type ExpedientesSummaryErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesSummaryError = ExpedientesSummaryErrors[keyof ExpedientesSummaryErrors];
@@ -8401,6 +8605,10 @@ export type ExpedientesGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesGetError = ExpedientesGetErrors[keyof ExpedientesGetErrors];
@@ -8463,6 +8671,10 @@ export type ExpedientesUpdateErrors = {
      * Precondition Required
      */
     428: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesUpdateError = ExpedientesUpdateErrors[keyof ExpedientesUpdateErrors];
@@ -8509,6 +8721,10 @@ export type ExpedientesAddStageErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ExpedientesAddStageError = ExpedientesAddStageErrors[keyof ExpedientesAddStageErrors];
@@ -8581,6 +8797,10 @@ export type FaqListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type FaqListError = FaqListErrors[keyof FaqListErrors];
@@ -8622,6 +8842,10 @@ export type FaqCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type FaqCreateError = FaqCreateErrors[keyof FaqCreateErrors];
@@ -8660,6 +8884,10 @@ export type FaqGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type FaqGetError = FaqGetErrors[keyof FaqGetErrors];
@@ -8710,6 +8938,10 @@ export type FaqUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type FaqUpdateError = FaqUpdateErrors[keyof FaqUpdateErrors];
@@ -8744,6 +8976,10 @@ export type HolidaysListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type HolidaysListError = HolidaysListErrors[keyof HolidaysListErrors];
@@ -8787,6 +9023,10 @@ export type HolidaysCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type HolidaysCreateError = HolidaysCreateErrors[keyof HolidaysCreateErrors];
@@ -8829,6 +9069,10 @@ export type HolidaysDeleteErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type HolidaysDeleteError = HolidaysDeleteErrors[keyof HolidaysDeleteErrors];
@@ -8883,6 +9127,10 @@ export type IntegrationClientsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationClientsListError = IntegrationClientsListErrors[keyof IntegrationClientsListErrors];
@@ -8928,6 +9176,10 @@ export type IntegrationClientsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationClientsCreateError = IntegrationClientsCreateErrors[keyof IntegrationClientsCreateErrors];
@@ -8982,6 +9234,10 @@ export type IntegrationClientsUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationClientsUpdateError = IntegrationClientsUpdateErrors[keyof IntegrationClientsUpdateErrors];
@@ -9036,6 +9292,10 @@ export type IntegrationClientsRotateSecretErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationClientsRotateSecretError = IntegrationClientsRotateSecretErrors[keyof IntegrationClientsRotateSecretErrors];
@@ -9089,6 +9349,10 @@ export type IntegrationsBatchErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationsBatchError = IntegrationsBatchErrors[keyof IntegrationsBatchErrors];
@@ -9133,6 +9397,10 @@ export type IntegrationsExpedientesGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationsExpedientesGetError = IntegrationsExpedientesGetErrors[keyof IntegrationsExpedientesGetErrors];
@@ -9193,6 +9461,10 @@ export type IntegrationsExpedientesUpsertErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationsExpedientesUpsertError = IntegrationsExpedientesUpsertErrors[keyof IntegrationsExpedientesUpsertErrors];
@@ -9261,6 +9533,10 @@ export type IntegrationsExpedientesEventsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type IntegrationsExpedientesEventsCreateError = IntegrationsExpedientesEventsCreateErrors[keyof IntegrationsExpedientesEventsCreateErrors];
@@ -9325,6 +9601,10 @@ export type MunicipalitiesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type MunicipalitiesListError = MunicipalitiesListErrors[keyof MunicipalitiesListErrors];
@@ -9370,6 +9650,10 @@ export type MunicipalitiesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type MunicipalitiesCreateError = MunicipalitiesCreateErrors[keyof MunicipalitiesCreateErrors];
@@ -9404,6 +9688,10 @@ export type MunicipalitiesGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type MunicipalitiesGetError = MunicipalitiesGetErrors[keyof MunicipalitiesGetErrors];
@@ -9458,6 +9746,10 @@ export type MunicipalitiesUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type MunicipalitiesUpdateError = MunicipalitiesUpdateErrors[keyof MunicipalitiesUpdateErrors];
@@ -9501,6 +9793,10 @@ export type NewslettersGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NewslettersGetError = NewslettersGetErrors[keyof NewslettersGetErrors];
@@ -9541,6 +9837,10 @@ export type NewslettersSendErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NewslettersSendError = NewslettersSendErrors[keyof NewslettersSendErrors];
@@ -9599,6 +9899,10 @@ export type NotificationsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsListError = NotificationsListErrors[keyof NotificationsListErrors];
@@ -9628,6 +9932,10 @@ export type NotificationsDigestGetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsDigestGetError = NotificationsDigestGetErrors[keyof NotificationsDigestGetErrors];
@@ -9665,6 +9973,10 @@ export type NotificationsDigestSetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsDigestSetError = NotificationsDigestSetErrors[keyof NotificationsDigestSetErrors];
@@ -9694,6 +10006,10 @@ export type NotificationsPreferencesGetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsPreferencesGetError = NotificationsPreferencesGetErrors[keyof NotificationsPreferencesGetErrors];
@@ -9734,6 +10050,10 @@ export type NotificationsPreferencesSetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsPreferencesSetError = NotificationsPreferencesSetErrors[keyof NotificationsPreferencesSetErrors];
@@ -9763,6 +10083,10 @@ export type NotificationsMarkAllReadErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsMarkAllReadError = NotificationsMarkAllReadErrors[keyof NotificationsMarkAllReadErrors];
@@ -9817,6 +10141,10 @@ export type NotificationsStreamErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsStreamError = NotificationsStreamErrors[keyof NotificationsStreamErrors];
@@ -9844,6 +10172,10 @@ export type NotificationsStreamTicketErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsStreamTicketError = NotificationsStreamTicketErrors[keyof NotificationsStreamTicketErrors];
@@ -9873,6 +10205,10 @@ export type NotificationsUnreadCountErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsUnreadCountError = NotificationsUnreadCountErrors[keyof NotificationsUnreadCountErrors];
@@ -9915,6 +10251,10 @@ export type NotificationsMarkReadErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type NotificationsMarkReadError = NotificationsMarkReadErrors[keyof NotificationsMarkReadErrors];
@@ -9965,6 +10305,10 @@ export type ProcedureTypesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ProcedureTypesListError = ProcedureTypesListErrors[keyof ProcedureTypesListErrors];
@@ -10006,6 +10350,10 @@ export type ProcedureTypesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ProcedureTypesCreateError = ProcedureTypesCreateErrors[keyof ProcedureTypesCreateErrors];
@@ -10056,6 +10404,10 @@ export type ProcedureTypesUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ProcedureTypesUpdateError = ProcedureTypesUpdateErrors[keyof ProcedureTypesUpdateErrors];
@@ -10098,6 +10450,10 @@ export type AnnouncementsPublicListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type AnnouncementsPublicListError = AnnouncementsPublicListErrors[keyof AnnouncementsPublicListErrors];
@@ -10143,6 +10499,10 @@ export type PublicConsultationTrackErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type PublicConsultationTrackError = PublicConsultationTrackErrors[keyof PublicConsultationTrackErrors];
@@ -10193,6 +10553,10 @@ export type PublicEventsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type PublicEventsListError = PublicEventsListErrors[keyof PublicEventsListErrors];
@@ -10233,6 +10597,10 @@ export type SurveysLinkGetErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysLinkGetError = SurveysLinkGetErrors[keyof SurveysLinkGetErrors];
@@ -10285,6 +10653,10 @@ export type SurveysLinkAnswerErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysLinkAnswerError = SurveysLinkAnswerErrors[keyof SurveysLinkAnswerErrors];
@@ -10324,6 +10696,10 @@ export type VisitsBeaconErrors = {
      * Demasiadas peticiones
      */
     429: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type VisitsBeaconError = VisitsBeaconErrors[keyof VisitsBeaconErrors];
@@ -10378,6 +10754,10 @@ export type ServicesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ServicesListError = ServicesListErrors[keyof ServicesListErrors];
@@ -10423,6 +10803,10 @@ export type ServicesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ServicesCreateError = ServicesCreateErrors[keyof ServicesCreateErrors];
@@ -10457,6 +10841,10 @@ export type ServicesGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ServicesGetError = ServicesGetErrors[keyof ServicesGetErrors];
@@ -10511,6 +10899,10 @@ export type ServicesUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type ServicesUpdateError = ServicesUpdateErrors[keyof ServicesUpdateErrors];
@@ -10557,6 +10949,10 @@ export type SlaPoliciesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SlaPoliciesListError = SlaPoliciesListErrors[keyof SlaPoliciesListErrors];
@@ -10598,6 +10994,10 @@ export type SlaPoliciesCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SlaPoliciesCreateError = SlaPoliciesCreateErrors[keyof SlaPoliciesCreateErrors];
@@ -10648,6 +11048,10 @@ export type SlaPoliciesUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SlaPoliciesUpdateError = SlaPoliciesUpdateErrors[keyof SlaPoliciesUpdateErrors];
@@ -10706,6 +11110,10 @@ export type SuggestionsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SuggestionsListError = SuggestionsListErrors[keyof SuggestionsListErrors];
@@ -10747,6 +11155,10 @@ export type SuggestionsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SuggestionsCreateError = SuggestionsCreateErrors[keyof SuggestionsCreateErrors];
@@ -10785,6 +11197,10 @@ export type SuggestionsGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SuggestionsGetError = SuggestionsGetErrors[keyof SuggestionsGetErrors];
@@ -10835,6 +11251,10 @@ export type SuggestionsUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SuggestionsUpdateError = SuggestionsUpdateErrors[keyof SuggestionsUpdateErrors];
@@ -10905,6 +11325,10 @@ export type SurveysListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysListError = SurveysListErrors[keyof SurveysListErrors];
@@ -10952,6 +11376,10 @@ export type SurveysSummaryErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type SurveysSummaryError = SurveysSummaryErrors[keyof SurveysSummaryErrors];
@@ -11006,6 +11434,10 @@ export type TrainingsListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsListError = TrainingsListErrors[keyof TrainingsListErrors];
@@ -11047,6 +11479,10 @@ export type TrainingsCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsCreateError = TrainingsCreateErrors[keyof TrainingsCreateErrors];
@@ -11089,6 +11525,10 @@ export type TrainingsDeleteErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsDeleteError = TrainingsDeleteErrors[keyof TrainingsDeleteErrors];
@@ -11127,6 +11567,10 @@ export type TrainingsGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsGetError = TrainingsGetErrors[keyof TrainingsGetErrors];
@@ -11173,6 +11617,10 @@ export type TrainingsUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsUpdateError = TrainingsUpdateErrors[keyof TrainingsUpdateErrors];
@@ -11232,6 +11680,10 @@ export type TrainingsAttendanceListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsAttendanceListError = TrainingsAttendanceListErrors[keyof TrainingsAttendanceListErrors];
@@ -11282,6 +11734,10 @@ export type TrainingsAttendanceAddErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsAttendanceAddError = TrainingsAttendanceAddErrors[keyof TrainingsAttendanceAddErrors];
@@ -11334,6 +11790,10 @@ export type TrainingsAttendanceImportErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type TrainingsAttendanceImportError = TrainingsAttendanceImportErrors[keyof TrainingsAttendanceImportErrors];
@@ -11400,6 +11860,10 @@ export type UsersListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type UsersListError = UsersListErrors[keyof UsersListErrors];
@@ -11445,6 +11909,10 @@ export type UsersCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type UsersCreateError = UsersCreateErrors[keyof UsersCreateErrors];
@@ -11483,6 +11951,10 @@ export type UsersGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type UsersGetError = UsersGetErrors[keyof UsersGetErrors];
@@ -11537,6 +12009,10 @@ export type UsersUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type UsersUpdateError = UsersUpdateErrors[keyof UsersUpdateErrors];
@@ -11587,6 +12063,10 @@ export type VisitsReportErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type VisitsReportError = VisitsReportErrors[keyof VisitsReportErrors];
@@ -11628,6 +12108,10 @@ export type VisitsInPersonErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type VisitsInPersonError = VisitsInPersonErrors[keyof VisitsInPersonErrors];
@@ -11678,6 +12162,10 @@ export type WebhooksListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksListError = WebhooksListErrors[keyof WebhooksListErrors];
@@ -11719,6 +12207,10 @@ export type WebhooksCreateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksCreateError = WebhooksCreateErrors[keyof WebhooksCreateErrors];
@@ -11744,6 +12236,10 @@ export type WebhooksEventTypesErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksEventTypesError = WebhooksEventTypesErrors[keyof WebhooksEventTypesErrors];
@@ -11788,6 +12284,10 @@ export type WebhooksDeleteErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksDeleteError = WebhooksDeleteErrors[keyof WebhooksDeleteErrors];
@@ -11830,6 +12330,10 @@ export type WebhooksGetErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksGetError = WebhooksGetErrors[keyof WebhooksGetErrors];
@@ -11880,6 +12384,10 @@ export type WebhooksUpdateErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksUpdateError = WebhooksUpdateErrors[keyof WebhooksUpdateErrors];
@@ -11943,6 +12451,10 @@ export type WebhooksDeliveriesListErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksDeliveriesListError = WebhooksDeliveriesListErrors[keyof WebhooksDeliveriesListErrors];
@@ -12006,6 +12518,10 @@ export type WebhooksDeliveryAttemptsErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksDeliveryAttemptsError = WebhooksDeliveryAttemptsErrors[keyof WebhooksDeliveryAttemptsErrors];
@@ -12056,6 +12572,10 @@ export type WebhooksDeliveryRedeliverErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksDeliveryRedeliverError = WebhooksDeliveryRedeliverErrors[keyof WebhooksDeliveryRedeliverErrors];
@@ -12098,6 +12618,10 @@ export type WebhooksRotateSecretErrors = {
      * Datos no válidos
      */
     422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type WebhooksRotateSecretError = WebhooksRotateSecretErrors[keyof WebhooksRotateSecretErrors];
@@ -12143,6 +12667,10 @@ export type MetricsErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
 };
 
 export type MetricsError = MetricsErrors[keyof MetricsErrors];
