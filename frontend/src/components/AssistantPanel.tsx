@@ -4,7 +4,7 @@ import { Dialog, Heading, Modal, ModalOverlay } from "react-aria-components";
 import { assistantAsk, assistantFeedback } from "../client";
 import { t } from "../lib/i18n";
 import { unwrap } from "../lib/problem";
-import { ErrorSummary, type Errors, Field, validateLength } from "./forms";
+import { ErrorSummary, type Errors, TextAreaField, validateLength } from "./forms";
 
 interface Turn {
   question: string;
@@ -145,22 +145,15 @@ export default function AssistantPanel({ onClose }: { onClose: () => void }) {
               order={["question"]}
               message={formError}
             />
-            <Field
+            <TextAreaField
               form="assistant"
               name="question"
               label={t.assistant.question}
               error={errors.question}
-            >
-              {(p) => (
-                <textarea
-                  {...p}
-                  className="input"
-                  rows={3}
-                  value={question}
-                  onChange={(e) => setQuestion(e.target.value)}
-                />
-              )}
-            </Field>
+              rows={3}
+              value={question}
+              onChange={setQuestion}
+            />
             <button type="submit" className="button" disabled={busy}>
               {busy ? t.saving : t.assistant.ask}
             </button>

@@ -103,6 +103,32 @@ export function Field({ form, name, label, hint, error, children }: FieldProps) 
   );
 }
 
+/** A labelled multi-line text field: the label, hint and error of `Field` around a textarea. */
+export function TextAreaField({
+  rows,
+  value,
+  onChange,
+  ...field
+}: Omit<FieldProps, "children"> & {
+  rows: number;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <Field {...field}>
+      {(p) => (
+        <textarea
+          {...p}
+          className="input"
+          rows={rows}
+          value={value}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
 /** A date as three inputs (day, month, year), as GOV.UK recommends for known dates. */
 export function DateInput({
   form,

@@ -2,7 +2,13 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { createFileRoute } from "@tanstack/react-router";
 import { type FormEvent, useState } from "react";
 import { type SuggestionKind, suggestionsCreate, suggestionsList } from "../../client";
-import { ErrorSummary, type Errors, Field, validateLength } from "../../components/forms";
+import {
+  ErrorSummary,
+  type Errors,
+  Field,
+  TextAreaField,
+  validateLength,
+} from "../../components/forms";
 import { LoadError, Loading, Notice, PageHeader, Tag } from "../../components/ui";
 import { announce } from "../../lib/announcer";
 import { formatLongDate } from "../../lib/format";
@@ -93,17 +99,15 @@ function SuggestionsPage() {
             />
           )}
         </Field>
-        <Field form="sug" name="body" label={t.suggestions.body} error={errors.body}>
-          {(p) => (
-            <textarea
-              {...p}
-              className="input"
-              rows={5}
-              value={body}
-              onChange={(e) => setBody(e.target.value)}
-            />
-          )}
-        </Field>
+        <TextAreaField
+          form="sug"
+          name="body"
+          label={t.suggestions.body}
+          error={errors.body}
+          rows={5}
+          value={body}
+          onChange={setBody}
+        />
         <button type="submit" className="button" disabled={busy}>
           {busy ? t.saving : t.suggestions.submit}
         </button>

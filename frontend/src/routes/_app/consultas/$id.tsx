@@ -13,7 +13,12 @@ import {
   surveysAnswer,
   surveysGet,
 } from "../../../client";
-import { ErrorSummary, type Errors, Field, validateLength } from "../../../components/forms";
+import {
+  ErrorSummary,
+  type Errors,
+  TextAreaField,
+  validateLength,
+} from "../../../components/forms";
 import {
   CopyField,
   Deadline,
@@ -242,17 +247,15 @@ function ReplyForm({
       </h2>
       <ErrorSummary form={form} errors={errors} order={["body"]} message={formError} />
       {sent ? <Notice tone="success">{t.consultation.replySent}</Notice> : null}
-      <Field form={form} name="body" label={label} error={errors.body}>
-        {(p) => (
-          <textarea
-            {...p}
-            className="input"
-            rows={5}
-            value={body}
-            onChange={(e) => setBody(e.target.value)}
-          />
-        )}
-      </Field>
+      <TextAreaField
+        form={form}
+        name="body"
+        label={label}
+        error={errors.body}
+        rows={5}
+        value={body}
+        onChange={setBody}
+      />
       <button type="submit" className="button" disabled={busy}>
         {busy ? t.saving : waiting ? t.consultation.waitingSubmit : t.consultation.replySubmit}
       </button>
@@ -326,22 +329,15 @@ function Actions({ consultation }: { consultation: ConsultationPublic }) {
         {done ? <Notice tone="success">{done}</Notice> : null}
         <h2 id="reopen-title">{t.consultation.reopen}</h2>
         <ErrorSummary form="reopen" errors={errors} order={["reason"]} message={formError} />
-        <Field
+        <TextAreaField
           form="reopen"
           name="reason"
           label={t.consultation.reopenReason}
           error={errors.reason}
-        >
-          {(p) => (
-            <textarea
-              {...p}
-              className="input"
-              rows={3}
-              value={reason}
-              onChange={(e) => setReason(e.target.value)}
-            />
-          )}
-        </Field>
+          rows={3}
+          value={reason}
+          onChange={setReason}
+        />
         <button type="submit" className="button button--secondary" disabled={busy}>
           {t.consultation.reopen}
         </button>
@@ -460,22 +456,15 @@ function Survey({ id }: { id: string }) {
           </div>
         </fieldset>
       ))}
-      <Field
+      <TextAreaField
         form="survey"
         name="comment"
         label={`${t.consultation.surveyComment} ${t.optional}`}
         error={errors.comment}
-      >
-        {(p) => (
-          <textarea
-            {...p}
-            className="input"
-            rows={3}
-            value={comment}
-            onChange={(e) => setComment(e.target.value)}
-          />
-        )}
-      </Field>
+        rows={3}
+        value={comment}
+        onChange={setComment}
+      />
       <button type="submit" className="button" disabled={busy}>
         {t.consultation.surveySubmit}
       </button>

@@ -11,7 +11,13 @@ import {
   servicesList,
   slaPoliciesList,
 } from "../../../client";
-import { ErrorSummary, type Errors, Field, validateLength } from "../../../components/forms";
+import {
+  ErrorSummary,
+  type Errors,
+  Field,
+  TextAreaField,
+  validateLength,
+} from "../../../components/forms";
 import { CopyField, PageHeader } from "../../../components/ui";
 import { t } from "../../../lib/i18n";
 import { problemToErrors, unwrap } from "../../../lib/problem";
@@ -223,23 +229,16 @@ function NewConsultationPage() {
               />
             )}
           </Field>
-          <Field
+          <TextAreaField
             form={FORM}
             name="body"
             label={t.newConsultation.body}
             hint={t.newConsultation.bodyHint}
             error={errors.body}
-          >
-            {(p) => (
-              <textarea
-                {...p}
-                className="input"
-                rows={8}
-                value={body}
-                onChange={(e) => setBody(e.target.value)}
-              />
-            )}
-          </Field>
+            rows={8}
+            value={body}
+            onChange={setBody}
+          />
           <Field
             form={FORM}
             name="priority"
