@@ -102,6 +102,16 @@ class Settings(BaseSettings):
         default=30, ge=1, le=60, description="Cada cuántos segundos se encolan entregas vencidas"
     )
 
+    lock_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description=(
+            "Cuánto espera una transición a que un trabajo en segundo plano suelte la fila "
+            "antes de responder 409"
+        ),
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment not in ("local", "test"):
