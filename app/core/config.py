@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OAAA_REDIS_URL", "REDIS_URL"),
     )
     redis_prefix: str = "oaaa:"
+    redis_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Espera máxima a Redis al conectar y en cada respuesta (luego, caído)",
+    )
     db_pool_size: int = 10
     db_echo: bool = False
 
