@@ -23,10 +23,11 @@ whatever the backlog.
 
 Each event's SSE `id:` is a *resume token*, not the notification's id: the stream's floor and
 the ids it has sent above it, at that event (`r{floor}.{step}...`, each id as its distance
-from the one before, in hexadecimal; opaque to clients). A client that reconnects with it as `Last-Event-ID` (or
-`since`) starts a stream in exactly that state, so a lower id that committed while it was away
-is sent once and nothing is sent twice. A plain id is still accepted as a floor (the client
-holds everything up to it), e.g. the newest id of the feed's first page.
+from the one before, in hexadecimal; opaque to clients). A client that reconnects with it as
+`Last-Event-ID` (or `since`) starts a stream in exactly that state, so a lower id that
+committed while it was away is sent once and nothing is sent twice. A plain id is still
+accepted as a floor (the client holds everything up to it), e.g. the newest id of the feed's
+first page.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, all_, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -347,27 +349,35 @@ async def _round(
     return out, more
 
 
+async def _subscribe(redis: Redis, channel: str) -> PubSub | None:
+    pubsub = redis.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+    except (RedisError, OSError):
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return None
+    return pubsub
+
+
 async def stream(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
     user_id: uuid.UUID,
     resume: tuple[int, set[int]],
     is_disconnected: Any,
-    keepalive: float = KEEPALIVE_SECONDS,
+    keepalive: float | None = None,
 ) -> AsyncIterator[str]:
     """Server-Sent Events: what was missed since the resume point (`parse_resume`) first, then
     each new notification as Redis pub/sub announces it (any API process may serve the
     stream); the database is read again on every wake-up, so a lost announcement only delays
-    delivery."""
+    delivery. Without Redis the stream reads the database every `keepalive` seconds and
+    subscribes again as soon as Redis answers."""
+    wait = KEEPALIVE_SECONDS if keepalive is None else keepalive
+    channel = user_channel(user_id)
     cursor = StreamCursor(*resume)
-    pubsub = redis.pubsub()
-    subscribed = False
+    pubsub = await _subscribe(redis, channel)
     try:
-        try:
-            await pubsub.subscribe(user_channel(user_id))
-            subscribed = True
-        except RedisError:
-            subscribed = False  # fall back to polling at the keep-alive interval
         yield "retry: 3000\n\n"
         while True:
             more = True
@@ -377,20 +387,21 @@ async def stream(
                     yield _sse(n, token)
             if await is_disconnected():
                 return
-            if subscribed:
+            message = None
+            if pubsub is not None:
                 try:
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=keepalive
-                    )
-                except RedisError:
-                    message, subscribed = None, False
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                except (RedisError, OSError):
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    pubsub = None
             else:
-                await asyncio.sleep(keepalive)
-                message = None
+                await asyncio.sleep(wait)
+                pubsub = await _subscribe(redis, channel)
             if message is None:
                 yield ": keep-alive\n\n"
     finally:
-        if subscribed:
-            with contextlib.suppress(RedisError):
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
                 await pubsub.unsubscribe()
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
