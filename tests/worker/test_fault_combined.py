@@ -199,7 +199,7 @@ async def test_every_fault_at_once_loses_nothing_and_sends_nothing_twice(
         for wid, status, at in receiver_behaviour.answers
         if status == 200 and window_start <= at <= kill_at
     ]
-    first_accepted = {}
+    first_accepted: dict[str, float] = {}
     for wid, status, at in receiver_behaviour.answers:
         if status == 200:
             first_accepted.setdefault(wid, at)

@@ -81,7 +81,7 @@ async def test_readyz_reports_a_running_then_a_killed_worker(
     try:
 
         async def worker_ok() -> bool:
-            return (await ready())["worker"] == "ok"
+            return bool((await ready())["worker"] == "ok")
 
         await wait_until(worker_ok, 30, "the worker never showed as ready")
         assert (await ready())["status"] == "ok"
@@ -91,7 +91,7 @@ async def test_readyz_reports_a_running_then_a_killed_worker(
         kill(worker)  # SIGKILL: no clean shutdown, its heartbeat stays behind
 
     async def worker_stale() -> bool:
-        return (await ready())["worker"] == "stale"
+        return bool((await ready())["worker"] == "stale")
 
     await wait_until(worker_stale, 20, "a killed worker still showed as ready")
     assert (await ready())["status"] == "degraded"
