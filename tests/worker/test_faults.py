@@ -154,8 +154,9 @@ async def test_a_delivery_whose_worker_died_before_claiming_it_is_retried_within
             await wait_until(succeeded, 10, "the retried delivery was not recorded")
         finally:
             kill(second)
-    # A process start plus at most one sweep interval (not the in-progress key's minutes).
-    assert elapsed < 15 + sweep, log.read_text()
+    # A process start plus at most one sweep interval, not the in-progress key's minutes (a
+    # process start takes 20 s and more on a loaded 2-core machine).
+    assert elapsed < 40 + sweep, log.read_text()
     assert len(receiver.requests) == 1
 
 
