@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from app.core import observability
 from app.routers import health
 from tests.processes import ROOT, PrivateRedis, kill, start_worker, wait_until
 
@@ -87,6 +88,11 @@ async def test_readyz_reports_a_running_then_a_killed_worker(
         assert (await ready())["status"] == "ok"
         code, out = await _check(private_redis.url)
         assert (code, out.strip()) == (0, "Worker listo")
+
+        async def beaten() -> bool:
+            return bool(await api_redis.hlen(observability.heartbeats_key()))
+
+        await wait_until(beaten, 30, "the worker never recorded a heartbeat")
     finally:
         kill(worker)  # SIGKILL: no clean shutdown, its heartbeat stays behind
 
