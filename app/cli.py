@@ -62,10 +62,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.worker import runner
 
     if args.check:
-        if asyncio.run(runner.check_health()):
+        state = asyncio.run(runner.check_state())
+        if state == "ok":
             print("Worker listo")
             return 0
-        print("Ningún worker listo: no ha renovado su clave de salud o Redis no responde")
+        if state is None:
+            print("Redis no responde: no se sabe si hay un worker listo")
+        elif state == "stale":
+            print("Ningún worker listo: hubo uno, pero ha dejado de renovar su clave de salud")
+        else:
+            print("Ningún worker listo: no hay ninguno en marcha")
         return 1
     from app.worker.settings import WorkerSettings
 

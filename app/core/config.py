@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OAAA_REDIS_URL", "REDIS_URL"),
     )
     redis_prefix: str = "oaaa:"
+    redis_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Espera máxima a Redis al conectar y en cada respuesta (luego, caído)",
+    )
     db_pool_size: int = 10
     db_echo: bool = False
 
@@ -100,6 +106,16 @@ class Settings(BaseSettings):
     )
     delivery_sweep_seconds: int = Field(
         default=30, ge=1, le=60, description="Cada cuántos segundos se encolan entregas vencidas"
+    )
+
+    lock_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description=(
+            "Cuánto espera una transición a que un trabajo en segundo plano suelte la fila "
+            "antes de responder 409"
+        ),
     )
 
     @model_validator(mode="after")

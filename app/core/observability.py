@@ -330,6 +330,11 @@ async def count_shared(
     await _call(redis.hincrby(_metrics_key(f"counter:{name}"), _label_text(labels or {}), amount))
 
 
+def heartbeats_key() -> str:
+    """The hash of every running worker's last heartbeat (worker id → Unix time)."""
+    return _metrics_key("heartbeats")
+
+
 async def beat(redis: Redis, worker_id: str, now: float | None = None) -> None:
     """Records that worker `worker_id` is alive (and reaches its database) now."""
     at = f"{time.time() if now is None else now}"

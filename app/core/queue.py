@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
+from app.core.redis import CircuitBreaker, timeouts
 
 logger = logging.getLogger("app.queue")
 
@@ -107,6 +108,10 @@ def _drop_on_rollback(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
+class GuardedArqRedis(CircuitBreaker, ArqRedis):  # type: ignore[misc]
+    """arq's client with the API's circuit breaker (see `app.core.redis`)."""
+
+
 _arq: ArqRedis | None = None
 _pool: ConnectionPool | None = None
 
@@ -115,10 +120,8 @@ def get_arq() -> ArqRedis:
     """This process's arq client (it connects on first use)."""
     global _arq, _pool
     if _arq is None:
-        _pool = ConnectionPool.from_url(
-            get_settings().redis_url, socket_connect_timeout=2, socket_timeout=2
-        )
-        _arq = ArqRedis(connection_pool=_pool, default_queue_name=queue_name())
+        _pool = ConnectionPool.from_url(get_settings().redis_url, **timeouts())
+        _arq = GuardedArqRedis(connection_pool=_pool, default_queue_name=queue_name())
     return _arq
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, text, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
+from app.core.config import get_settings
 from app.core.errors import Conflict, NotFound
 from app.models.audit import ActorType
 from app.models.base import Role, ScopeSpec
@@ -150,7 +151,7 @@ def visible(model: type[Any], actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-Lock = Literal["wait", "nowait"]
+Lock = Literal["wait", "brief", "nowait"]
 _LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -161,9 +162,10 @@ async def get_visible(
 
     `lock` takes the row until the transaction ends and reads its current state, so that a
     check and the write that follows are one step. `wait`: concurrent writers queue up and each
-    sees what the previous one committed (an `If-Match` then fails with 412). `nowait`: a
-    writer that finds the row being changed gets a 409 at once (of simultaneous transitions
-    from one state, exactly one wins)."""
+    sees what the previous one committed (an `If-Match` then fails with 412). `brief`: waits
+    up to `lock_wait_seconds` (background work such as the SLA scan holds rows only for a
+    moment), then 409. `nowait`: a writer that finds the row being changed gets a 409 at
+    once."""
     pk = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
     stmt = select(model).where(pk == obj_id).where(visible(model, actor))
     if lock is not None:
@@ -172,7 +174,12 @@ async def get_visible(
         )
     label = getattr(model, "__label__", "El recurso")
     try:
+        if lock == "brief":
+            ms = int(get_settings().lock_wait_seconds * 1000)
+            await session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
         obj = (await session.execute(stmt)).scalars().first()
+        if lock == "brief":
+            await session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
             raise Conflict(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request, Response
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -13,6 +15,7 @@ from app.core.observability import authorize_metrics, metrics_response
 from app.core.redis import get_redis
 from app.schemas.health import Health, Readiness
 from app.services import metrics as metrics_service
+from app.worker.runner import WorkerState, worker_state
 
 router = APIRouter(tags=["health"])
 
@@ -31,20 +34,25 @@ async def healthz() -> Health:
     responses=problem_responses(503),
 )
 async def readyz() -> Readiness:
-    """200 when PostgreSQL and Redis answer; 503 problem otherwise."""
+    """200 when PostgreSQL and Redis answer; 503 problem otherwise. Also reports the worker:
+    without one the API still serves (`status: degraded`), while webhooks, e-mail and SLA
+    warnings wait in the database until a worker runs."""
     failing = []
     try:
         async with get_engine().connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         failing.append("base de datos")
+    worker: WorkerState = "absent"
     try:
         await get_redis().ping()
-    except (RedisError, OSError):
+        worker = await worker_state(get_redis())
+    except (RedisError, OSError, TimeoutError):
         failing.append("Redis")
     if failing:
         raise ServiceUnavailable("No responde: " + ", ".join(failing))
-    return Readiness(status="ok", database="ok", redis="ok")
+    status: Literal["ok", "degraded"] = "ok" if worker == "ok" else "degraded"
+    return Readiness(status=status, database="ok", redis="ok", worker=worker)
 
 
 @router.get(

@@ -15,7 +15,7 @@ from app.core.deps import (
     StreamActor,
     issue_stream_ticket,
 )
-from app.core.errors import problem_responses
+from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
@@ -109,24 +109,40 @@ async def stream(
     actor: StreamActor,
     redis: RedisDep,
     last_event_id: Annotated[
-        int | None, Header(ge=0, le=MAX_ID, description="Último id recibido (reconexión)")
+        str | None,
+        Header(
+            max_length=feed.RESUME_MAX_LENGTH,
+            description="El `id:` del último evento recibido, tal cual (reconexión)",
+        ),
     ] = None,
     since: Annotated[
-        int | None,
-        Query(ge=0, le=MAX_ID, description="Como Last-Event-ID, para clientes sin cabeceras"),
+        str | None,
+        Query(
+            max_length=feed.RESUME_MAX_LENGTH,
+            description=(
+                "Como Last-Event-ID, para clientes sin cabeceras; también un id de notificación "
+                "(se tienen todas hasta él)"
+            ),
+        ),
     ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
-    with `Last-Event-ID` (or `since`) replays what was missed. A browser's `EventSource`
-    authenticates with a single-use `ticket` instead of the bearer token."""
+    """Server-Sent Events: `event: notification`, `data:` the notification, `id:` an opaque
+    resume token. Reconnecting with it as `Last-Event-ID` (or `since`) sends what was missed,
+    each notification once, even one with a lower id that committed meanwhile. A browser's
+    `EventSource` authenticates with a single-use `ticket` instead of the bearer token."""
     user_id = feed.require_person(actor)
-    generator = feed.stream(
-        get_sessionmaker(),
-        redis,
-        user_id,
-        last_event_id if last_event_id is not None else (since or 0),
-        request.is_disconnected,
-    )
+    if last_event_id is not None:
+        field, where, value = "Last-Event-ID", "header", last_event_id
+    else:
+        field, where, value = "since", "query", since or "0"
+    resume = feed.parse_resume(value.strip())
+    if resume is None:
+        raise invalid_field(
+            field,
+            "No es un identificador de reanudación válido: envíe el id del último evento",
+            where,
+        )
+    generator = feed.stream(get_sessionmaker(), redis, user_id, resume, request.is_disconnected)
     return StreamingResponse(
         generator,
         media_type="text/event-stream",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
@@ -12,6 +12,14 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded`: la API atiende, pero no hay un worker listo"
+    )
     database: Literal["ok"]
     redis: Literal["ok"]
+    worker: Literal["ok", "stale", "absent"] = Field(
+        description=(
+            "`ok`: un worker renovó su clave de salud hace unos segundos; `stale`: hubo uno "
+            "que dejó de hacerlo (caído, colgado o sin Redis); `absent`: no hay ninguno"
+        )
+    )

@@ -15,15 +15,18 @@ import contextlib
 import logging
 import signal
 import time
-from typing import Any
+from typing import Any, Literal
 
+from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker, get_kwargs
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError, WatchError
 
+from app.core import observability
 from app.core.config import get_settings
+from app.core.redis import timeouts
 
 logger = logging.getLogger("app.worker")
 
@@ -44,6 +47,26 @@ class ResilientWorker(Worker):
         self.redis_ready = True
         self._backoff = 0.0
         self._outage_started = 0.0
+
+    async def main(self) -> None:
+        """arq's `main()` on a pool with read timeouts (arq's own has none): a Redis that
+        accepts connections and never answers fails the polling loop's commands, which then
+        backs off and reconnects, instead of waiting on it forever."""
+        if self._pool is None:
+            pool = ArqRedis(
+                connection_pool=ConnectionPool.from_url(get_settings().redis_url, **timeouts()),
+                default_queue_name=self.queue_name,
+                job_serializer=self.job_serializer,
+                job_deserializer=self.job_deserializer,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+            try:
+                await pool.ping()
+            except REDIS_ERRORS:
+                await pool.aclose(close_connection_pool=True)
+                raise
+            self._pool = pool
+        await super().main()
 
     async def _poll_iteration(self) -> None:
         self._collect_finished_jobs()
@@ -165,17 +188,37 @@ def run(settings_cls: Any) -> None:
         return
 
 
-async def check_health(redis_url: str | None = None) -> bool:
-    """Whether a worker of this deployment refreshed its health key recently."""
+WorkerState = Literal["ok", "stale", "absent"]
+
+
+async def worker_state(redis: Redis) -> WorkerState:
+    """`ok`: a worker's polling loop refreshed the health key within its expiry (a few
+    seconds); `stale`: none did, but a worker that has not stopped cleanly beat within the
+    last day (it died, hangs or lost Redis); `absent`: no worker runs or ever ran.
+    Raises the Redis error when Redis does not answer."""
+    if await redis.exists(health_check_key()):
+        return "ok"
+    beats = await redis.hlen(observability.heartbeats_key())  # type: ignore[misc]
+    return "stale" if beats else "absent"
+
+
+async def check_state(redis_url: str | None = None) -> WorkerState | None:
+    """This deployment's worker state (see `worker_state`); None when Redis does not answer."""
     url = redis_url or get_settings().redis_url
-    redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    seconds = get_settings().redis_timeout_seconds
+    redis = Redis.from_url(url, socket_connect_timeout=seconds, socket_timeout=seconds)
     try:
-        return bool(await redis.exists(health_check_key()))
+        return await worker_state(redis)
     except REDIS_ERRORS:
-        return False
+        return None
     finally:
         with contextlib.suppress(*REDIS_ERRORS):
             await redis.aclose()
+
+
+async def check_health(redis_url: str | None = None) -> bool:
+    """Whether a worker of this deployment refreshed its health key recently."""
+    return await check_state(redis_url) == "ok"
 
 
 def health_check_key() -> str:

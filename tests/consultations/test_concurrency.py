@@ -94,3 +94,61 @@ async def test_with_if_match_concurrent_transitions_wait_and_one_wins(client, se
         [("POST", f"{URL}/{cid}/transitions", {"to": "in_progress"}, office)] * 8
     )
     assert sorted(codes) == [200] + [412] * 7
+
+
+async def _hold_row(cid: str, seconds: float, sla_state: str | None = None) -> None:
+    """Background work (as the SLA scan does) holding the consultation's row for a moment."""
+    import asyncio
+
+    from app.core.db import get_sessionmaker
+
+    async with get_sessionmaker()() as background:
+        await background.execute(
+            text("SELECT 1 FROM consultation WHERE id = :c FOR UPDATE"), {"c": cid}
+        )
+        if sla_state is not None:
+            await background.execute(
+                text("UPDATE consultation SET sla_state = :s WHERE id = :c"),
+                {"c": cid, "s": sla_state},
+            )
+        await asyncio.sleep(seconds)
+        await background.commit()
+
+
+async def test_a_transition_waits_for_background_work_holding_the_row(client, session):
+    import asyncio
+    import time
+
+    h, _, cid = await _world(client, session)
+    holder = asyncio.create_task(_hold_row(cid, 0.6, sla_state="warning"))
+    await asyncio.sleep(0.2)  # the row is locked before the person's request arrives
+    started = time.monotonic()
+    codes = await f.concurrently(
+        [("POST", f"{URL}/{cid}/transitions", {"to": "in_progress"}, h["office"])]
+    )
+    waited = time.monotonic() - started
+    await holder
+    assert codes == [200]
+    assert waited >= 0.3  # it did wait for the row, rather than failing at once
+    detail = (await client.get(f"{URL}/{cid}", headers=h["office"])).json()
+    assert detail["status"] == "in_progress"
+
+
+async def test_a_transition_gives_up_with_409_when_the_row_stays_locked(
+    client, session, monkeypatch
+):
+    import asyncio
+
+    from app.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "lock_wait_seconds", 0.3)
+    h, _, cid = await _world(client, session)
+    holder = asyncio.create_task(_hold_row(cid, 1.5))
+    await asyncio.sleep(0.2)
+    codes = await f.concurrently(
+        [("POST", f"{URL}/{cid}/transitions", {"to": "in_progress"}, h["office"])]
+    )
+    await holder
+    assert codes == [409]
+    detail = (await client.get(f"{URL}/{cid}", headers=h["office"])).json()
+    assert detail["status"] == "received"  # the rejected write changed nothing

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -14,6 +17,7 @@ from app.core.db import get_session
 from app.core.errors import database_unavailable
 from app.main import app
 from tests.factories import assert_problem
+from tests.processes import SilentProxy
 
 
 def _closed_port() -> int:
@@ -70,3 +74,76 @@ def test_only_connection_failures_count_as_unavailable():
     assert not database_unavailable(bad_query)
     assert not database_unavailable(refused)  # not raised by the database driver
     assert not database_unavailable(ValueError("x"))
+
+
+@contextlib.asynccontextmanager
+async def _hanging(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SilentProxy]:
+    """The API's Redis clients pointed at a Redis that accepts connections and never answers."""
+    from redis.asyncio import ConnectionPool
+
+    from app.core import queue
+    from app.core import redis as core_redis
+    from app.core.config import get_settings
+
+    proxy = SilentProxy(target_port=1)
+    await proxy.start()
+    proxy.hang()
+    monkeypatch.setattr(get_settings(), "redis_timeout_seconds", 0.5)
+    client = core_redis.GuardedRedis.from_url(
+        proxy.url, decode_responses=True, socket_connect_timeout=0.5, socket_timeout=0.5
+    )
+    pool = ConnectionPool.from_url(proxy.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    arq = queue.GuardedArqRedis(connection_pool=pool, default_queue_name=queue.queue_name())
+    monkeypatch.setattr(core_redis, "_client", client)
+    monkeypatch.setattr(queue, "_arq", arq)
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+        await client.aclose()
+        await arq.aclose()
+        await pool.aclose()
+
+
+@pytest.mark.committed  # /readyz asks the database through the app's engine
+async def test_a_hanging_redis_never_hangs_a_request(client, session, monkeypatch):
+    import time
+
+    from app.models.base import Role
+    from tests import factories as f
+
+    mayor_muni = await f.municipality(session, "06015")
+    mayor = await f.user(session, Role.municipal_user, municipality_id=mayor_muni.id)
+    h = await f.auth_headers(client, mayor)  # logged in while Redis answers
+    async with _hanging(monkeypatch) as proxy:
+        assert proxy.hanging
+
+        async def timed(method: str, path: str, **kw: Any) -> tuple[float, httpx.Response]:
+            started = time.monotonic()
+            r = await client.request(method, path, **kw)
+            return time.monotonic() - started, r
+
+        # Needs Redis (a single-use ticket lives there): a 503 problem with Retry-After.
+        elapsed, r = await timed("POST", "/api/v1/notifications/stream-ticket", headers=h)
+        body = assert_problem(r, 503)
+        assert body["code"] == "service-unavailable"
+        assert r.headers["Retry-After"]
+        assert elapsed < 3
+        # Can do without it: the deny-list is asked of the database, work queued after the
+        # commit waits for the sweepers. Served, and without waiting out a timeout each time.
+        for _ in range(3):
+            elapsed, r = await timed("GET", "/api/v1/notifications", headers=h)
+            assert r.status_code == 200, r.text
+            assert elapsed < 3
+        elapsed, r = await timed(
+            "POST",
+            "/api/v1/consultations",
+            json={"subject": "Camino rural", "body": "¿Quién lo arregla?"},
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+        assert elapsed < 3
+        # Readiness says so, at once.
+        elapsed, r = await timed("GET", "/readyz")
+        assert_problem(r, 503)
+        assert elapsed < 3

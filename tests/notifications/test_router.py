@@ -158,9 +158,10 @@ async def _read_events(lines, count: int) -> list[dict[str, Any]]:
     current: dict[str, Any] = {}
     async for line in lines:
         if line.startswith("id: "):
-            current["id"] = int(line[4:])
+            current["token"] = line[4:]  # the resume token
         elif line.startswith("data: "):
             current["data"] = json.loads(line[6:])
+            current["id"] = current["data"]["id"]  # the notification's id
         elif line == "" and "data" in current:
             events.append(current)
             current = {}
@@ -186,9 +187,9 @@ async def test_live_stream_delivers_new_notifications_and_resumes_with_last_even
             await _emit(2)  # announced through Redis pub/sub
             live = await asyncio.wait_for(_read_events(lines, 1), 5)
             assert live[0]["data"]["title"] == "Aviso 2"
-            last = live[0]["id"]
+            last = live[0]["token"]
         await _emit(3)  # while disconnected
-        resumed_headers = h | {"Last-Event-ID": str(last)}
+        resumed_headers = h | {"Last-Event-ID": last}
         async with http.stream("GET", "/api/v1/notifications/stream", headers=resumed_headers) as r:
             missed = await asyncio.wait_for(_read_events(r.aiter_lines(), 1), 5)
             assert [e["data"]["title"] for e in missed] == ["Aviso 3"]

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from app.core import audit, queries
 from app.core.errors import (
+    Conflict,
     Forbidden,
     InvalidTransition,
     UnprocessableEntity,
@@ -169,9 +170,19 @@ async def transition(
 ) -> Consultation:
     now = now or datetime.now(UTC)
     # With If-Match the caller names the version it changes: wait, then 412 if it moved on.
-    # Without, simultaneous transitions race for the row and exactly one wins (409 the rest).
-    c = await get(session, actor, consultation_id, lock="wait" if if_match else "nowait")
-    check_if_match(c, if_match, required=False)
+    # Without, the caller changes the state it has just seen: wait briefly for the row (the
+    # SLA scan and other background work hold it for a moment and leave the state alone),
+    # then 409 if another transition moved it meanwhile, so that of simultaneous transitions
+    # from one state exactly one wins.
+    if if_match:
+        c = await get(session, actor, consultation_id, lock="wait")
+        check_if_match(c, if_match, required=False)
+    else:
+        seen = await get(session, actor, consultation_id)
+        seen_state = (seen.status, seen.area_id)
+        c = await get(session, actor, consultation_id, lock="brief")
+        if (c.status, c.area_id) != seen_state:
+            raise Conflict("La consulta ha cambiado de estado mientras tanto; vuelva a consultarla")
     allowed = allowed_targets(c, actor)
     if req.to not in allowed:
         raise InvalidTransition(f"No se puede pasar de «{c.status}» a «{req.to}»", allowed=allowed)

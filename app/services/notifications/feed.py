@@ -19,8 +19,15 @@ cost is three tiny statements and one transaction id per read.
 
 Catch-up after a reconnect is read in pages of `STREAM_BATCH` and sent without waiting; each
 round reads at most `STREAM_ROUND` rows before the floor is moved, so memory stays bounded
-whatever the backlog. `Last-Event-ID`/`since` is the starting floor: the client says it holds
-everything up to that id.
+whatever the backlog.
+
+Each event's SSE `id:` is a *resume token*, not the notification's id: the stream's floor and
+the ids it has sent above it, at that event (`r{floor}.{step}...`, each id as its distance
+from the one before, in hexadecimal; opaque to clients). A client that reconnects with it as
+`Last-Event-ID` (or `since`) starts a stream in exactly that state, so a lower id that
+committed while it was away is sent once and nothing is sent twice. A plain id is still
+accepted as a floor (the client holds everything up to it), e.g. the newest id of the feed's
+first page.
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, all_, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -208,9 +217,49 @@ async def set_preferences(
     return after
 
 
-def _sse(n: NotificationPublic) -> str:
+def _sse(n: NotificationPublic, token: str) -> str:
     data = json.dumps(n.model_dump(mode="json"), ensure_ascii=False)
-    return f"id: {n.id}\nevent: notification\ndata: {data}\n\n"
+    return f"id: {token}\nevent: notification\ndata: {data}\n\n"
+
+
+MAX_ID = 2**63 - 1  # bigint identity
+# Ids above the floor that a resume token lists at most. Only a transaction open for very long
+# lets more pile up; the lowest are then left out and would be sent again on a resume
+# (sent twice rather than skipped).
+RESUME_MAX_IDS = 1000
+RESUME_MAX_LENGTH = 20 + 17 * RESUME_MAX_IDS
+_TOKEN = re.compile(r"r([0-9a-f]{1,16})((?:\.[0-9a-f]{1,16})*)")
+_PLAIN = re.compile(r"[0-9]{1,19}")
+
+
+def resume_token(floor: int, sent: set[int]) -> str:
+    above = sorted(i for i in sent if i > floor)[-RESUME_MAX_IDS:]
+    # Each id as its distance from the one before (the first from the floor): short numbers.
+    steps = [b - a for a, b in zip([floor, *above], above, strict=False)]
+    return f"r{floor:x}" + "".join(f".{step:x}" for step in steps)
+
+
+def parse_resume(value: str) -> tuple[int, set[int]] | None:
+    """The floor and sent ids of a resume token or a plain id; None if it is neither."""
+    if len(value) > RESUME_MAX_LENGTH:
+        return None
+    if _PLAIN.fullmatch(value):
+        floor = int(value)
+        return (floor, set()) if floor <= MAX_ID else None
+    match = _TOKEN.fullmatch(value)
+    if match is None:
+        return None
+    floor = int(match.group(1), 16)
+    steps = [int(step, 16) for step in match.group(2).split(".")[1:]]
+    if len(steps) > RESUME_MAX_IDS or 0 in steps:
+        return None
+    sent, current = set(), floor
+    for step in steps:
+        current += step
+        sent.add(current)
+    if current > MAX_ID:
+        return None
+    return floor, sent
 
 
 _SEQUENCE_LAST = text(
@@ -224,9 +273,9 @@ _XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 class StreamCursor:
     """What one stream has sent: a settled floor plus the ids sent above it."""
 
-    def __init__(self, floor: int) -> None:
+    def __init__(self, floor: int, sent: set[int] | None = None) -> None:
         self.floor = floor
-        self.sent: set[int] = set()
+        self.sent: set[int] = {i for i in sent or () if i > floor}
         # (transaction id taken after the sequence value, that value), oldest first
         self.pending: list[tuple[int, int]] = []
 
@@ -246,12 +295,16 @@ class StreamCursor:
             self.floor = floor
             self.sent = {i for i in self.sent if i > floor}
 
+    def token(self) -> str:
+        return resume_token(self.floor, self.sent)
+
 
 async def _round(
     sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.UUID, cursor: StreamCursor
-) -> tuple[list[NotificationPublic], bool]:
-    """One read of what is unsent above the floor (up to `STREAM_ROUND` rows); True if more."""
-    out: list[NotificationPublic] = []
+) -> tuple[list[tuple[NotificationPublic, str]], bool]:
+    """One read of what is unsent above the floor (up to `STREAM_ROUND` rows), each with the
+    resume token of the stream once it is sent; True if more."""
+    out: list[tuple[NotificationPublic, str]] = []
     async with sessionmaker() as session:
         last_value = int((await session.execute(_SEQUENCE_LAST)).scalar_one())
         xid = int((await session.execute(_NEXT_XID)).scalar_one())
@@ -275,7 +328,11 @@ async def _round(
             for n, e in rows:
                 assert n.id is not None
                 cursor.sent.add(n.id)
-                out.append(_public(n, e))
+                if bound is not None:
+                    # Rows come in id order and every id up to `bound` is settled: once this
+                    # one is sent, the client holds everything up to it (or up to `bound`).
+                    cursor.raise_floor(min(n.id, bound))
+                out.append((_public(n, e), cursor.token()))
             if rows:
                 after = rows[-1][0].id or after
             if len(rows) < STREAM_BATCH:
@@ -284,7 +341,7 @@ async def _round(
                 more = True
                 break
     if bound is not None:
-        if more and bound > after:
+        if more and bound > cursor.floor:
             cursor.raise_floor(after)
             cursor.pending.insert(0, (0, bound))  # settled; the next round reads on to it
         else:
@@ -292,49 +349,59 @@ async def _round(
     return out, more
 
 
+async def _subscribe(redis: Redis, channel: str) -> PubSub | None:
+    pubsub = redis.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+    except (RedisError, OSError):
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        return None
+    return pubsub
+
+
 async def stream(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
     user_id: uuid.UUID,
-    last_event_id: int,
+    resume: tuple[int, set[int]],
     is_disconnected: Any,
-    keepalive: float = KEEPALIVE_SECONDS,
+    keepalive: float | None = None,
 ) -> AsyncIterator[str]:
-    """Server-Sent Events: what was missed since `last_event_id` first, then each new
-    notification as Redis pub/sub announces it (any API process may serve the stream); the
-    database is read again on every wake-up, so a lost announcement only delays delivery."""
-    cursor = StreamCursor(last_event_id)
-    pubsub = redis.pubsub()
-    subscribed = False
+    """Server-Sent Events: what was missed since the resume point (`parse_resume`) first, then
+    each new notification as Redis pub/sub announces it (any API process may serve the
+    stream); the database is read again on every wake-up, so a lost announcement only delays
+    delivery. Without Redis the stream reads the database every `keepalive` seconds and
+    subscribes again as soon as Redis answers."""
+    wait = KEEPALIVE_SECONDS if keepalive is None else keepalive
+    channel = user_channel(user_id)
+    cursor = StreamCursor(*resume)
+    pubsub = await _subscribe(redis, channel)
     try:
-        try:
-            await pubsub.subscribe(user_channel(user_id))
-            subscribed = True
-        except RedisError:
-            subscribed = False  # fall back to polling at the keep-alive interval
         yield "retry: 3000\n\n"
         while True:
             more = True
             while more:
                 batch, more = await _round(sessionmaker, user_id, cursor)
-                for n in batch:
-                    yield _sse(n)
+                for n, token in batch:
+                    yield _sse(n, token)
             if await is_disconnected():
                 return
-            if subscribed:
+            message = None
+            if pubsub is not None:
                 try:
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=keepalive
-                    )
-                except RedisError:
-                    message, subscribed = None, False
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                except (RedisError, OSError):
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    pubsub = None
             else:
-                await asyncio.sleep(keepalive)
-                message = None
+                await asyncio.sleep(wait)
+                pubsub = await _subscribe(redis, channel)
             if message is None:
                 yield ": keep-alive\n\n"
     finally:
-        if subscribed:
-            with contextlib.suppress(RedisError):
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
                 await pubsub.unsubscribe()
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

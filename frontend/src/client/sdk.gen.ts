@@ -1081,9 +1081,10 @@ export const notificationsMarkAllRead = <ThrowOnError extends boolean = false>(o
 /**
  * Notificaciones en directo (SSE)
  *
- * Server-Sent Events: `event: notification`, `id:` the notification id. Reconnecting
- * with `Last-Event-ID` (or `since`) replays what was missed. A browser's `EventSource`
- * authenticates with a single-use `ticket` instead of the bearer token.
+ * Server-Sent Events: `event: notification`, `data:` the notification, `id:` an opaque
+ * resume token. Reconnecting with it as `Last-Event-ID` (or `since`) sends what was missed,
+ * each notification once, even one with a lower id that committed meanwhile. A browser's
+ * `EventSource` authenticates with a single-use `ticket` instead of the bearer token.
  */
 export const notificationsStream = <ThrowOnError extends boolean = false>(options?: Options<NotificationsStreamData, ThrowOnError, unknown>) => (options?.client ?? client).sse.get<NotificationsStreamResponses, NotificationsStreamErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -1712,6 +1713,8 @@ export const metrics = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Listo para atender
  *
- * 200 when PostgreSQL and Redis answer; 503 problem otherwise.
+ * 200 when PostgreSQL and Redis answer; 503 problem otherwise. Also reports the worker:
+ * without one the API still serves (`status: degraded`), while webhooks, e-mail and SLA
+ * warnings wait in the database until a worker runs.
  */
 export const healthReady = <ThrowOnError extends boolean = false>(options?: Options<HealthReadyData, ThrowOnError>) => (options?.client ?? client).get<HealthReadyResponses, HealthReadyErrors, ThrowOnError>({ url: '/readyz', ...options });

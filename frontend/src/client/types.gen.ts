@@ -4503,8 +4503,16 @@ export type Readiness = {
     redis: 'ok';
     /**
      * Status
+     *
+     * `degraded`: la API atiende, pero no hay un worker listo
      */
-    status: 'ok';
+    status: 'ok' | 'degraded';
+    /**
+     * Worker
+     *
+     * `ok`: un worker renovó su clave de salud hace unos segundos; `stale`: hubo uno que dejó de hacerlo (caído, colgado o sin Redis); `absent`: no hay ninguno
+     */
+    worker: 'ok' | 'stale' | 'absent';
 };
 
 /**
@@ -10106,18 +10114,18 @@ export type NotificationsStreamData = {
         /**
          * Last-Event-Id
          *
-         * Último id recibido (reconexión)
+         * El `id:` del último evento recibido, tal cual (reconexión)
          */
-        'last-event-id'?: number | null;
+        'last-event-id'?: string | null;
     };
     path?: never;
     query?: {
         /**
          * Since
          *
-         * Como Last-Event-ID, para clientes sin cabeceras
+         * Como Last-Event-ID, para clientes sin cabeceras; también un id de notificación (se tienen todas hasta él)
          */
-        since?: number | null;
+        since?: string | null;
         /**
          * Ticket
          *

@@ -35,8 +35,8 @@ function refreshViews(queryClient: QueryClient, n: LiveNotification | null) {
 /**
  * The live notification stream through the browser's EventSource, on the same origin.
  * Each connection uses a fresh single-use ticket; after a drop it reconnects from the last
- * received id (the `since` equivalent of Last-Event-ID) and, after a long disconnection,
- * refetches every view.
+ * event's resume token (the `since` equivalent of Last-Event-ID: it also covers notifications
+ * committed out of order meanwhile) and, after a long disconnection, refetches every view.
  */
 export function useNotificationStream(enabled: boolean): "connecting" | "open" | "retrying" {
   const queryClient = useQueryClient();
@@ -46,7 +46,8 @@ export function useNotificationStream(enabled: boolean): "connecting" | "open" |
     if (!enabled || typeof EventSource === "undefined") return;
     let source: EventSource | null = null;
     let stopped = false;
-    let lastId: number | null = null;
+    // The first page's newest id, then the last event's opaque resume token.
+    let resumeFrom: string | null = null;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let lostAt: number | null = null;
@@ -54,13 +55,13 @@ export function useNotificationStream(enabled: boolean): "connecting" | "open" |
     async function connect() {
       if (stopped) return;
       try {
-        if (lastId === null) {
+        if (resumeFrom === null) {
           const page = await unwrap(notificationsList({ query: { limit: 1 } }));
-          lastId = page.items[0]?.id ?? 0;
+          resumeFrom = String(page.items[0]?.id ?? 0);
         }
         const { ticket } = await unwrap(notificationsStreamTicket());
         if (stopped) return;
-        const params = new URLSearchParams({ ticket, since: String(lastId) });
+        const params = new URLSearchParams({ ticket, since: resumeFrom });
         source = new EventSource(`/api/v1/notifications/stream?${params}`);
       } catch {
         scheduleRetry();
@@ -76,8 +77,7 @@ export function useNotificationStream(enabled: boolean): "connecting" | "open" |
       };
       source.addEventListener("notification", (event) => {
         const message = event as MessageEvent<string>;
-        const id = Number(message.lastEventId);
-        if (Number.isFinite(id) && id > (lastId ?? 0)) lastId = id;
+        if (message.lastEventId) resumeFrom = message.lastEventId;
         const n = JSON.parse(message.data) as LiveNotification;
         refreshViews(queryClient, n);
         announce(t.notifications.live(n.title));
