@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.config import get_settings
 from app.core.db import dispose_engine
@@ -94,6 +95,9 @@ def create_app() -> FastAPI:
         expose_headers=["ETag", "X-Request-Id", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so logs, limits and metrics see the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (

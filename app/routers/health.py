@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +16,12 @@ from app.schemas.health import Health, Readiness
 from app.services import metrics as metrics_service
 
 router = APIRouter(tags=["health"])
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+async def root() -> RedirectResponse:
+    """Without a built web application (which then answers `/` itself), the API's docs."""
+    return RedirectResponse("/docs", status_code=307)
 
 
 @router.get("/healthz", operation_id="health_live", summary="Proceso vivo", response_model=Health)
