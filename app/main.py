@@ -143,7 +143,7 @@ def _token_endpoint_has_no_422(app: FastAPI) -> None:
             text = json.dumps(schema["paths"])
             components = schema.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
-                if f"/{name}\"" not in text and f"/{name}\"" not in json.dumps(components):
+                if f'/{name}"' not in text and f'/{name}"' not in json.dumps(components):
                     components.pop(name, None)
         return app.openapi_schema or build()
 

@@ -64,7 +64,10 @@ class Settings(BaseSettings):
     )
     public_tracking_max_per_ip: int = 30
     public_tracking_window_seconds: int = 600
-    public_tracking_max_failures_per_reference: int = 10
+    # Wrong codes one address may try on one reference before each further try waits: 2 s,
+    # then doubling up to the maximum. Nobody else's failures ever delay a right code.
+    public_tracking_free_failures: int = Field(default=3, ge=0, le=100)
+    public_tracking_max_delay_seconds: int = Field(default=3600, ge=1, le=86400)
 
     sla_scan_seconds: int = Field(
         default=60, ge=1, le=60, description="Cada cuántos segundos busca el worker plazos"
