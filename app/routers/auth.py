@@ -11,14 +11,17 @@ from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 
 from app.core.db import SessionDep, SettingsDep
 from app.core.deps import CurrentActor, OptionalActor
 from app.core.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
     PROBLEM_MEDIA_TYPE,
     AppError,
     OAuthError,
     Unauthorized,
+    database_unavailable,
     problem_response,
     problem_responses,
     validation_field_errors,
@@ -124,6 +127,15 @@ class TokenRoute(ApiRoute):
                 raise OAuthError(
                     error, exc.detail, status=status, errors=exc.errors, headers=exc.headers
                 ) from exc
+            except Exception as exc:
+                if not (isinstance(exc, RedisError) or database_unavailable(exc)):
+                    raise
+                raise OAuthError(
+                    "temporarily_unavailable",
+                    "El servicio de acceso no está disponible temporalmente",
+                    status=503,
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+                ) from exc
 
         return oauth_errors
 
@@ -131,7 +143,6 @@ class TokenRoute(ApiRoute):
 # The token endpoint alone, with its own route class (app/main.py includes it beside `router`).
 token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=TokenRoute)
 
-TOKEN_ERRORS = (400, 401, 429, 503)
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {
         "model": OAuthProblem,
