@@ -6,6 +6,9 @@
 #               -e OAAA_REDIS_URL=redis://... -e OAAA_JWT_SECRET=... oaaa
 #   worker: docker run --no-healthcheck -e ... oaaa python -m app worker
 #   migrations (once per release): docker run --no-healthcheck -e ... oaaa python -m app migrate
+# Links in feeds and e-mails need OAAA_PUBLIC_BASE_URL (the external https address). Behind a
+# reverse proxy, set OAAA_FORWARDED_ALLOW_IPS to its address or network so per-address limits see
+# the real client; X-Forwarded-For from any other peer is ignored.
 # The HEALTHCHECK probes the API's /healthz; disable it for the worker (--no-healthcheck,
 # or `healthcheck: {disable: true}` in compose).
 

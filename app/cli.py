@@ -44,13 +44,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.core.config import get_settings
 
+    # The application itself reads X-Forwarded-* from OAAA_FORWARDED_ALLOW_IPS only; the
+    # address and port given here also derive the public base URL when it is not set.
+    if args.host:
+        os.environ["OAAA_HOST"] = args.host
+    if args.port:
+        os.environ["OAAA_PORT"] = str(args.port)
+    get_settings.cache_clear()
     settings = get_settings()
     uvicorn.run(
         "app.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=settings.host,
+        port=settings.port,
         reload=args.reload,
-        proxy_headers=True,
+        proxy_headers=False,
         log_config=None,
         access_log=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.config import get_settings
 from app.core.db import dispose_engine
@@ -94,8 +96,12 @@ def create_app() -> FastAPI:
         expose_headers=["ETag", "X-Request-Id", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost, so logs, limits and metrics see the client the trusted proxy names.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth.token_router)
     for module in (
         auth,
         municipalities,
@@ -121,7 +127,27 @@ def create_app() -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     _document_webhooks(app)
+    _token_endpoint_has_no_422(app)
     return app
+
+
+def _token_endpoint_has_no_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 for every operation with parameters; the OAuth2 token endpoint
+    answers its validation errors as 400 `invalid_request` instead (RFC 6749 §5.2)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema["paths"][f"{API_PREFIX}/auth/token"]["post"]["responses"].pop("422", None)
+            text = json.dumps(schema["paths"])
+            components = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                if f'/{name}"' not in text and f'/{name}"' not in json.dumps(components):
+                    components.pop(name, None)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _document_webhooks(app: FastAPI) -> None:

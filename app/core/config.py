@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -40,7 +41,14 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Empty: derived from host and port (a wildcard host is reached as 127.0.0.1).
+    public_base_url: str = ""
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
+    # or networks, `*` for any). Empty: the TCP peer is the client and those headers are ignored.
+    forwarded_allow_ips: str = Field(
+        default="",
+        validation_alias=AliasChoices("OAAA_FORWARDED_ALLOW_IPS", "FORWARDED_ALLOW_IPS"),
+    )
     cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
     max_body_bytes: int = 1_048_576
     frontend_dist: Path | None = Field(
@@ -62,7 +70,10 @@ class Settings(BaseSettings):
     )
     public_tracking_max_per_ip: int = 30
     public_tracking_window_seconds: int = 600
-    public_tracking_max_failures_per_reference: int = 10
+    # Wrong codes one address may try on one reference before each further try waits: 2 s,
+    # then doubling up to the maximum. Nobody else's failures ever delay a right code.
+    public_tracking_free_failures: int = Field(default=3, ge=0, le=100)
+    public_tracking_max_delay_seconds: int = Field(default=3600, ge=1, le=86400)
 
     sla_scan_seconds: int = Field(
         default=60, ge=1, le=60, description="Cada cuántos segundos busca el worker plazos"
@@ -117,6 +128,35 @@ class Settings(BaseSettings):
             "antes de responder 409"
         ),
     )
+
+    @model_validator(mode="after")
+    def _derive_public_base_url(self) -> Settings:
+        if not self.public_base_url.strip():
+            host = self.host.strip() or "127.0.0.1"
+            if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - naming a wildcard, not binding
+                host = "127.0.0.1"
+            elif ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            self.public_base_url = f"http://{host}:{self.port}"
+        self.public_base_url = self.public_base_url.strip().rstrip("/")
+        return self
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [p.strip() for p in self.forwarded_allow_ips.split(",") if p.strip()]
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for item in self.trusted_proxies:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"OAAA_FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network"
+                ) from exc
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -57,7 +57,9 @@ async def _actor_from_token(session: SessionDep, token: str | None) -> Actor | N
         role=ActorRole.integration,
         label=f"integración {client.client_id}",
         area_id=client.area_id,
-        scopes=frozenset(client.scopes),
+        # What the token was issued for (OAuth2 `scope` may narrow it), within what the
+        # client is granted now.
+        scopes=frozenset(client.scopes) & frozenset(claims.scopes),
         token_jti=claims.jti,
     )
 

@@ -7,7 +7,7 @@ routing, unexpected) into `application/problem+json`. No stack trace ever reache
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -39,12 +39,15 @@ class AppError(Exception):
         errors: Sequence[FieldError] | None = None,
         allowed: Sequence[str] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.errors = list(errors) if errors else None
         self.allowed = list(allowed) if allowed is not None else None
         self.headers = headers or {}
+        # Extension members of the problem document (RFC 9457 §3.2), e.g. OAuth2's `error`.
+        self.extensions = dict(extensions or {})
 
 
 class BadRequest(AppError):
@@ -130,6 +133,48 @@ def invalid_field(field: str, message: str, where: str = "body") -> Unprocessabl
     )
 
 
+OAUTH_ERRORS = {
+    "invalid_request": "Petición de token incorrecta",
+    "invalid_client": "Cliente no autenticado",
+    "invalid_grant": "Credenciales o token de renovación no válidos",
+    "unauthorized_client": "Cliente no autorizado para este tipo de concesión",
+    "unsupported_grant_type": "Tipo de concesión no admitido",
+    "invalid_scope": "Ámbito no válido",
+    "temporarily_unavailable": "Servicio de tokens no disponible temporalmente",
+}
+
+
+class OAuthError(AppError):
+    """An RFC 6749 §5.2 error of the token endpoint: a problem document that also carries the
+    standard `error` and `error_description` members, so OAuth2 client libraries see an error.
+
+    `invalid_client` is a 401 with a `WWW-Authenticate: Basic` challenge; the rest are 400
+    unless a status is given (429 and 503 keep theirs, as `temporarily_unavailable`)."""
+
+    def __init__(
+        self,
+        error: str,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        errors: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        assert error in OAUTH_ERRORS, error
+        self.status = status or (401 if error == "invalid_client" else 400)
+        self.code = error.replace("_", "-")
+        self.title = OAUTH_ERRORS[error]
+        merged = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+        if error == "invalid_client":
+            merged["WWW-Authenticate"] = 'Basic realm="oaaa", error="invalid_client"'
+        super().__init__(
+            detail or self.title,
+            errors=errors,
+            headers=merged,
+            extensions={"error": error, "error_description": detail or self.title},
+        )
+
+
 class TooManyRequests(AppError):
     status = 429
     code = "too-many-requests"
@@ -184,6 +229,7 @@ def problem_response(
     errors: list[FieldError] | None = None,
     allowed: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     code = code or _STATUS_CODES.get(status, f"http-{status}")
     title = title or _SPANISH_TITLES.get(status) or HTTPStatus(status).phrase
@@ -198,7 +244,7 @@ def problem_response(
         allowed=allowed,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        {**problem.model_dump(exclude_none=True), **(extensions or {})},
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -236,6 +282,7 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
         errors=exc.errors,
         allowed=exc.allowed,
         headers=exc.headers,
+        extensions=exc.extensions,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from redis.asyncio import Redis
@@ -35,6 +36,33 @@ async def retry_after(redis: Redis, bucket: str, ident: str) -> int:
 
 async def reset(redis: Redis, bucket: str, ident: str) -> None:
     await redis.delete(key("rl", bucket, ident))
+
+
+async def hold(redis: Redis, bucket: str, ident: str, seconds: int) -> None:
+    """Makes `held` answer for `seconds` (a delay imposed on `ident`)."""
+    await redis.set(key("rl", bucket, ident), 1, ex=max(seconds, 1))
+
+
+async def held(redis: Redis, bucket: str, ident: str) -> int:
+    """Seconds left of a delay set with `hold`; 0 when there is none."""
+    ttl = int(await redis.ttl(key("rl", bucket, ident)))
+    return ttl if ttl > 0 else 0
+
+
+def address_key(client_ip: str | None) -> str:
+    """The identity of a client address for per-address limits: an IPv4 address as it is, an
+    IPv6 address by its /64 (one subscriber's whole block), anything else as given."""
+    if not client_ip:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 async def enforce_rate_limit(

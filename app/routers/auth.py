@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Cookie, Form, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 
 from app.core.db import SessionDep, SettingsDep
 from app.core.deps import CurrentActor, OptionalActor
-from app.core.errors import BadRequest, Unauthorized, problem_response, problem_responses
+from app.core.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    OAuthError,
+    Unauthorized,
+    database_unavailable,
+    problem_response,
+    problem_responses,
+    validation_field_errors,
+)
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.models.area import Area
@@ -20,12 +34,14 @@ from app.models.integration import IntegrationClient
 from app.models.municipality import Municipality
 from app.models.user import User
 from app.schemas.auth import Me, NamedRef, RefreshRequest, RefreshTransport, TokenResponse
+from app.schemas.problems import OAuthProblem
 from app.services import auth as auth_service
 from app.services.auth import IssuedTokens
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=ApiRoute)
 
 REFRESH_COOKIE = "oaaa_refresh"
+INVALID_REFRESH = "Token de renovación no válido, caducado o revocado"
 REFRESH_COOKIE_PATH = "/api/v1/auth"
 
 
@@ -37,8 +53,11 @@ def _token_response(
     response: Response, tokens: IssuedTokens, transport: RefreshTransport, secure: bool
 ) -> TokenResponse:
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     body = TokenResponse(
-        access_token=tokens.access_token, expires_in=_seconds_until(tokens.access_expires_at)
+        access_token=tokens.access_token,
+        expires_in=_seconds_until(tokens.access_expires_at),
+        scope=" ".join(tokens.scopes) if tokens.scopes is not None else None,
     )
     if tokens.refresh_token and tokens.refresh_expires_at:
         ttl = _seconds_until(tokens.refresh_expires_at)
@@ -65,19 +84,90 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("Cabecera Authorization Basic mal formada") from exc
+        raise OAuthError("invalid_client", "Cabecera Authorization Basic mal formada") from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise BadRequest("Cabecera Authorization Basic mal formada")
-    return client_id, secret
+        raise OAuthError("invalid_client", "Cabecera Authorization Basic mal formada")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
-@router.post(
+def _oauth_validation_error(exc: RequestValidationError) -> OAuthError:
+    errors = validation_field_errors(exc.errors())
+    grant = [e for e in errors if e.loc[-1:] == ["grant_type"]]
+    if grant and grant[0].code != "missing":
+        return OAuthError(
+            "unsupported_grant_type",
+            "grant_type debe ser password, client_credentials o refresh_token",
+            errors=grant,
+        )
+    fields = ", ".join(e.pointer for e in errors[:5])
+    return OAuthError("invalid_request", f"Parámetros no válidos: {fields}", errors=errors)
+
+
+class TokenRoute(ApiRoute):
+    """Every error of the token endpoint is an OAuth2 error (RFC 6749 §5.2), so standard client
+    libraries never take a refusal for a token: validation failures become `invalid_request` or
+    `unsupported_grant_type` (400), limits and outages `temporarily_unavailable` (429/503 with
+    `Retry-After`). The problem document stays the same otherwise."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def oauth_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except OAuthError:
+                raise
+            except RequestValidationError as exc:
+                raise _oauth_validation_error(exc) from exc
+            except AppError as exc:
+                error = "temporarily_unavailable" if exc.status in (429, 503) else "invalid_request"
+                status = exc.status if exc.status in (429, 503) else 400
+                raise OAuthError(
+                    error, exc.detail, status=status, errors=exc.errors, headers=exc.headers
+                ) from exc
+            except Exception as exc:
+                if not (isinstance(exc, RedisError) or database_unavailable(exc)):
+                    raise
+                raise OAuthError(
+                    "temporarily_unavailable",
+                    "El servicio de acceso no está disponible temporalmente",
+                    status=503,
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+                ) from exc
+
+        return oauth_errors
+
+
+# The token endpoint alone, with its own route class (app/main.py includes it beside `router`).
+token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=TokenRoute)
+
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": OAuthProblem,
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/OAuthProblem"}}},
+    }
+    for status, description in (
+        (
+            400,
+            "Error OAuth2 (invalid_request, invalid_grant, unsupported_grant_type, invalid_scope)",
+        ),
+        (401, "Error OAuth2 invalid_client (con WWW-Authenticate: Basic)"),
+        (429, "Error OAuth2 temporarily_unavailable: demasiados intentos (Retry-After)"),
+        (503, "Error OAuth2 temporarily_unavailable: servicio no disponible (Retry-After)"),
+    )
+}
+
+
+@token_router.post(
     "/token",
     operation_id="auth_token",
     summary="Obtener un token de acceso",
     response_model=TokenResponse,
-    responses=problem_responses(400, 401, 415, 422, 429, 503),
+    response_model_exclude_none=True,
+    responses=TOKEN_RESPONSES,
 )
 async def token(
     request: Request,
@@ -85,22 +175,26 @@ async def token(
     session: SessionDep,
     redis: RedisDep,
     settings: SettingsDep,
-    grant_type: Annotated[str, Form(pattern="^(password|client_credentials)$")],
+    grant_type: Annotated[str, Form(pattern="^(password|client_credentials|refresh_token)$")],
     username: Annotated[str | None, Form(max_length=254)] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    refresh_token: Annotated[str | None, Form(min_length=16, max_length=200)] = None,
     scope: Annotated[str, Form(max_length=512)] = "",
     refresh_transport: Annotated[
         RefreshTransport,
         Query(description="`cookie` entrega el token de renovación en una cookie httpOnly"),
     ] = RefreshTransport.body,
-) -> TokenResponse:
-    """OAuth2 token endpoint: `password` grant for people, `client_credentials` for integrations."""
+) -> TokenResponse | Response:
+    """OAuth2 token endpoint (RFC 6749): `password` for people, `client_credentials` for
+    integrations (HTTP Basic or form fields; `scope` narrows the client's scopes) and
+    `refresh_token` (rotation: the presented token stops working; presenting a rotated one
+    again revokes its whole family). Errors carry `error` and `error_description`."""
     client_ip = request.client.host if request.client else None
     if grant_type == "password":
         if not username or not password:
-            raise BadRequest("El grant password requiere username y password")
+            raise OAuthError("invalid_request", "El grant password requiere username y password")
         tokens = await auth_service.login_with_password(
             session,
             redis,
@@ -110,13 +204,40 @@ async def token(
             client_ip=client_ip,
             user_agent=request.headers.get("user-agent"),
         )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise OAuthError("invalid_request", "El grant refresh_token requiere refresh_token")
+        tokens_or_none = await auth_service.rotate_refresh_token(
+            session, settings, refresh_token, request.headers.get("user-agent")
+        )
+        if tokens_or_none is None:
+            # Returned, not raised: a detected reuse revokes the family and that must be committed.
+            error = OAuthError("invalid_grant", INVALID_REFRESH)
+            return problem_response(
+                request,
+                status=error.status,
+                code=error.code,
+                title=error.title,
+                detail=error.detail,
+                headers=error.headers,
+                extensions=error.extensions,
+            )
+        tokens = tokens_or_none
     else:
         basic = _basic_credentials(request)
         cid, secret = basic if basic else (client_id, client_secret)
         if not cid or not secret:
-            raise BadRequest("El grant client_credentials requiere client_id y client_secret")
+            raise OAuthError(
+                "invalid_client", "El grant client_credentials requiere client_id y client_secret"
+            )
         tokens = await auth_service.login_with_client_credentials(
-            session, redis, settings, client_id=cid, client_secret=secret, client_ip=client_ip
+            session,
+            redis,
+            settings,
+            client_id=cid,
+            client_secret=secret,
+            client_ip=client_ip,
+            requested_scopes=scope.split(),
         )
     return _token_response(response, tokens, refresh_transport, settings.secure_cookies)
 
@@ -148,9 +269,7 @@ async def refresh(
     )
     if tokens is None:
         # Returned, not raised: a detected reuse revokes the family and that must be committed.
-        problem = problem_response(
-            request, status=401, detail="Token de renovación no válido, caducado o revocado"
-        )
+        problem = problem_response(request, status=401, detail=INVALID_REFRESH)
         problem.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
         return problem
     transport = RefreshTransport.cookie if (oaaa_refresh and not body) else RefreshTransport.body

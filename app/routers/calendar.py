@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from app.core.config import get_settings
 from app.core.db import SessionDep
@@ -32,18 +33,47 @@ from app.services.calendar import agenda, entries, feeds, ical, registrations
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)
 
 ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/calendar": {}}, "description": "Calendario iCalendar"}
+    200: {
+        "content": {"text/calendar": {}},
+        "description": "Calendario iCalendar (con `ETag`)",
+        "headers": {
+            "ETag": {"description": "Versión del calendario", "schema": {"type": "string"}}
+        },
+    },
+    304: {"description": "Sin cambios desde la versión de `If-None-Match`"},
 }
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="ETag de la última versión recibida: si no ha cambiado, 304 sin cuerpo"),
+]
+# Calendar programs poll feeds (every hour or so, per REFRESH-INTERVAL); five minutes of
+# freshness, then a conditional request that costs a 304 while nothing changed.
+PUBLIC_CACHE = "public, max-age=300, must-revalidate"
+PRIVATE_CACHE = "private, max-age=300, must-revalidate"
 
 
-def _ics(body: bytes, filename: str) -> Response:
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: weak comparison against any of the listed tags, or `*`."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+
+
+def _ics(body: bytes, filename: str, if_none_match: str | None, *, public: bool) -> Response:
+    """The feed with a strong ETag of its bytes; 304 when the client already has them."""
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE}
+    if not public:
+        headers["Vary"] = "Authorization"
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
     return Response(
         content=body,
         media_type=ical.MEDIA_TYPE,
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "private, max-age=300",
-        },
+        headers={**headers, "Content-Disposition": f'inline; filename="{filename}"'},
     )
 
 
@@ -118,7 +148,12 @@ async def create_event(
     response_class=Response,
     responses={**ICS_RESPONSE, **problem_responses(401, 404, 422)},
 )
-async def get_event_ics(entry_id: uuid.UUID, session: SessionDep, actor: OptionalActor) -> Response:
+async def get_event_ics(
+    entry_id: uuid.UUID,
+    session: SessionDep,
+    actor: OptionalActor,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
     """One entry as an .ics file."""
     entry = await entries.get_entry(session, actor, entry_id)
     reminders = await entries.reminder_days(session, [entry])
@@ -128,7 +163,7 @@ async def get_event_ics(entry_id: uuid.UUID, session: SessionDep, actor: Optiona
         name=entry.title,
         reminders=reminders,
     )
-    return _ics(body, f"{entry.id}.ics")
+    return _ics(body, f"{entry.id}.ics", if_none_match, public=False)
 
 
 @router.get(
@@ -234,7 +269,10 @@ async def cancel_registration(
     responses={**ICS_RESPONSE, **problem_responses(422)},
 )
 async def public_feed(
-    session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
+    session: SessionDep,
+    kind: EntryKind | None = None,
+    area_id: uuid.UUID | None = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Public published entries (cancelled ones too, so subscribers drop them)."""
     entries, reminders = await agenda.feed_entries(
@@ -246,7 +284,7 @@ async def public_feed(
         name="Punto Informativo — Diputación de Badajoz",
         reminders=reminders,
     )
-    return _ics(body, "calendario.ics")
+    return _ics(body, "calendario.ics", if_none_match, public=True)
 
 
 @router.post(
@@ -301,7 +339,11 @@ async def revoke_feed_token(
     responses={**ICS_RESPONSE, **problem_responses(404, 422)},
 )
 async def private_feed(
-    token: str, session: SessionDep, kind: EntryKind | None = None, area_id: uuid.UUID | None = None
+    token: str,
+    session: SessionDep,
+    kind: EntryKind | None = None,
+    area_id: uuid.UUID | None = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """What is addressed to the token's municipality; unknown or revoked tokens answer 404."""
     actor = await feeds.feed_actor(session, token)
@@ -312,4 +354,4 @@ async def private_feed(
         name="Punto Informativo — calendario de la entidad",
         reminders=reminders,
     )
-    return _ics(body, "calendario.ics")
+    return _ics(body, "calendario.ics", if_none_match, public=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +19,12 @@ from app.services import metrics as metrics_service
 from app.worker.runner import WorkerState, worker_state
 
 router = APIRouter(tags=["health"])
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+async def root() -> RedirectResponse:
+    """Without a built web application (which then answers `/` itself), the API's docs."""
+    return RedirectResponse("/docs", status_code=307)
 
 
 @router.get("/healthz", operation_id="health_live", summary="Proceso vivo", response_model=Health)

@@ -18,6 +18,9 @@ class TokenResponse(BaseModel):
         description="Token de renovación (omitido cuando se entrega en cookie httpOnly)",
     )
     refresh_expires_in: int | None = None
+    scope: str | None = Field(
+        default=None, description="Ámbitos concedidos, separados por espacios (integraciones)"
+    )
 
 
 class RefreshTransport(StrEnum):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -25,3 +27,18 @@ class Problem(BaseModel):
     allowed: list[str] | None = Field(
         default=None, description="Valores o transiciones permitidos, cuando aplica"
     )
+
+
+class OAuthProblem(Problem):
+    """A problem of the token endpoint, with the members of RFC 6749 §5.2."""
+
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "temporarily_unavailable",
+    ] = Field(description="Código de error OAuth2 (RFC 6749 §5.2)")
+    error_description: str = Field(description="Descripción legible del error")

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from app.core import audit, denylist, ratelimit, security
 from app.core.config import Settings
-from app.core.errors import ServiceUnavailable, TooManyRequests, Unauthorized
+from app.core.errors import OAuthError, ServiceUnavailable, TooManyRequests
 from app.core.scoping import Actor, ActorRole
 from app.models.audit import ActorType
 from app.models.auth import RefreshToken
@@ -31,6 +31,7 @@ class IssuedTokens:
     access_expires_at: datetime
     refresh_token: str | None = None
     refresh_expires_at: datetime | None = None
+    scopes: list[str] | None = None
 
 
 async def _guard_attempts(
@@ -115,7 +116,7 @@ async def login_with_password(
     ok = security.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         await _record_failure(redis, settings, account, client_ip)
-        raise Unauthorized(GENERIC_LOGIN_ERROR)
+        raise OAuthError("invalid_grant", GENERIC_LOGIN_ERROR)
     await ratelimit.reset(redis, "login-account", account)
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
@@ -137,7 +138,10 @@ async def login_with_client_credentials(
     client_id: str,
     client_secret: str,
     client_ip: str | None,
+    requested_scopes: list[str] | None = None,
 ) -> IssuedTokens:
+    """Tokens for an integration client; `requested_scopes` (OAuth2 `scope`) narrows them to a
+    subset of the client's scopes, and asking for any other is `invalid_scope`."""
     account = f"client:{client_id.strip()}"
     await _guard_attempts(redis, settings, account, client_ip)
     client = (
@@ -152,8 +156,15 @@ async def login_with_client_credentials(
     ok = security.verify_password(client_secret, client.secret_hash if client else None)
     if client is None or not ok or not client.is_active:
         await _record_failure(redis, settings, account, client_ip)
-        raise Unauthorized(GENERIC_CLIENT_ERROR)
+        raise OAuthError("invalid_client", GENERIC_CLIENT_ERROR)
     await ratelimit.reset(redis, "login-account", account)
+    scopes = list(client.scopes)
+    if requested_scopes:
+        unknown = sorted(set(requested_scopes) - set(scopes))
+        if unknown:
+            detail = f"Ámbitos no concedidos a este cliente: {', '.join(unknown)}"
+            raise OAuthError("invalid_scope", detail)
+        scopes = [s for s in scopes if s in set(requested_scopes)]
     client.last_used_at = datetime.now(UTC)
     access, access_exp = security.create_access_token(
         settings,
@@ -161,9 +172,9 @@ async def login_with_client_credentials(
         subject_id=client.id,
         role=ActorRole.integration,
         area_id=client.area_id,
-        scopes=list(client.scopes),
+        scopes=scopes,
     )
-    return IssuedTokens(access, access_exp)
+    return IssuedTokens(access, access_exp, scopes=scopes)
 
 
 async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:

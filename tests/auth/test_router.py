@@ -45,8 +45,10 @@ async def test_wrong_password_and_unknown_user_get_the_same_generic_error(client
         TOKEN,
         data={"grant_type": "password", "username": "nobody@example.org", "password": "x" * 12},
     )
-    a, b = assert_problem(wrong, 401), assert_problem(unknown, 401)
+    a, b = assert_problem(wrong, 400), assert_problem(unknown, 400)
     assert a["detail"] == b["detail"] == "Usuario o contraseña incorrectos"
+    assert a["error"] == b["error"] == "invalid_grant"
+    assert a["error_description"] == "Usuario o contraseña incorrectos"
 
 
 async def test_disabled_user_cannot_log_in(client, session):
@@ -54,7 +56,7 @@ async def test_disabled_user_cannot_log_in(client, session):
     response = await client.post(
         TOKEN, data={"grant_type": "password", "username": u.email, "password": PASSWORD}
     )
-    assert_problem(response, 401)
+    assert assert_problem(response, 400)["error"] == "invalid_grant"
 
 
 async def test_brute_force_on_one_account_is_blocked_even_with_the_right_password(client, session):
@@ -65,13 +67,14 @@ async def test_brute_force_on_one_account_is_blocked_even_with_the_right_passwor
         r = await client.post(
             TOKEN, data={"grant_type": "password", "username": u.email, "password": "bad-" * 4}
         )
-        assert r.status_code == 401
+        assert r.status_code == 400
     blocked = await client.post(
         TOKEN, data={"grant_type": "password", "username": u.email, "password": PASSWORD}
     )
-    body = assert_problem(blocked, 429, "too-many-requests")
+    body = assert_problem(blocked, 429, "temporarily-unavailable")
     assert int(blocked.headers["retry-after"]) > 0
     assert "intentos" in body["detail"]
+    assert body["error"] == "temporarily_unavailable"
 
 
 async def test_brute_force_from_one_address_is_blocked_across_accounts(client, session):
@@ -80,7 +83,7 @@ async def test_brute_force_from_one_address_is_blocked_across_accounts(client, s
             TOKEN,
             data={"grant_type": "password", "username": f"u{i}@example.org", "password": "x" * 12},
         )
-        assert r.status_code == 401
+        assert r.status_code == 400
     u = await f.user(session, Role.oaaa_staff)
     blocked = await client.post(
         TOKEN, data={"grant_type": "password", "username": u.email, "password": PASSWORD}
@@ -99,7 +102,7 @@ async def test_successful_login_resets_the_account_counter(client, session):
         r = await client.post(
             TOKEN, data={"grant_type": "password", "username": u.email, "password": "bad" * 5}
         )
-        assert r.status_code == 401
+        assert r.status_code == 400
     await f.login(client, u.email)
 
 
@@ -117,13 +120,15 @@ async def test_password_is_never_logged(client, session, caplog: pytest.LogCaptu
 
 async def test_missing_grant_fields_are_a_clear_400(client):
     r = await client.post(TOKEN, data={"grant_type": "password", "username": "a@example.org"})
-    body = assert_problem(r, 400)
+    body = assert_problem(r, 400, "invalid-request")
     assert "password" in body["detail"]
+    assert body["error"] == "invalid_request"
 
 
-async def test_unknown_grant_type_is_422_naming_the_field(client):
+async def test_unknown_grant_type_is_unsupported_grant_type_naming_the_field(client):
     r = await client.post(TOKEN, data={"grant_type": "implicit"})
-    body = assert_problem(r, 422)
+    body = assert_problem(r, 400, "unsupported-grant-type")
+    assert body["error"] == "unsupported_grant_type"
     assert body["errors"][0]["loc"] == ["body", "grant_type"]
 
 
@@ -230,7 +235,7 @@ async def test_refresh_token_can_live_in_an_httponly_cookie(client, session):
         data={"grant_type": "password", "username": u.email, "password": PASSWORD},
     )
     assert r.status_code == 200
-    assert r.json()["refresh_token"] is None
+    assert "refresh_token" not in r.json()
     cookie = r.headers["set-cookie"]
     assert "oaaa_refresh=" in cookie
     assert "HttpOnly" in cookie
@@ -272,7 +277,7 @@ async def test_client_credentials_grant_for_integrations(client, session):
     )
     assert r.status_code == 200
     body = r.json()
-    assert body["refresh_token"] is None
+    assert "refresh_token" not in body
     me = await client.get(
         "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
@@ -292,14 +297,16 @@ async def test_client_credentials_by_http_basic(client, session):
     assert r.status_code == 200
 
 
-async def test_wrong_client_secret_is_401(client, session):
+async def test_wrong_client_secret_is_401_invalid_client(client, session):
     a = await f.area(session)
     c = await f.integration_client(session, a.id)
     r = await client.post(
         TOKEN,
         data={"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": "no"},
     )
-    assert_problem(r, 401)
+    body = assert_problem(r, 401, "invalid-client")
+    assert body["error"] == "invalid_client"
+    assert r.headers["www-authenticate"].startswith("Basic ")
 
 
 async def test_disabled_client_token_is_rejected(client, session):

@@ -379,21 +379,6 @@ async def test_public_tracking_with_wrong_code_or_unknown_reference_looks_the_sa
     assert a == b
 
 
-async def test_public_tracking_is_rate_limited_per_reference(client, session):
-    people, _ = await _people(session)
-    h = await _headers(client, people)
-    created = (await _ask(client, h["alm"])).json()
-    ref = created["reference"]
-    for _ in range(10):
-        r = await client.get(f"/api/v1/public/consultations/{ref}", params={"code": "BADBAD1234"})
-        assert r.status_code == 404
-    blocked = await client.get(
-        f"/api/v1/public/consultations/{ref}", params={"code": created["access_code"]}
-    )
-    assert_problem(blocked, 429)
-    assert blocked.headers["retry-after"]
-
-
 async def test_public_tracking_is_rate_limited_per_address(client, session):
     for i in range(30):
         r = await client.get(

@@ -56,8 +56,15 @@ async def test_wrong_content_type_is_415(client, session):
 
 
 async def test_json_to_the_form_endpoint_is_415(client):
-    r = await client.post("/api/v1/auth/token", json={"grant_type": "password"})
+    r = await client.post("/api/v1/auth/logout", data={"refresh_token": "x" * 20})
     assert_problem(r, 415)
+
+
+async def test_json_to_the_token_endpoint_is_an_oauth2_invalid_request(client):
+    r = await client.post("/api/v1/auth/token", json={"grant_type": "password"})
+    body = assert_problem(r, 400, "invalid-request")
+    assert body["error"] == "invalid_request"
+    assert "formulario" in body["error_description"]
 
 
 async def test_malformed_json_is_a_400(client, session):
@@ -259,16 +266,18 @@ async def test_code_patterns_are_enforced(client, session, path, body, field):
     [
         ("post", "/api/v1/assistant/ask", {"json": {"question": "hola\u0000mundo"}}),
         ("get", "/api/v1/municipalities", {"params": {"q": "Mérida\x00"}}),
-        (
-            "post",
-            "/api/v1/auth/token",
-            {"data": {"grant_type": "password", "username": "a\x00b", "password": "x"}},
-        ),
     ],
 )
 async def test_nul_characters_are_a_422_anywhere(client, method, path, kwargs):
     r = await getattr(client, method)(path, **kwargs)
     body = assert_problem(r, 422)
+    assert "U+0000" in body["detail"]
+
+
+async def test_nul_characters_at_the_token_endpoint_are_an_oauth2_invalid_request(client):
+    data = {"grant_type": "password", "username": "a\x00b", "password": "x"}
+    body = assert_problem(await client.post("/api/v1/auth/token", data=data), 400)
+    assert body["error"] == "invalid_request"
     assert "U+0000" in body["detail"]
 
 

@@ -62,6 +62,8 @@ async def test_a_refused_database_is_a_503_problem_with_retry_after(client):
         data={"grant_type": "password", "username": "ana@example.es", "password": "x" * 12},
     )
     assert_problem(token, 503)
+    assert token.json()["error"] == "temporarily_unavailable"  # OAuth2 clients see an error
+    assert token.headers["Retry-After"] == "5"
 
 
 def test_only_connection_failures_count_as_unavailable():

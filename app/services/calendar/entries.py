@@ -17,6 +17,7 @@ from app.core.crud import flush
 from app.core.errors import (
     Forbidden,
     InvalidTransition,
+    UnprocessableEntity,
     invalid_field,
 )
 from app.core.scoping import Actor, get_visible
@@ -37,9 +38,11 @@ from app.schemas.calendar import (
     EntryPublic,
     EntryUpdate,
 )
+from app.schemas.problems import FieldError
 from app.services.calendar import notices
 from app.services.calendar.recurrence import (
     parse_rrule,
+    unmatched_exdates,
     validate_rrule,
 )
 from app.services.sla.clock import load_calendar
@@ -93,6 +96,38 @@ def _normalise_all_day(entry: CalendarEntry) -> None:
         entry.ends_at = datetime.combine(last, time(0), tzinfo=MADRID)
 
 
+def _check_exdates(entry: CalendarEntry) -> None:
+    """Every EXDATE must remove an occurrence: one that matches none (a wrong time, a day the
+    rule skips, a rule changed since) would be ignored by every calendar, so it is refused with
+    the positions that fail. All-day exclusions count by their day."""
+    if not entry.exdates:
+        return
+    if entry.all_day:
+        entry.exdates = [
+            datetime.combine(d.astimezone(MADRID).date(), time(0), tzinfo=MADRID)
+            for d in entry.exdates
+        ]
+    if not entry.rrule:
+        bad = list(range(len(entry.exdates)))
+        message = "solo una entrada periódica (con rrule) admite exclusiones"
+    else:
+        bad = unmatched_exdates(entry.rrule, entry.starts_at, list(entry.exdates))
+        message = "no coincide con ninguna repetición de la regla (fecha y hora de comienzo)"
+    if bad:
+        raise UnprocessableEntity(
+            f"exdates: {message}",
+            errors=[
+                FieldError(
+                    loc=["body", "exdates", i],
+                    pointer=f"/exdates/{i}",
+                    message=message,
+                    code="exdate_without_occurrence",
+                )
+                for i in bad
+            ],
+        )
+
+
 async def _validate(session: AsyncSession, entry: CalendarEntry, mun_ids: list[uuid.UUID]) -> None:
     if entry.ends_at < entry.starts_at:
         raise invalid_field("ends_at", "el final no puede ser anterior al comienzo")
@@ -102,6 +137,7 @@ async def _validate(session: AsyncSession, entry: CalendarEntry, mun_ids: list[u
         raise invalid_field("municipality_ids", "indique al menos una entidad destinataria")
     if entry.rrule:
         entry.rrule = validate_rrule(entry.rrule, entry.starts_at)
+    _check_exdates(entry)
     if entry.registration_required and entry.kind not in (EntryKind.event, EntryKind.participation):
         raise invalid_field("registration_required", "solo los eventos admiten inscripción")
     if entry.kind == EntryKind.grant_call:

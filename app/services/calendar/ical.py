@@ -6,7 +6,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
-from icalendar import Alarm, Calendar, Event, Timezone, vRecur
+from icalendar import (
+    Alarm,
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vRecur,
+)
 
 from app.core.time import MADRID
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
@@ -15,9 +23,6 @@ PRODID = "-//Diputación de Badajoz//OAAA Punto Informativo//ES"
 UID_DOMAIN = "oaaa.dip-badajoz.es"
 TZID = "Europe/Madrid"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
-# Transitions written in the VTIMEZONE: enough for past entries and years ahead.
-_TZ_FIRST = date(2000, 1, 1)
-_TZ_LAST = date(2045, 1, 1)
 
 _STATUS = {
     EntryStatus.published: "CONFIRMED",
@@ -30,6 +35,33 @@ _KIND_LABEL = {
     EntryKind.participation: "Participación",
     EntryKind.announcement: "Anuncio",
 }
+
+
+def madrid_vtimezone() -> Timezone:
+    """Europe/Madrid as calendar programs write it: one STANDARD and one DAYLIGHT rule (the EU
+    rule in force since 1996: summer time from the last Sunday of March at 02:00 to the last
+    Sunday of October at 03:00), each DTSTART in the local time before its change.
+
+    A list of dated transitions (what `Timezone.from_tzid` writes) made vobject place summer
+    events an hour off; rules are understood by every parser."""
+    daylight = TimezoneDaylight()
+    daylight.add("tzname", "CEST")
+    daylight.add("tzoffsetfrom", timedelta(hours=1))
+    daylight.add("tzoffsetto", timedelta(hours=2))
+    daylight.add("dtstart", datetime(1970, 3, 29, 2, 0))
+    daylight.add("rrule", vRecur(freq="YEARLY", bymonth=3, byday="-1SU"))
+    standard = TimezoneStandard()
+    standard.add("tzname", "CET")
+    standard.add("tzoffsetfrom", timedelta(hours=2))
+    standard.add("tzoffsetto", timedelta(hours=1))
+    standard.add("dtstart", datetime(1970, 10, 25, 3, 0))
+    standard.add("rrule", vRecur(freq="YEARLY", bymonth=10, byday="-1SU"))
+    tz = Timezone()
+    tz.add("tzid", TZID)
+    tz.add("x-lic-location", TZID)
+    tz.add_component(daylight)
+    tz.add_component(standard)
+    return tz
 
 
 def uid(entry_id: uuid.UUID, suffix: str = "") -> str:
@@ -123,7 +155,9 @@ def closing_event(entry: CalendarEntry, link: str, reminders: Sequence[date]) ->
         alarm.add("action", "DISPLAY")
         alarm.add("description", f"La convocatoria «{entry.title}» cierra el {closes_on:%d/%m/%Y}")
         at = datetime.combine(day, time(9, 0), tzinfo=MADRID).astimezone(UTC)
-        alarm.add("trigger", at)
+        # An absolute trigger must say so (RFC 5545 §3.8.6.3); parsers such as ics-py refuse
+        # a date-time where the default value type, a duration, is expected.
+        alarm.add("trigger", at, parameters={"VALUE": "DATE-TIME"})
         ev.add_component(alarm)
     return ev
 
@@ -145,7 +179,7 @@ def render(
     cal.add("x-wr-timezone", TZID)
     cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")
-    cal.add_component(Timezone.from_tzid(TZID, first_date=_TZ_FIRST, last_date=_TZ_LAST))
+    cal.add_component(madrid_vtimezone())
     base = base_url.rstrip("/")
     for entry in entries:
         link = f"{base}/punto-informativo/{entry.id}"

@@ -95,6 +95,30 @@ def occurrences(entry: CalendarEntry, start: datetime, end: datetime) -> list[Oc
     return out
 
 
+# How far the rule is followed to find the occurrences that EXDATEs name (daily: 54 years).
+EXDATE_SEARCH_LIMIT = 20_000
+
+
+def unmatched_exdates(rrule_text: str, starts_at: datetime, exdates: list[datetime]) -> list[int]:
+    """Positions in `exdates` of the instants that are not an occurrence of the rule (so
+    excluding them would silently exclude nothing)."""
+    wanted = {d.astimezone(UTC) for d in exdates}
+    if not wanted:
+        return []
+    last = max(wanted)
+    found: set[datetime] = set()
+    rule = parse_rrule(rrule_text, starts_at)
+    for n, occ in enumerate(rule):
+        instant = occ.replace(tzinfo=MADRID).astimezone(UTC)
+        if instant > last or n >= EXDATE_SEARCH_LIMIT:
+            break
+        if instant in wanted:
+            found.add(instant)
+            if found == wanted:
+                break
+    return [i for i, d in enumerate(exdates) if d.astimezone(UTC) not in found]
+
+
 def is_occurrence(entry: CalendarEntry, instant: datetime) -> bool:
     return any(
         o.start == instant

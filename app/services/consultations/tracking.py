@@ -70,6 +70,17 @@ async def track(
     return c, list(events), list(replies)
 
 
+FAILURE_MEMORY_SECONDS = 24 * 3600
+
+
+def guessing_delay(failures: int, free: int, cap: int) -> int:
+    """Seconds an address waits before its next try on a reference after `failures` wrong
+    codes there: none for the first `free`, then 2, 4, 8 … up to `cap`."""
+    if failures < free or failures <= 0:
+        return 0
+    return int(min(2 ** min(failures - free + 1, 30), cap))
+
+
 async def track_public(
     session: AsyncSession,
     redis: Redis,
@@ -79,28 +90,48 @@ async def track_public(
     code: str,
     client_ip: str | None,
 ) -> tuple[Consultation, list[ConsultationEvent], list[ConsultationMessage]]:
-    """`track` behind two limits: look-ups per client address, and wrong codes per reference
-    (which stops guessing one consultation's code from many addresses)."""
+    """`track` behind two throttles that never lock the owner out:
+
+    - look-ups per client address (a budget per window, whatever the reference);
+    - wrong codes per client address *and* reference: after a few, each further try from that
+      address on that reference waits a growing delay (429 with `Retry-After`).
+
+    Nothing is counted per reference alone, so a stranger's failures, however many, never
+    refuse the right code from another address. Unknown references are throttled exactly like
+    wrong codes (same statuses, bodies and work), so the throttle tells nothing either."""
     ref = reference.strip().upper()[:40]
+    address = ratelimit.address_key(client_ip)
     await ratelimit.enforce_rate_limit(
         redis,
         "track-ip",
-        client_ip,
+        address,
         settings.public_tracking_max_per_ip,
         settings.public_tracking_window_seconds,
     )
+    pair = f"{address}|{ref}"
     try:
-        failures = await ratelimit.count(redis, "track-ref", ref)
+        wait = await ratelimit.held(redis, "track-wait", pair)
     except RedisError:
-        failures = 0
-    if failures >= settings.public_tracking_max_failures_per_reference:
+        wait = 0  # fails open, like the look-up budget: the codes are long and random
+    if wait:
         raise TooManyRequests(
-            "Demasiados códigos erróneos para esta referencia; inténtelo más tarde",
-            headers={"Retry-After": str(await ratelimit.retry_after(redis, "track-ref", ref))},
+            "Demasiados códigos erróneos para esta referencia desde su conexión; "
+            f"vuelva a intentarlo en {wait} segundos",
+            headers={"Retry-After": str(wait)},
         )
     try:
-        return await track(session, ref, code)
+        found = await track(session, ref, code)
     except NotFound:
         with contextlib.suppress(RedisError):
-            await ratelimit.hit(redis, "track-ref", ref, 3600)
+            failures = await ratelimit.hit(redis, "track-fail", pair, FAILURE_MEMORY_SECONDS)
+            delay = guessing_delay(
+                failures,
+                settings.public_tracking_free_failures,
+                settings.public_tracking_max_delay_seconds,
+            )
+            if delay:
+                await ratelimit.hold(redis, "track-wait", pair, delay)
         raise
+    with contextlib.suppress(RedisError):
+        await ratelimit.reset(redis, "track-fail", pair)
+    return found

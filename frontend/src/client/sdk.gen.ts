@@ -274,7 +274,10 @@ export const authRefresh = <ThrowOnError extends boolean = false>(options?: Opti
 /**
  * Obtener un token de acceso
  *
- * OAuth2 token endpoint: `password` grant for people, `client_credentials` for integrations.
+ * OAuth2 token endpoint (RFC 6749): `password` for people, `client_credentials` for
+ * integrations (HTTP Basic or form fields; `scope` narrows the client's scopes) and
+ * `refresh_token` (rotation: the presented token stops working; presenting a rotated one
+ * again revokes its whole family). Errors carry `error` and `error_description`.
  */
 export const authToken = <ThrowOnError extends boolean = false>(options: Options<AuthTokenData, ThrowOnError>) => (options.client ?? client).post<AuthTokenResponses, AuthTokenErrors, ThrowOnError>({
     ...urlSearchParamsBodySerializer,

@@ -677,6 +677,10 @@ export type BodyAuthToken = {
      */
     password?: string | null;
     /**
+     * Refresh Token
+     */
+    refresh_token?: string | null;
+    /**
      * Scope
      */
     scope?: string;
@@ -3645,6 +3649,64 @@ export type NotificationPublic = {
 };
 
 /**
+ * OAuthProblem
+ *
+ * A problem of the token endpoint, with the members of RFC 6749 §5.2.
+ */
+export type OAuthProblem = {
+    /**
+     * Allowed
+     *
+     * Valores o transiciones permitidos, cuando aplica
+     */
+    allowed?: Array<string> | null;
+    /**
+     * Code
+     *
+     * Identificador estable del problema
+     */
+    code: string;
+    /**
+     * Detail
+     */
+    detail?: string | null;
+    /**
+     * Error
+     *
+     * Código de error OAuth2 (RFC 6749 §5.2)
+     */
+    error: 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope' | 'temporarily_unavailable';
+    /**
+     * Error Description
+     *
+     * Descripción legible del error
+     */
+    error_description: string;
+    /**
+     * Errors
+     */
+    errors?: Array<FieldError> | null;
+    /**
+     * Instance
+     */
+    instance?: string | null;
+    /**
+     * Status
+     */
+    status: number;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Type
+     *
+     * URI que identifica el tipo de problema
+     */
+    type: string;
+};
+
+/**
  * OccurrenceList
  */
 export type OccurrenceList = {
@@ -5186,6 +5248,12 @@ export type TokenResponse = {
      * Token de renovación (omitido cuando se entrega en cookie httpOnly)
      */
     refresh_token?: string | null;
+    /**
+     * Scope
+     *
+     * Ámbitos concedidos, separados por espacios (integraciones)
+     */
+    scope?: string | null;
     /**
      * Token Type
      */
@@ -6863,29 +6931,21 @@ export type AuthTokenData = {
 
 export type AuthTokenErrors = {
     /**
-     * Petición incorrecta
+     * Error OAuth2 (invalid_request, invalid_grant, unsupported_grant_type, invalid_scope)
      */
-    400: Problem;
+    400: OAuthProblem;
     /**
-     * No autenticado
+     * Error OAuth2 invalid_client (con WWW-Authenticate: Basic)
      */
-    401: Problem;
+    401: OAuthProblem;
     /**
-     * Tipo de contenido no admitido
+     * Error OAuth2 temporarily_unavailable: demasiados intentos (Retry-After)
      */
-    415: Problem;
+    429: OAuthProblem;
     /**
-     * Datos no válidos
+     * Error OAuth2 temporarily_unavailable: servicio no disponible (Retry-After)
      */
-    422: Problem;
-    /**
-     * Demasiadas peticiones
-     */
-    429: Problem;
-    /**
-     * Servicio no disponible
-     */
-    503: Problem;
+    503: OAuthProblem;
 };
 
 export type AuthTokenError = AuthTokenErrors[keyof AuthTokenErrors];
@@ -6901,6 +6961,14 @@ export type AuthTokenResponse = AuthTokenResponses[keyof AuthTokenResponses];
 
 export type CalendarPublicIcsData = {
     body?: never;
+    headers?: {
+        /**
+         * If-None-Match
+         *
+         * ETag de la última versión recibida: si no ha cambiado, 304 sin cuerpo
+         */
+        'if-none-match'?: string | null;
+    };
     path?: never;
     query?: {
         /**
@@ -6930,7 +6998,7 @@ export type CalendarPublicIcsError = CalendarPublicIcsErrors[keyof CalendarPubli
 
 export type CalendarPublicIcsResponses = {
     /**
-     * Calendario iCalendar
+     * Calendario iCalendar (con `ETag`)
      */
     200: unknown;
 };
@@ -7062,6 +7130,14 @@ export type CalendarFeedTokensRevokeResponse = CalendarFeedTokensRevokeResponses
 
 export type CalendarPrivateIcsData = {
     body?: never;
+    headers?: {
+        /**
+         * If-None-Match
+         *
+         * ETag de la última versión recibida: si no ha cambiado, 304 sin cuerpo
+         */
+        'if-none-match'?: string | null;
+    };
     path: {
         /**
          * Token
@@ -7100,7 +7176,7 @@ export type CalendarPrivateIcsError = CalendarPrivateIcsErrors[keyof CalendarPri
 
 export type CalendarPrivateIcsResponses = {
     /**
-     * Calendario iCalendar
+     * Calendario iCalendar (con `ETag`)
      */
     200: unknown;
 };
@@ -8167,6 +8243,14 @@ export type EventsUpdateResponse = EventsUpdateResponses[keyof EventsUpdateRespo
 
 export type EventsGetIcsData = {
     body?: never;
+    headers?: {
+        /**
+         * If-None-Match
+         *
+         * ETag de la última versión recibida: si no ha cambiado, 304 sin cuerpo
+         */
+        'if-none-match'?: string | null;
+    };
     path: {
         /**
          * Entry Id
@@ -8200,7 +8284,7 @@ export type EventsGetIcsError = EventsGetIcsErrors[keyof EventsGetIcsErrors];
 
 export type EventsGetIcsResponses = {
     /**
-     * Calendario iCalendar
+     * Calendario iCalendar (con `ETag`)
      */
     200: unknown;
 };
