@@ -16,8 +16,13 @@ from app.models.consultation import Priority
 
 
 class SlaUnit(StrEnum):
+    """Units of a term (Ley 39/2015 art. 30): días hábiles, horas hábiles, días naturales (only
+    when a law says so) and months counted date to date."""
+
     working_days = "working_days"
     working_hours = "working_hours"
+    natural_days = "natural_days"
+    months = "months"
 
 
 class SlaPolicyBase(SQLModel):
@@ -47,7 +52,10 @@ class SlaPolicy(SlaPolicyBase, table=True):
     __label__: ClassVar[str] = "La política de plazos"
     __table_args__ = (
         CheckConstraint("first_response_target <= resolution_target", name="targets_order"),
-        CheckConstraint("unit IN ('working_days', 'working_hours')", name="unit_values"),
+        CheckConstraint(
+            "unit IN ('working_days', 'working_hours', 'natural_days', 'months')",
+            name="unit_values",
+        ),
         # At most one active policy per (service, priority) combination it is matched on.
         Index(
             "uq_sla_policy_match",
@@ -117,3 +125,16 @@ class Holiday(SQLModel, table=True):
     name: str = Field(max_length=200)
     is_holiday: bool = True
     created_at: datetime = created_at_field()
+
+
+class OfficialCalendarYear(SQLModel, table=True):
+    """A year whose official calendar of non-working days (art. 30.7: national, Extremadura and
+    local days) has been published and loaded. Terms touching other years carry a warning."""
+
+    __tablename__ = "official_calendar_year"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "El calendario oficial"
+
+    year: int = Field(primary_key=True, sa_type=Integer, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(max_length=500)
+    recorded_at: datetime = created_at_field()
