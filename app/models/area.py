@@ -31,6 +31,11 @@ class AreaBase(SQLModel):
     description: str | None = Field(default=None, max_length=4000)
     email: EmailStr | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
+    seat_municipality_id: uuid.UUID | None = Field(
+        default=None,
+        description="Municipio sede del área si no está en la sede de la Diputación: sus "
+        "fiestas locales son inhábiles para los plazos del área (art. 30.6 Ley 39/2015)",
+    )
 
 
 class Area(AreaBase, table=True):

@@ -25,6 +25,32 @@ class SlaUnit(StrEnum):
     months = "months"
 
 
+class DayTermUnit(StrEnum):
+    """Units of terms that end on a day (grant-call windows, procedure stages)."""
+
+    working_days = "working_days"
+    natural_days = "natural_days"
+    months = "months"
+
+
+# Longest target per unit, about three years: every computation stays inside the calendar years
+# the clock loads, so no term can run past them.
+TERM_LIMITS: dict[str, int] = {
+    SlaUnit.working_days: 750,
+    SlaUnit.working_hours: 5000,
+    SlaUnit.natural_days: 1095,
+    SlaUnit.months: 36,
+}
+
+
+def term_limit_error(unit: str, *targets: int | None) -> str | None:
+    """A Spanish message if a target exceeds its unit's limit, else None."""
+    limit = TERM_LIMITS[unit]
+    if any(t is not None and t > limit for t in targets):
+        return f"en la unidad {unit} el plazo admite como máximo {limit}"
+    return None
+
+
 class SlaPolicyBase(SQLModel):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] = Field(
         max_length=63

@@ -118,6 +118,7 @@ async def recompute_open(
     session: AsyncSession,
     *,
     municipality_id: uuid.UUID | None = None,
+    area_id: uuid.UUID | None = None,
     policy_id: uuid.UUID | None = None,
     window: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
@@ -130,6 +131,8 @@ async def recompute_open(
     stmt = select(Consultation).where(col(Consultation.status).in_(list(OPEN_STATUSES)))
     if municipality_id is not None:
         stmt = stmt.where(col(Consultation.municipality_id) == municipality_id)
+    if area_id is not None:
+        stmt = stmt.where(col(Consultation.area_id) == area_id)
     if policy_id is not None:
         stmt = stmt.where(col(Consultation.sla_policy_id) == policy_id)
     if window is not None:
