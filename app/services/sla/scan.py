@@ -114,6 +114,17 @@ async def refresh_sla_states(
 CALENDAR_CHANGE = "plazo recalculado por cambio de calendario"
 
 
+@dataclass(frozen=True)
+class MovedDeadline:
+    """An open consultation whose deemed start or due dates a recomputation changed."""
+
+    consultation_id: uuid.UUID
+    reference: str
+    municipality_id: uuid.UUID
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+
+
 async def recompute_open(
     session: AsyncSession,
     *,
@@ -124,6 +135,29 @@ async def recompute_open(
     now: datetime | None = None,
     calendar_change: Actor | None = None,
 ) -> int:
+    """Recomputes the open consultations a change affects; returns how many moved."""
+    moved = await recompute_open_changes(
+        session,
+        municipality_id=municipality_id,
+        area_id=area_id,
+        policy_id=policy_id,
+        window=window,
+        now=now,
+        calendar_change=calendar_change,
+    )
+    return len(moved)
+
+
+async def recompute_open_changes(
+    session: AsyncSession,
+    *,
+    municipality_id: uuid.UUID | None = None,
+    area_id: uuid.UUID | None = None,
+    policy_id: uuid.UUID | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
+    calendar_change: Actor | None = None,
+) -> list[MovedDeadline]:
     """Recomputes the deemed start and due dates of open consultations after a calendar or
     policy change. With `calendar_change` (who changed the calendar), each consultation whose
     dates moved records it in its history."""
@@ -141,7 +175,7 @@ async def recompute_open(
         stmt = stmt.where(
             col(Consultation.received_at) < end, col(Consultation.resolution_due_at) >= start
         )
-    count = 0
+    moved: list[MovedDeadline] = []
     for c in (await session.execute(stmt.order_by(col(Consultation.id)))).scalars().all():
         before = (c.sla_started_at, c.first_response_due_at, c.resolution_due_at)
         if c.paused_at is not None:
@@ -150,7 +184,10 @@ async def recompute_open(
         after = (c.sla_started_at, c.first_response_due_at, c.resolution_due_at)
         if after != before:
             c.version += 1
-            count += 1
+            change = MovedDeadline(
+                c.id, c.reference, c.municipality_id, _instants(before), _instants(after)
+            )
+            moved.append(change)
             if calendar_change is not None:
                 await record_event(
                     session,
@@ -159,12 +196,12 @@ async def recompute_open(
                     "deadline_recomputed",
                     data={
                         "reason": CALENDAR_CHANGE,
-                        "before": _instants(before),
-                        "after": _instants(after),
+                        "before": change.before,
+                        "after": change.after,
                     },
                 )
     await session.flush()
-    return count
+    return moved
 
 
 def _instants(values: tuple[datetime | None, ...]) -> dict[str, str | None]:
