@@ -15,6 +15,7 @@ import { Route as AppIndexRouteImport } from './routes/_app/index'
 import { Route as AppFormacionRouteImport } from './routes/_app/formacion'
 import { Route as AppNotificacionesRouteImport } from './routes/_app/notificaciones'
 import { Route as AppPerfilRouteImport } from './routes/_app/perfil'
+import { Route as AppPlazosRouteImport } from './routes/_app/plazos'
 import { Route as AppSugerenciasRouteImport } from './routes/_app/sugerencias'
 import { Route as AppCalendarioIndexRouteImport } from './routes/_app/calendario/index'
 import { Route as AppCalendarioIdRouteImport } from './routes/_app/calendario/$id'
@@ -54,6 +55,11 @@ const AppNotificacionesRoute = AppNotificacionesRouteImport.update({
 const AppPerfilRoute = AppPerfilRouteImport.update({
   id: '/perfil',
   path: '/perfil',
+  getParentRoute: () => AppRoute,
+} as any)
+const AppPlazosRoute = AppPlazosRouteImport.update({
+  id: '/plazos',
+  path: '/plazos',
   getParentRoute: () => AppRoute,
 } as any)
 const AppSugerenciasRoute = AppSugerenciasRouteImport.update({
@@ -119,6 +125,7 @@ export interface FileRoutesByFullPath {
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
+  '/plazos': typeof AppPlazosRoute
   '/sugerencias': typeof AppSugerenciasRoute
   '/calendario/$id': typeof AppCalendarioIdRoute
   '/calendario/suscripcion': typeof AppCalendarioSuscripcionRoute
@@ -136,6 +143,7 @@ export interface FileRoutesByTo {
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
+  '/plazos': typeof AppPlazosRoute
   '/sugerencias': typeof AppSugerenciasRoute
   '/': typeof AppIndexRoute
   '/calendario/$id': typeof AppCalendarioIdRoute
@@ -156,6 +164,7 @@ export interface FileRoutesById {
   '/_app/formacion': typeof AppFormacionRoute
   '/_app/notificaciones': typeof AppNotificacionesRoute
   '/_app/perfil': typeof AppPerfilRoute
+  '/_app/plazos': typeof AppPlazosRoute
   '/_app/sugerencias': typeof AppSugerenciasRoute
   '/_app/': typeof AppIndexRoute
   '/_app/calendario/$id': typeof AppCalendarioIdRoute
@@ -177,6 +186,7 @@ export interface FileRouteTypes {
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
+    | '/plazos'
     | '/sugerencias'
     | '/calendario/$id'
     | '/calendario/suscripcion'
@@ -194,6 +204,7 @@ export interface FileRouteTypes {
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
+    | '/plazos'
     | '/sugerencias'
     | '/'
     | '/calendario/$id'
@@ -213,6 +224,7 @@ export interface FileRouteTypes {
     | '/_app/formacion'
     | '/_app/notificaciones'
     | '/_app/perfil'
+    | '/_app/plazos'
     | '/_app/sugerencias'
     | '/_app/'
     | '/_app/calendario/$id'
@@ -274,6 +286,13 @@ declare module '@tanstack/react-router' {
       path: '/perfil'
       fullPath: '/perfil'
       preLoaderRoute: typeof AppPerfilRouteImport
+      parentRoute: typeof AppRoute
+    }
+    '/_app/plazos': {
+      id: '/_app/plazos'
+      path: '/plazos'
+      fullPath: '/plazos'
+      preLoaderRoute: typeof AppPlazosRouteImport
       parentRoute: typeof AppRoute
     }
     '/_app/sugerencias': {
@@ -360,6 +379,7 @@ interface AppRouteChildren {
   AppFormacionRoute: typeof AppFormacionRoute
   AppNotificacionesRoute: typeof AppNotificacionesRoute
   AppPerfilRoute: typeof AppPerfilRoute
+  AppPlazosRoute: typeof AppPlazosRoute
   AppSugerenciasRoute: typeof AppSugerenciasRoute
   AppIndexRoute: typeof AppIndexRoute
   AppCalendarioIdRoute: typeof AppCalendarioIdRoute
@@ -378,6 +398,7 @@ const AppRouteChildren: AppRouteChildren = {
   AppFormacionRoute: AppFormacionRoute,
   AppNotificacionesRoute: AppNotificacionesRoute,
   AppPerfilRoute: AppPerfilRoute,
+  AppPlazosRoute: AppPlazosRoute,
   AppSugerenciasRoute: AppSugerenciasRoute,
   AppIndexRoute: AppIndexRoute,
   AppCalendarioIdRoute: AppCalendarioIdRoute,
