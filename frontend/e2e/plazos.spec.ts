@@ -79,3 +79,28 @@ test("the plazo calculator by keyboard: errors announced, input kept, the due da
   await expect(page.getByLabel("Duración del plazo")).toHaveValue("20");
   await expectAccessible(page, "calculator result");
 });
+
+test("anyone can compute a plazo without signing in", async ({ page }) => {
+  await page.goto("/plazos");
+  await expect(
+    page.getByRole("heading", { level: 1, name: "Calculadora de plazos" }),
+  ).toBeVisible();
+  await expect(page.getByRole("link", { name: "Acceso para ayuntamientos" })).toBeVisible();
+  await expect(page.getByLabel("Municipio del interesado")).toHaveValue("");
+  await expectAccessible(page, "public calculator");
+
+  // Published Monday 22 June 2026 in Mérida, 3 working days: 23, [24 San Juan at the seat,
+  // Badajoz], 25, 26 June.
+  await page.getByLabel("Día", { exact: true }).fill("22");
+  await page.getByLabel("Mes", { exact: true }).fill("6");
+  await page.getByLabel("Año", { exact: true }).fill("2026");
+  await page.getByLabel("Duración del plazo").fill("3");
+  await page.getByLabel("Municipio del interesado").selectOption({ label: "Mérida" });
+  await page.getByRole("button", { name: "Calcular" }).click();
+  const main = page.getByRole("main");
+  await expect(
+    main.getByText("viernes, 26 de junio de 2026, hasta las 23:59", { exact: true }),
+  ).toBeVisible();
+  await expect(main.getByText("Fiesta local de Badajoz, sede del órgano: San Juan")).toBeVisible();
+  await expectAccessible(page, "public calculator result");
+});

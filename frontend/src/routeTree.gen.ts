@@ -11,11 +11,11 @@
 import { Route as rootRouteImport } from './routes/__root'
 import { Route as AppRouteImport } from './routes/_app'
 import { Route as LoginRouteImport } from './routes/login'
+import { Route as PlazosRouteImport } from './routes/plazos'
 import { Route as AppIndexRouteImport } from './routes/_app/index'
 import { Route as AppFormacionRouteImport } from './routes/_app/formacion'
 import { Route as AppNotificacionesRouteImport } from './routes/_app/notificaciones'
 import { Route as AppPerfilRouteImport } from './routes/_app/perfil'
-import { Route as AppPlazosRouteImport } from './routes/_app/plazos'
 import { Route as AppSugerenciasRouteImport } from './routes/_app/sugerencias'
 import { Route as AppCalendarioIndexRouteImport } from './routes/_app/calendario/index'
 import { Route as AppCalendarioIdRouteImport } from './routes/_app/calendario/$id'
@@ -37,6 +37,11 @@ const LoginRoute = LoginRouteImport.update({
   path: '/login',
   getParentRoute: () => rootRouteImport,
 } as any)
+const PlazosRoute = PlazosRouteImport.update({
+  id: '/plazos',
+  path: '/plazos',
+  getParentRoute: () => rootRouteImport,
+} as any)
 const AppIndexRoute = AppIndexRouteImport.update({
   id: '/',
   path: '/',
@@ -55,11 +60,6 @@ const AppNotificacionesRoute = AppNotificacionesRouteImport.update({
 const AppPerfilRoute = AppPerfilRouteImport.update({
   id: '/perfil',
   path: '/perfil',
-  getParentRoute: () => AppRoute,
-} as any)
-const AppPlazosRoute = AppPlazosRouteImport.update({
-  id: '/plazos',
-  path: '/plazos',
   getParentRoute: () => AppRoute,
 } as any)
 const AppSugerenciasRoute = AppSugerenciasRouteImport.update({
@@ -122,10 +122,10 @@ const AppExpedientesIdRoute = AppExpedientesIdRouteImport.update({
 export interface FileRoutesByFullPath {
   '/': typeof AppIndexRoute
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
-  '/plazos': typeof AppPlazosRoute
   '/sugerencias': typeof AppSugerenciasRoute
   '/calendario/$id': typeof AppCalendarioIdRoute
   '/calendario/suscripcion': typeof AppCalendarioSuscripcionRoute
@@ -140,10 +140,10 @@ export interface FileRoutesByFullPath {
 }
 export interface FileRoutesByTo {
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
-  '/plazos': typeof AppPlazosRoute
   '/sugerencias': typeof AppSugerenciasRoute
   '/': typeof AppIndexRoute
   '/calendario/$id': typeof AppCalendarioIdRoute
@@ -161,10 +161,10 @@ export interface FileRoutesById {
   __root__: typeof rootRouteImport
   '/_app': typeof AppRouteWithChildren
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/_app/formacion': typeof AppFormacionRoute
   '/_app/notificaciones': typeof AppNotificacionesRoute
   '/_app/perfil': typeof AppPerfilRoute
-  '/_app/plazos': typeof AppPlazosRoute
   '/_app/sugerencias': typeof AppSugerenciasRoute
   '/_app/': typeof AppIndexRoute
   '/_app/calendario/$id': typeof AppCalendarioIdRoute
@@ -183,10 +183,10 @@ export interface FileRouteTypes {
   fullPaths:
     | '/'
     | '/login'
+    | '/plazos'
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
-    | '/plazos'
     | '/sugerencias'
     | '/calendario/$id'
     | '/calendario/suscripcion'
@@ -201,10 +201,10 @@ export interface FileRouteTypes {
   fileRoutesByTo: FileRoutesByTo
   to:
     | '/login'
+    | '/plazos'
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
-    | '/plazos'
     | '/sugerencias'
     | '/'
     | '/calendario/$id'
@@ -221,10 +221,10 @@ export interface FileRouteTypes {
     | '__root__'
     | '/_app'
     | '/login'
+    | '/plazos'
     | '/_app/formacion'
     | '/_app/notificaciones'
     | '/_app/perfil'
-    | '/_app/plazos'
     | '/_app/sugerencias'
     | '/_app/'
     | '/_app/calendario/$id'
@@ -242,6 +242,7 @@ export interface FileRouteTypes {
 export interface RootRouteChildren {
   AppRoute: typeof AppRouteWithChildren
   LoginRoute: typeof LoginRoute
+  PlazosRoute: typeof PlazosRoute
 }
 
 declare module '@tanstack/react-router' {
@@ -258,6 +259,13 @@ declare module '@tanstack/react-router' {
       path: '/login'
       fullPath: '/login'
       preLoaderRoute: typeof LoginRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/plazos': {
+      id: '/plazos'
+      path: '/plazos'
+      fullPath: '/plazos'
+      preLoaderRoute: typeof PlazosRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/_app/': {
@@ -286,13 +294,6 @@ declare module '@tanstack/react-router' {
       path: '/perfil'
       fullPath: '/perfil'
       preLoaderRoute: typeof AppPerfilRouteImport
-      parentRoute: typeof AppRoute
-    }
-    '/_app/plazos': {
-      id: '/_app/plazos'
-      path: '/plazos'
-      fullPath: '/plazos'
-      preLoaderRoute: typeof AppPlazosRouteImport
       parentRoute: typeof AppRoute
     }
     '/_app/sugerencias': {
@@ -379,7 +380,6 @@ interface AppRouteChildren {
   AppFormacionRoute: typeof AppFormacionRoute
   AppNotificacionesRoute: typeof AppNotificacionesRoute
   AppPerfilRoute: typeof AppPerfilRoute
-  AppPlazosRoute: typeof AppPlazosRoute
   AppSugerenciasRoute: typeof AppSugerenciasRoute
   AppIndexRoute: typeof AppIndexRoute
   AppCalendarioIdRoute: typeof AppCalendarioIdRoute
@@ -398,7 +398,6 @@ const AppRouteChildren: AppRouteChildren = {
   AppFormacionRoute: AppFormacionRoute,
   AppNotificacionesRoute: AppNotificacionesRoute,
   AppPerfilRoute: AppPerfilRoute,
-  AppPlazosRoute: AppPlazosRoute,
   AppSugerenciasRoute: AppSugerenciasRoute,
   AppIndexRoute: AppIndexRoute,
   AppCalendarioIdRoute: AppCalendarioIdRoute,
@@ -418,6 +417,7 @@ const AppRouteWithChildren = AppRoute._addFileChildren(AppRouteChildren)
 const rootRouteChildren: RootRouteChildren = {
   AppRoute: AppRouteWithChildren,
   LoginRoute: LoginRoute,
+  PlazosRoute: PlazosRoute,
 }
 export const routeTree = rootRouteImport
   ._addFileChildren(rootRouteChildren)

@@ -439,6 +439,7 @@ export const es = {
       correction: "día inhábil en la provincia",
     } as Record<string, string>,
     invalidTerm: "La duración debe ser un número entero mayor que cero",
+    signIn: "Acceso para ayuntamientos",
   },
   suggestions: {
     title: "Sugerencias",

@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { createFileRoute } from "@tanstack/react-router";
+import { createFileRoute, Link } from "@tanstack/react-router";
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import {
   type MunicipalityPublic,
@@ -8,16 +8,70 @@ import {
   plazosCompute,
   type SlaUnit,
   type StartKind,
-} from "../../client";
-import { DateInput, ErrorSummary, type Errors, Field } from "../../components/forms";
-import { Notice, PageHeader, Tag } from "../../components/ui";
-import { announce } from "../../lib/announcer";
-import { isoFromParts } from "../../lib/format";
-import { t, termUnits } from "../../lib/i18n";
-import { problemToErrors, unwrap } from "../../lib/problem";
-import { useMe } from "../../lib/queries";
+} from "../client";
+import { DateInput, ErrorSummary, type Errors, Field } from "../components/forms";
+import { Layout } from "../components/Layout";
+import { LiveRegion } from "../components/LiveRegion";
+import { Notice, PageHeader, Tag } from "../components/ui";
+import { announce } from "../lib/announcer";
+import { getSession, refreshSession, useSession } from "../lib/auth";
+import { isoFromParts } from "../lib/format";
+import { t, termUnits } from "../lib/i18n";
+import { problemToErrors, unwrap } from "../lib/problem";
+import { useMe } from "../lib/queries";
 
-export const Route = createFileRoute("/_app/plazos")({ component: PlazosPage });
+// Public: anyone may compute a plazo. Signed-in people see it inside their application, with
+// their own municipality preselected; others in a plain page with a way to sign in.
+export const Route = createFileRoute("/plazos")({
+  beforeLoad: async () => {
+    if (getSession().state === "unknown") await refreshSession();
+  },
+  component: PlazosRoute,
+});
+
+function PlazosRoute() {
+  const session = useSession();
+  return session.state === "signed-in" ? <SignedInPlazos /> : <PublicPlazos />;
+}
+
+function SignedInPlazos() {
+  const me = useMe();
+  return (
+    <Layout>
+      <PlazosPage own={me.data?.municipality?.id ?? ""} />
+    </Layout>
+  );
+}
+
+function PublicPlazos() {
+  return (
+    <div className="app app--plain">
+      <a className="skip-link" href="#main">
+        {t.skipToContent}
+      </a>
+      <header className="header">
+        <div className="header__inner">
+          <p className="brand">
+            <span className="brand__org">{t.org}</span>
+            <span className="brand__office">{t.office}</span>
+          </p>
+          <div className="header__tools">
+            <Link to="/login" className="button button--inverse">
+              {t.plazos.signIn}
+            </Link>
+          </div>
+        </div>
+      </header>
+      <main id="main" className="main" tabIndex={-1}>
+        <PlazosPage own="" />
+      </main>
+      <footer className="footer">
+        <p>{t.footer.rights}</p>
+      </footer>
+      <LiveRegion />
+    </div>
+  );
+}
 
 const FORM = "plazo";
 const ORDER = ["start", "start_kind", "term", "unit", "municipality_id"];
@@ -46,8 +100,7 @@ function dayInWords(day: string): string {
   }).format(new Date(`${day}T00:00:00Z`));
 }
 
-function PlazosPage() {
-  const me = useMe();
+function PlazosPage({ own }: { own: string }) {
   const places = useQuery({ queryKey: ["municipalities", "all"], queryFn: allMunicipalities });
   const [start, setStart] = useState({ day: "", month: "", year: "" });
   const [startKind, setStartKind] = useState<StartKind>("notification");
@@ -61,7 +114,6 @@ function PlazosPage() {
   const resultRef = useRef<HTMLHeadingElement>(null);
 
   // The user's own municipality, until they choose another.
-  const own = me.data?.municipality?.id ?? "";
   const selected = municipalityId ?? own;
 
   useEffect(() => {
