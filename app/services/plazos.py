@@ -16,7 +16,8 @@ from app.models.sla import Holiday, OfficialCalendarYear, SlaUnit, term_limit_er
 from app.schemas.plazos import PlaceRef, PlazoPublic, SkippedDay, StartKind
 from app.services.sla import clock
 
-FIRST_YEAR, LAST_YEAR = 2000, 2099
+# The official holidays package knows years up to 2100; the longest term from 2096 ends by then.
+FIRST_YEAR, LAST_YEAR = 2000, 2096
 # Years loaded from the start: the longest admissible term (TERM_LIMITS, about three years)
 # always ends inside them.
 _YEARS_LOADED = 5
