@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     office_hours: str = Field(
         default="08:00-15:00", description="Horario de oficina para plazos en horas hábiles"
     )
+    seat_municipality_ine: str = Field(
+        default="06015",
+        pattern=r"^06[0-9]{3}$",
+        description="Código INE del municipio sede del órgano (art. 30.6 Ley 39/2015)",
+    )
     public_tracking_max_per_ip: int = 30
     public_tracking_window_seconds: int = 600
     # Wrong codes one address may try on one reference before each further try waits: 2 s,

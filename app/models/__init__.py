@@ -40,7 +40,7 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.models.sla import Holiday, SlaPolicy
+from app.models.sla import Holiday, OfficialCalendarYear, SlaPolicy
 from app.models.survey import SatisfactionSurvey, Suggestion
 from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
 from app.models.user import User
@@ -76,6 +76,7 @@ __all__ = [
     "Notification",
     "NotificationEvent",
     "NotificationPreference",
+    "OfficialCalendarYear",
     "ProcedureType",
     "ReferenceCounter",
     "RefreshToken",

@@ -31,6 +31,11 @@ class AreaBase(SQLModel):
     description: str | None = Field(default=None, max_length=4000)
     email: EmailStr | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
+    seat_municipality_id: uuid.UUID | None = Field(
+        default=None,
+        description="Municipio sede del área si no está en la sede de la Diputación: sus "
+        "fiestas locales son inhábiles para los plazos del área (art. 30.6 Ley 39/2015)",
+    )
 
 
 class Area(AreaBase, table=True):
@@ -41,6 +46,11 @@ class Area(AreaBase, table=True):
     id: uuid.UUID = id_field()
     code: str = Field(max_length=63, unique=True)
     email: str | None = Field(default=None, max_length=254)
+    # Where the área sits when not at the Diputación's seat: its local holidays are non-working
+    # for the área's terms (Ley 39/2015 art. 30.6).
+    seat_municipality_id: uuid.UUID | None = Field(
+        default=None, foreign_key="municipality.id", ondelete="SET NULL"
+    )
     is_active: bool = True
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

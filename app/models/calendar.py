@@ -106,6 +106,10 @@ class CalendarEntry(SQLModel, table=True):
     application_opens_on: date | None = None
     application_closes_on: date | None = None
     closing_term_working_days: int | None = None
+    # Unit of `closing_term_working_days` (a SlaUnit other than working_hours).
+    closing_term_unit: str = Field(
+        default="working_days", max_length=16, sa_column_kwargs={"server_default": "working_days"}
+    )
     bulletin_url: str | None = Field(default=None, max_length=2000)
     budget: Decimal | None = Field(default=None, sa_type=Numeric(14, 2))
     beneficiaries: str | None = Field(default=None, max_length=2000)

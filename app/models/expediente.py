@@ -74,6 +74,10 @@ class StageDefinition(SQLModel, table=True):
     code: str = Field(max_length=63)
     name: str = Field(max_length=200)
     expected_working_days: int | None = None
+    # Unit of `expected_working_days` (a SlaUnit other than working_hours).
+    expected_unit: str = Field(
+        default="working_days", max_length=16, sa_column_kwargs={"server_default": "working_days"}
+    )
     waits_on_municipality: bool = False
 
 

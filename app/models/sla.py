@@ -16,8 +16,39 @@ from app.models.consultation import Priority
 
 
 class SlaUnit(StrEnum):
+    """Units of a term (Ley 39/2015 art. 30): días hábiles, horas hábiles, días naturales (only
+    when a law says so) and months counted date to date."""
+
     working_days = "working_days"
     working_hours = "working_hours"
+    natural_days = "natural_days"
+    months = "months"
+
+
+class DayTermUnit(StrEnum):
+    """Units of terms that end on a day (grant-call windows, procedure stages)."""
+
+    working_days = "working_days"
+    natural_days = "natural_days"
+    months = "months"
+
+
+# Longest target per unit, about three years: every computation stays inside the calendar years
+# the clock loads, so no term can run past them.
+TERM_LIMITS: dict[str, int] = {
+    SlaUnit.working_days: 750,
+    SlaUnit.working_hours: 5000,
+    SlaUnit.natural_days: 1095,
+    SlaUnit.months: 36,
+}
+
+
+def term_limit_error(unit: str, *targets: int | None) -> str | None:
+    """A Spanish message if a target exceeds its unit's limit, else None."""
+    limit = TERM_LIMITS[unit]
+    if any(t is not None and t > limit for t in targets):
+        return f"en la unidad {unit} el plazo admite como máximo {limit}"
+    return None
 
 
 class SlaPolicyBase(SQLModel):
@@ -47,7 +78,10 @@ class SlaPolicy(SlaPolicyBase, table=True):
     __label__: ClassVar[str] = "La política de plazos"
     __table_args__ = (
         CheckConstraint("first_response_target <= resolution_target", name="targets_order"),
-        CheckConstraint("unit IN ('working_days', 'working_hours')", name="unit_values"),
+        CheckConstraint(
+            "unit IN ('working_days', 'working_hours', 'natural_days', 'months')",
+            name="unit_values",
+        ),
         # At most one active policy per (service, priority) combination it is matched on.
         Index(
             "uq_sla_policy_match",
@@ -117,3 +151,16 @@ class Holiday(SQLModel, table=True):
     name: str = Field(max_length=200)
     is_holiday: bool = True
     created_at: datetime = created_at_field()
+
+
+class OfficialCalendarYear(SQLModel, table=True):
+    """A year whose official calendar of non-working days (art. 30.7: national, Extremadura and
+    local days) has been published and loaded. Terms touching other years carry a warning."""
+
+    __tablename__ = "official_calendar_year"
+    __scope__: ClassVar[ScopeSpec] = ScopeSpec(public=True)
+    __label__: ClassVar[str] = "El calendario oficial"
+
+    year: int = Field(primary_key=True, sa_type=Integer, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(max_length=500)
+    recorded_at: datetime = created_at_field()

@@ -11,7 +11,13 @@ from app.core.db import SessionDep
 from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
-from app.schemas.holidays import HolidayCreate, HolidayPublic
+from app.schemas.holidays import (
+    CalendarImport,
+    CalendarImportReport,
+    HolidayCreate,
+    HolidayPublic,
+)
+from app.services.sla import calendar_import
 from app.services.sla import holidays as service
 
 router = APIRouter(tags=["calendar"], route_class=ApiRoute)
@@ -75,3 +81,34 @@ async def delete_holiday(
     """Removes it and recomputes the open consultations it affected."""
     _, recomputed = await service.delete(session, actor, holiday_id)
     response.headers["X-Recomputed"] = str(recomputed)
+
+
+@router.post(
+    "/holidays/import/preview",
+    operation_id="holidays_import_preview",
+    summary="Vista previa de la importación del calendario oficial de un año",
+    response_model=CalendarImportReport,
+    responses=problem_responses(401, 403, 415, 422),
+)
+async def preview_import(
+    data: CalendarImport, session: SessionDep, actor: AdminActor
+) -> CalendarImportReport:
+    """What importing this CSV would change (days added, removed or renamed) and which open
+    consultations would see their start or due dates move. Nothing is stored."""
+    return await calendar_import.run(session, actor, data, apply=False)
+
+
+@router.post(
+    "/holidays/import",
+    operation_id="holidays_import_apply",
+    summary="Importar el calendario oficial de un año",
+    response_model=CalendarImportReport,
+    responses=problem_responses(401, 403, 415, 422),
+)
+async def apply_import(
+    data: CalendarImport, session: SessionDep, actor: AdminActor
+) -> CalendarImportReport:
+    """Stores the year's calendar as the CSV gives it (national and Extremadura days, the local
+    days of the municipalities listed), recomputes the open deadlines it moves and records it
+    in the audit log. Importing the same CSV again changes nothing."""
+    return await calendar_import.run(session, actor, data, apply=True)

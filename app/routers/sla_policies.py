@@ -11,12 +11,12 @@ from sqlmodel import select
 from app.core import crud, queries
 from app.core.db import SessionDep
 from app.core.deps import AdminActor, CurrentActor
-from app.core.errors import UnprocessableEntity, problem_responses
+from app.core.errors import UnprocessableEntity, invalid_field, problem_responses
 from app.core.pagination import Page, PageDep, paginate
 from app.core.routing import ApiRoute
 from app.core.scoping import get_visible, visible
 from app.models.area import CatalogueService
-from app.models.sla import SlaPolicy
+from app.models.sla import SlaPolicy, term_limit_error
 from app.schemas.sla_policies import SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
 from app.services.sla.scan import recompute_open
 
@@ -81,6 +81,10 @@ async def update_policy(
     first = patch.get("first_response_target", policy.first_response_target)
     if first > patch.get("resolution_target", policy.resolution_target):
         raise UnprocessableEntity("la primera respuesta no puede vencer después de la resolución")
+    unit = patch.get("unit", policy.unit)
+    error = term_limit_error(unit, first, patch.get("resolution_target", policy.resolution_target))
+    if error:
+        raise invalid_field("resolution_target", error)
     await crud.update(session, actor, policy, patch, "sla_policy")
     recomputed = await recompute_open(session, policy_id=policy.id, now=datetime.now(UTC))
     response.headers["X-Recomputed"] = str(recomputed)

@@ -20,6 +20,9 @@ class AreaUpdate(StrictInput):
     description: str | None = Field(default=None, max_length=4000)
     email: EmailStr | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
+    seat_municipality_id: uuid.UUID | None = Field(
+        default=None, description="Municipio sede del área (vacío: la sede de la Diputación)"
+    )
     is_active: bool | None = None
 
 

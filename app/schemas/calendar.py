@@ -16,6 +16,7 @@ from app.models.calendar import (
     EntryStatus,
     Modality,
 )
+from app.models.sla import DayTermUnit
 from app.schemas.base import StrictInput
 
 
@@ -50,7 +51,17 @@ class EntryFields(StrictInput):
     exdates: list[datetime] | None = Field(default=None, max_length=500)
     application_opens_on: date | None = None
     application_closes_on: date | None = None
-    closing_term_working_days: int | None = Field(default=None, ge=1, le=365)
+    closing_term_working_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="Duración del plazo de solicitud, en la unidad closing_term_unit",
+    )
+    closing_term_unit: DayTermUnit | None = Field(
+        default=None,
+        description="Unidad del plazo de solicitud: working_days (por defecto), natural_days o "
+        "months",
+    )
     bulletin_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     budget: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     beneficiaries: str | None = Field(default=None, max_length=2000)
@@ -117,6 +128,7 @@ class EntryPublic(BaseModel):
     application_opens_on: date | None
     application_closes_on: date | None
     closing_term_working_days: int | None
+    closing_term_unit: DayTermUnit
     bulletin_url: str | None
     budget: Decimal | None
     beneficiaries: str | None

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, StringConstraints, field_validator
+from pydantic import AnyHttpUrl, StringConstraints, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import (
@@ -14,14 +14,29 @@ from app.models.base import (
     check_instant,
 )
 from app.models.expediente import CODE_PATTERN, EXTERNAL_REF_PATTERN, ExpedienteStatus
+from app.models.sla import DayTermUnit, term_limit_error
 from app.schemas.base import StrictInput
 
 
 class StageDefinitionIn(StrictInput):
     code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
-    expected_working_days: int | None = Field(default=None, ge=1, le=3650)
+    expected_unit: DayTermUnit = Field(
+        default=DayTermUnit.working_days,
+        description="Unidad: working_days (por defecto), natural_days o months",
+    )
+    expected_working_days: int | None = Field(
+        default=None, ge=1, le=750, description="Duración prevista, en la unidad expected_unit"
+    )
     waits_on_municipality: bool = False
+
+    @field_validator("expected_working_days")
+    @classmethod
+    def _term(cls, v: int | None, info: ValidationInfo) -> int | None:
+        error = term_limit_error(info.data.get("expected_unit", DayTermUnit.working_days), v)
+        if error:
+            raise ValueError(error)
+        return v
 
 
 class StageDefinitionPublic(SQLModel):
@@ -29,6 +44,7 @@ class StageDefinitionPublic(SQLModel):
     code: str
     name: str
     expected_working_days: int | None
+    expected_unit: DayTermUnit
     waits_on_municipality: bool
 
 

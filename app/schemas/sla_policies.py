@@ -7,7 +7,7 @@ import uuid
 from pydantic import field_validator, model_validator
 from sqlmodel import Field
 
-from app.models.sla import SlaPolicyBase, SlaUnit, _check_thresholds
+from app.models.sla import SlaPolicyBase, SlaUnit, _check_thresholds, term_limit_error
 from app.schemas.base import StrictInput
 
 
@@ -21,6 +21,9 @@ class SlaPolicyCreate(SlaPolicyBase, StrictInput):
     def _order(self) -> SlaPolicyCreate:
         if self.first_response_target > self.resolution_target:
             raise ValueError("la primera respuesta no puede vencer después de la resolución")
+        error = term_limit_error(self.unit, self.first_response_target, self.resolution_target)
+        if error:
+            raise ValueError(error)
         return self
 
 

@@ -25,6 +25,7 @@ from app.seed.calendar import seed_calendar
 from app.seed.consultations import seed_consultations
 from app.seed.expedientes import seed_expedientes
 from app.seed.faq import seed_faq
+from app.seed.holidays import seed_official_calendar
 
 SEED_ACTOR = Actor.system("datos de demostración")
 
@@ -271,6 +272,7 @@ async def seed(session: AsyncSession) -> list[str]:
             )
         )
         created.append(f"cliente de integración {DEMO_CLIENT_ID}")
+    created.extend(await seed_official_calendar(session))
     created.extend(await seed_faq(session, areas))
     created.extend(await seed_expedientes(session, areas))
     await session.flush()  # the accounts exist before consultations are recorded by them

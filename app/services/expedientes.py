@@ -137,13 +137,15 @@ async def _stage_due(
     entered: datetime,
     now: datetime,
 ) -> datetime | None:
-    """When the current stage becomes stalled: its expected working days after it began."""
+    """When the current stage becomes stalled: its expected term (in its unit) after it began,
+    on the municipality's and the área seat's calendar."""
     if stage is None or stage.expected_working_days is None or stage.waits_on_municipality:
         return None
-    cal = await sla.load_calendar(session, exp.municipality_id, sla.calendar_years(entered, now))
-    start_day = cal.effective_start(entered).astimezone(MADRID).date()
-    end = cal.end_of_day(cal.add_working_days(start_day, stage.expected_working_days))
-    return end.astimezone(UTC)
+    cal = await sla.load_calendar(
+        session, exp.municipality_id, sla.calendar_years(entered, now), area_id=exp.area_id
+    )
+    start = cal.effective_start(entered)
+    return cal.due_instant(start, stage.expected_working_days, stage.expected_unit).astimezone(UTC)
 
 
 async def rebuild_timeline(

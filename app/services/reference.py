@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.core import crud
-from app.core.errors import NotFound, UnprocessableEntity
+from app.core.errors import NotFound, UnprocessableEntity, invalid_field
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
 from app.models.area import Area, CatalogueService
@@ -22,6 +22,7 @@ from app.schemas.municipalities import (
     MunicipalityCreate,
     MunicipalityUpdate,
 )
+from app.services.sla.scan import recompute_open
 
 
 def _like(text: str) -> str:
@@ -128,7 +129,13 @@ async def get_area(session: AsyncSession, actor: Actor, area_id: uuid.UUID) -> A
     return await get_visible(session, Area, area_id, actor)
 
 
+async def _check_seat(session: AsyncSession, seat_id: uuid.UUID | None) -> None:
+    if seat_id is not None and await session.get(Municipality, seat_id) is None:
+        raise invalid_field("seat_municipality_id", "el municipio indicado no existe")
+
+
 async def create_area(session: AsyncSession, actor: Actor, data: AreaCreate) -> Area:
+    await _check_seat(session, data.seat_municipality_id)
     return await crud.create(session, actor, Area.model_validate(data), "area")
 
 
@@ -136,7 +143,14 @@ async def update_area(
     session: AsyncSession, actor: Actor, area_id: uuid.UUID, data: AreaUpdate
 ) -> Area:
     obj = await get_area(session, actor, area_id)
-    return await crud.update(session, actor, obj, data.model_dump(exclude_unset=True), "area")
+    patch = data.model_dump(exclude_unset=True)
+    await _check_seat(session, patch.get("seat_municipality_id"))
+    seat_before = obj.seat_municipality_id
+    area = await crud.update(session, actor, obj, patch, "area")
+    if area.seat_municipality_id != seat_before:
+        # Other seat, other local holidays (art. 30.6): the área's open plazos are recounted.
+        await recompute_open(session, area_id=area.id, calendar_change=actor)
+    return area
 
 
 async def list_services(

@@ -13,6 +13,7 @@ const ROUTES: Array<[string, string]> = [
   ["/notificaciones", "Notificaciones"],
   ["/sugerencias", "Sugerencias"],
   ["/formacion", "Formación"],
+  ["/plazos", "Calculadora de plazos"],
   ["/perfil", "Mi perfil"],
   ["/no-existe", "No encontramos esa página"],
 ];

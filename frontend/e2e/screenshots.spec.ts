@@ -58,4 +58,19 @@ test("screenshots of the main pages into docs/screenshots", async ({ page }) => 
   await expect(page.getByRole("button", { name: "Preguntar" })).toBeVisible();
   await expect(page.getByText("Asistente:")).toBeVisible();
   await page.screenshot({ path: "../docs/screenshots/asistente-escritorio.png" });
+  await page.keyboard.press("Escape");
+
+  // The plazo calculator with a result: 20 working days from 10 December 2026.
+  await page.goto("/plazos");
+  await expect(page.getByText("Cargando…")).toHaveCount(0);
+  await page.getByLabel("Día", { exact: true }).fill("10");
+  await page.getByLabel("Mes", { exact: true }).fill("12");
+  await page.getByLabel("Año", { exact: true }).fill("2026");
+  await page.getByLabel("Duración del plazo").fill("20");
+  await page.getByRole("button", { name: "Calcular" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Resultado" })).toBeVisible();
+  for (const [size, viewport] of SIZES) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: `../docs/screenshots/plazos-${size}.png`, fullPage: true });
+  }
 });

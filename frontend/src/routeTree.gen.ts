@@ -11,6 +11,7 @@
 import { Route as rootRouteImport } from './routes/__root'
 import { Route as AppRouteImport } from './routes/_app'
 import { Route as LoginRouteImport } from './routes/login'
+import { Route as PlazosRouteImport } from './routes/plazos'
 import { Route as AppIndexRouteImport } from './routes/_app/index'
 import { Route as AppFormacionRouteImport } from './routes/_app/formacion'
 import { Route as AppNotificacionesRouteImport } from './routes/_app/notificaciones'
@@ -34,6 +35,11 @@ const AppRoute = AppRouteImport.update({
 const LoginRoute = LoginRouteImport.update({
   id: '/login',
   path: '/login',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const PlazosRoute = PlazosRouteImport.update({
+  id: '/plazos',
+  path: '/plazos',
   getParentRoute: () => rootRouteImport,
 } as any)
 const AppIndexRoute = AppIndexRouteImport.update({
@@ -116,6 +122,7 @@ const AppExpedientesIdRoute = AppExpedientesIdRouteImport.update({
 export interface FileRoutesByFullPath {
   '/': typeof AppIndexRoute
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
@@ -133,6 +140,7 @@ export interface FileRoutesByFullPath {
 }
 export interface FileRoutesByTo {
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/formacion': typeof AppFormacionRoute
   '/notificaciones': typeof AppNotificacionesRoute
   '/perfil': typeof AppPerfilRoute
@@ -153,6 +161,7 @@ export interface FileRoutesById {
   __root__: typeof rootRouteImport
   '/_app': typeof AppRouteWithChildren
   '/login': typeof LoginRoute
+  '/plazos': typeof PlazosRoute
   '/_app/formacion': typeof AppFormacionRoute
   '/_app/notificaciones': typeof AppNotificacionesRoute
   '/_app/perfil': typeof AppPerfilRoute
@@ -174,6 +183,7 @@ export interface FileRouteTypes {
   fullPaths:
     | '/'
     | '/login'
+    | '/plazos'
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
@@ -191,6 +201,7 @@ export interface FileRouteTypes {
   fileRoutesByTo: FileRoutesByTo
   to:
     | '/login'
+    | '/plazos'
     | '/formacion'
     | '/notificaciones'
     | '/perfil'
@@ -210,6 +221,7 @@ export interface FileRouteTypes {
     | '__root__'
     | '/_app'
     | '/login'
+    | '/plazos'
     | '/_app/formacion'
     | '/_app/notificaciones'
     | '/_app/perfil'
@@ -230,6 +242,7 @@ export interface FileRouteTypes {
 export interface RootRouteChildren {
   AppRoute: typeof AppRouteWithChildren
   LoginRoute: typeof LoginRoute
+  PlazosRoute: typeof PlazosRoute
 }
 
 declare module '@tanstack/react-router' {
@@ -246,6 +259,13 @@ declare module '@tanstack/react-router' {
       path: '/login'
       fullPath: '/login'
       preLoaderRoute: typeof LoginRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/plazos': {
+      id: '/plazos'
+      path: '/plazos'
+      fullPath: '/plazos'
+      preLoaderRoute: typeof PlazosRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/_app/': {
@@ -397,6 +417,7 @@ const AppRouteWithChildren = AppRoute._addFileChildren(AppRouteChildren)
 const rootRouteChildren: RootRouteChildren = {
   AppRoute: AppRouteWithChildren,
   LoginRoute: LoginRoute,
+  PlazosRoute: PlazosRoute,
 }
 export const routeTree = rootRouteImport
   ._addFileChildren(rootRouteChildren)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from dateutil.rrule import rrulestr
@@ -427,3 +428,41 @@ async def test_public_calendar_lists_only_public_published_entries(client, sessi
         "/api/v1/public/events", params=_range(FUTURE - timedelta(days=1)), headers=h["office"]
     )
     assert [o["entry_id"] for o in r2.json()["items"]] == [public["id"]]
+
+
+async def test_grant_call_terms_in_natural_days_and_months(client, session):
+    _, h = await _setup(client, session)
+
+    async def call(term: int, unit: str, opens: str = "2026-12-01") -> Any:
+        return await client.post(
+            URL,
+            json={
+                "kind": "grant_call",
+                "title": "Ayudas en días naturales o meses",
+                "starts_at": datetime(2026, 12, 1, tzinfo=MADRID).isoformat(),
+                "all_day": True,
+                "application_opens_on": opens,
+                "closing_term_working_days": term,
+                "closing_term_unit": unit,
+            },
+            headers=h["fomento"],
+        )
+
+    # 1 Dec + 7 natural days = Tuesday 8 December (Inmaculada): Wednesday 9.
+    r = await call(7, "natural_days")
+    assert r.status_code == 201, r.text
+    assert r.json()["application_closes_on"] == "2026-12-09"
+    assert r.json()["closing_term_unit"] == "natural_days"
+    # 31 August + 1 month = 30 September (no 31st), a Wednesday.
+    r = await call(1, "months", "2026-08-31")
+    assert r.json()["application_closes_on"] == "2026-09-30"
+    # Switching the unit recounts the window: 1 Dec + 1 working day = 2 December.
+    r = await client.patch(
+        f"{URL}/{r.json()['id']}",
+        json={"closing_term_unit": "working_days", "application_opens_on": "2026-12-01"},
+        headers=h["fomento"],
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["application_closes_on"] == "2026-12-02"
+    problem = assert_problem(await call(37, "months"), 422)
+    assert problem["errors"][0]["loc"][-1] == "closing_term_working_days"

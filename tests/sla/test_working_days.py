@@ -610,3 +610,89 @@ def test_naive_datetimes_are_rejected(
 ) -> None:
     with pytest.raises(ValueError, match="zona horaria"):
         call(cal)
+
+
+# -- reasons, the seat and every unit of term (art. 30.2-30.6, 31.2.b) --------------------------
+
+
+def _seat_cal() -> WorkingCalendar:
+    return WorkingCalendar.build(
+        range(2026, 2028),
+        local={date(2026, 5, 21): "Fiesta local"},
+        seat={date(2026, 2, 17): "Martes de Carnaval", date(2026, 5, 21): "Coincide"},
+        added={date(2026, 3, 19): "San José"},
+        removed=[date(2026, 10, 12)],
+        local_name="Mérida",
+        seat_name="Badajoz",
+    )
+
+
+def test_each_non_working_day_says_why() -> None:
+    cal = _seat_cal()
+    assert cal.non_working_reason(date(2026, 2, 16)) is None
+    weekend = cal.non_working_reason(date(2026, 2, 14))
+    assert weekend is not None
+    assert (weekend.kind, weekend.description) == ("weekend", "Sábado")
+    seat = cal.non_working_reason(date(2026, 2, 17))
+    assert seat is not None
+    assert seat.kind == "seat"
+    assert seat.description == "Fiesta local de Badajoz, sede del órgano: Martes de Carnaval"
+    # The municipality's own holiday wins over the seat's on the same date.
+    local = cal.non_working_reason(date(2026, 5, 21))
+    assert local is not None
+    assert (local.kind, local.description) == ("local", "Fiesta local de Mérida: Fiesta local")
+    national = cal.non_working_reason(date(2026, 1, 6))
+    assert national is not None
+    assert national.kind == "national"
+    regional = cal.non_working_reason(date(2026, 9, 8))
+    assert regional is not None
+    assert (regional.kind, regional.description) == (
+        "regional",
+        "Fiesta de Extremadura: Día de Extremadura",
+    )
+    correction = cal.non_working_reason(date(2026, 3, 19))
+    assert correction is not None
+    assert correction.kind == "correction"
+    # A removed official day is a working day (Monday 12 October here).
+    assert cal.non_working_reason(date(2026, 10, 12)) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "unit", "submission", "due", "deemed"),
+    [
+        # 31 Jan + 1 month: 28 Feb (Saturday) → Monday 2 March.
+        (datetime(2026, 1, 31, 9, 0, tzinfo=MADRID), 1, "months", False, date(2026, 3, 2), None),
+        # 31 Mar + 1 month: 30 April (no 31st), a Thursday.
+        (datetime(2026, 3, 31, 9, 0, tzinfo=MADRID), 1, "months", False, date(2026, 4, 30), None),
+        # 2 Oct + 9 natural days: Sunday 11 → Monday 12 removed here, so Monday 12.
+        (datetime(2026, 10, 2, tzinfo=MADRID), 9, "natural_days", False, date(2026, 10, 12), None),
+        # Saturday 14 Feb submission: deemed Monday 16; 17 is the seat's; 18, 19, 20.
+        (
+            datetime(2026, 2, 14, 10, 0, tzinfo=MADRID), 3, "working_days", True,
+            date(2026, 2, 20), datetime(2026, 2, 16, 0, 0, tzinfo=MADRID),
+        ),
+    ],
+    ids=["months-31-jan", "months-31-mar", "natural-days", "saturday-submission"],
+)  # fmt: skip
+def test_compute_term(
+    start: datetime,
+    n: int,
+    unit: str,
+    submission: bool,
+    due: date,
+    deemed: datetime | None,
+) -> None:
+    term = _seat_cal().compute_term(start, n, unit, submission=submission)
+    assert term.due_at.date() == due
+    assert term.due_at.time() == time(23, 59, 59)
+    assert term.deemed_start == (deemed or start)
+
+
+def test_term_units_refuse_what_they_cannot_count() -> None:
+    cal = _seat_cal()
+    with pytest.raises(ValueError, match="al menos un día"):
+        cal.term_end(date(2026, 3, 2), 0, "natural_days")
+    with pytest.raises(ValueError, match="sin fin de día"):
+        cal.term_end(date(2026, 3, 2), 1, "working_hours")
+    with pytest.raises(CalendarRangeError):
+        cal.compute_term(datetime(2027, 12, 1, tzinfo=MADRID), 2, "months")

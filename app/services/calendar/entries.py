@@ -31,6 +31,7 @@ from app.models.calendar import (
     EntryStatus,
     EventRegistration,
 )
+from app.models.sla import DayTermUnit, term_limit_error
 from app.schemas.calendar import (
     EntryCreate,
     EntryDetail,
@@ -83,9 +84,11 @@ def _check_write(actor: Actor, area_id: uuid.UUID | None) -> None:
     raise Forbidden("Solo la oficina o el personal del área de la entrada pueden modificarla")
 
 
-async def _closing_date(session: AsyncSession, opens_on: date, term: int) -> date:
-    cal = await load_calendar(session, None, range(opens_on.year, opens_on.year + 3))
-    return cal.add_working_days(opens_on, term)
+async def _closing_date(session: AsyncSession, opens_on: date, term: int, unit: str) -> date:
+    """Last day of the application window, on the calendar of the organ's seat (a call
+    addresses many municipalities, so only the province-wide and seat days apply)."""
+    cal = await load_calendar(session, None, range(opens_on.year, opens_on.year + 4))
+    return cal.term_end(opens_on, term, unit)
 
 
 def _normalise_all_day(entry: CalendarEntry) -> None:
@@ -141,14 +144,20 @@ async def _validate(session: AsyncSession, entry: CalendarEntry, mun_ids: list[u
     if entry.registration_required and entry.kind not in (EntryKind.event, EntryKind.participation):
         raise invalid_field("registration_required", "solo los eventos admiten inscripción")
     if entry.kind == EntryKind.grant_call:
+        error = term_limit_error(entry.closing_term_unit, entry.closing_term_working_days)
+        if error:
+            raise invalid_field("closing_term_working_days", error)
         if entry.closing_term_working_days is not None and entry.application_closes_on is None:
             if entry.application_opens_on is None:
                 raise invalid_field(
                     "application_opens_on",
-                    "el plazo en días hábiles se cuenta desde la apertura: indíquela",
+                    "el plazo se cuenta desde la apertura: indíquela",
                 )
             entry.application_closes_on = await _closing_date(
-                session, entry.application_opens_on, entry.closing_term_working_days
+                session,
+                entry.application_opens_on,
+                entry.closing_term_working_days,
+                entry.closing_term_unit,
             )
         if (
             entry.application_opens_on
@@ -282,7 +291,12 @@ async def update_entry(
     mun_patch = patch.pop("municipality_ids", None)
     current_mun = (await _municipality_ids(session, [entry.id]))[entry.id]
     mun_ids = list(mun_patch) if mun_patch is not None else current_mun
-    term_changed = "application_opens_on" in patch or "closing_term_working_days" in patch
+    if "closing_term_unit" in patch and patch["closing_term_unit"] is None:
+        patch["closing_term_unit"] = DayTermUnit.working_days
+    term_changed = any(
+        k in patch
+        for k in ("application_opens_on", "closing_term_working_days", "closing_term_unit")
+    )
     term = patch.get("closing_term_working_days", entry.closing_term_working_days)
     if term_changed and "application_closes_on" not in patch and term is not None:
         patch["application_closes_on"] = None  # recomputed from the term by _validate

@@ -199,7 +199,12 @@ async def transition(
             raise UnprocessableEntity("El área indicada no existe o no está activa")
         if c.area_id != area.id and c.assignee_id is not None:
             c.assignee_id = None  # the new área assigns its own people
+        previous_area = await session.get(Area, c.area_id) if c.area_id else None
+        previous_seat = previous_area.seat_municipality_id if previous_area else None
         c.area_id = area.id
+        if previous_seat != area.seat_municipality_id:
+            # Another seat, other local holidays (art. 30.6): the plazo is counted again.
+            await sla.recompute(session, c, now, reselect_policy=False)
         data["area_id"], data["area"] = area.id, area.name
     elif req.area_id is not None:
         raise UnprocessableEntity("Solo se indica un área al remitir la consulta")

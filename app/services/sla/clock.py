@@ -19,8 +19,9 @@ from sqlmodel import col, select
 
 from app.core.config import get_settings
 from app.core.time import MADRID
-from app.models.area import CatalogueService
+from app.models.area import Area, CatalogueService
 from app.models.consultation import Consultation, ConsultationStatus, SlaState
+from app.models.municipality import Municipality
 from app.models.sla import Holiday, SlaPolicy, SlaUnit
 from app.services.sla.working_days import OfficeHours, WorkingCalendar
 
@@ -54,26 +55,80 @@ def calendar_years(*instants: datetime) -> range:
     return range(min(years) - _YEARS_BEFORE, max(years) + _YEARS_AFTER + 1)
 
 
+async def seat_municipality(
+    session: AsyncSession, area_id: uuid.UUID | None = None
+) -> Municipality | None:
+    """The seat of the organ handling a term (art. 30.6): the área's own seat if it sits
+    elsewhere, else the Diputación's (setting `seat_municipality_ine`, Badajoz by default)."""
+    if area_id is not None:
+        area = await session.get(Area, area_id)
+        if area is not None and area.seat_municipality_id is not None:
+            return await session.get(Municipality, area.seat_municipality_id)
+    stmt = select(Municipality).where(
+        col(Municipality.ine_code) == get_settings().seat_municipality_ine
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def seat_municipality_ids(session: AsyncSession) -> set[uuid.UUID]:
+    """Every municipality that is the seat of some organ: its local holidays move the terms of
+    consultations from anywhere."""
+    seat = await seat_municipality(session)
+    rows = await session.execute(
+        select(col(Area.seat_municipality_id)).where(col(Area.seat_municipality_id).is_not(None))
+    )
+    ids = {r for r in rows.scalars().all() if r is not None}
+    return ids | ({seat.id} if seat is not None else set())
+
+
 async def load_calendar(
-    session: AsyncSession, municipality_id: uuid.UUID | None, years: range
+    session: AsyncSession,
+    municipality_id: uuid.UUID | None,
+    years: range,
+    *,
+    area_id: uuid.UUID | None = None,
 ) -> WorkingCalendar:
-    """National + Extremadura holidays, province-wide corrections and the municipality's own."""
+    """National + Extremadura holidays, province-wide corrections, the municipality's own local
+    holidays and those of the organ's seat (art. 30.6; the área's seat when it has one)."""
     first, last = date(years.start, 1, 1), date(years.stop - 1, 12, 31)
+    seat = await seat_municipality(session, area_id)
+    places = [m for m in (municipality_id, seat.id if seat else None) if m is not None]
     stmt = select(Holiday).where(
         col(Holiday.day) >= first,
         col(Holiday.day) <= last,
         or_(
             col(Holiday.municipality_id).is_(None),
-            col(Holiday.municipality_id) == municipality_id,
+            col(Holiday.municipality_id).in_(places),
         ),
     )
     rows = (await session.execute(stmt)).scalars().all()
+    local_name = None
+    if municipality_id is not None:
+        local = await session.get(Municipality, municipality_id)
+        local_name = local.name if local is not None else None
     return WorkingCalendar.build(
         years,
-        local=[h.day for h in rows if h.is_holiday and h.municipality_id is not None],
-        added=[h.day for h in rows if h.is_holiday and h.municipality_id is None],
-        removed=[h.day for h in rows if not h.is_holiday],
+        local={
+            h.day: h.name
+            for h in rows
+            if h.is_holiday
+            and h.municipality_id is not None
+            and h.municipality_id == municipality_id
+        },
+        seat={
+            h.day: h.name
+            for h in rows
+            if h.is_holiday and seat is not None and h.municipality_id == seat.id
+        },
+        added={h.day: h.name for h in rows if h.is_holiday and h.municipality_id is None},
+        # A correction cancels an official date everywhere; a municipality's own cancellation
+        # only its own calendar.
+        removed=[
+            h.day for h in rows if not h.is_holiday and h.municipality_id in (None, municipality_id)
+        ],
         office_hours=OfficeHours.parse(get_settings().office_hours),
+        local_name=local_name,
+        seat_name=seat.name if seat is not None else None,
     )
 
 
@@ -118,8 +173,7 @@ def _due(
     # is an hour off across a daylight-saving change.
     if policy.unit == SlaUnit.working_hours:
         return cal.add_working_seconds(start, target * 3600 + paused_seconds).astimezone(UTC)
-    start_day = start.astimezone(MADRID).date()
-    return cal.end_of_day(cal.add_working_days(start_day, target + paused_days)).astimezone(UTC)
+    return cal.due_instant(start, target, policy.unit, extra_days=paused_days).astimezone(UTC)
 
 
 def compute_due_dates(
@@ -237,12 +291,17 @@ async def recompute(
         if reselect_policy or c.sla_policy_id is None
         else await session.get(SlaPolicy, c.sla_policy_id)
     )
+    cal = await load_calendar(
+        session, c.municipality_id, calendar_years(c.received_at, now), area_id=c.area_id
+    )
+    # The deemed start depends on the calendar too (art. 31.2.b): a holiday added or removed
+    # on the day of reception moves it.
+    c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
     if policy is None:
         c.sla_policy_id = None
         c.first_response_due_at = c.resolution_due_at = None
         c.sla_state, c.sla_next_check_at = SlaState.on_track, None
         return None
-    cal = await load_calendar(session, c.municipality_id, calendar_years(c.sla_started_at, now))
     c.sla_policy_id = policy.id
     c.first_response_due_at, c.resolution_due_at = compute_due_dates(cal, policy, c)
     # A breach already recorded stays a breach only if it still is one under the new dates.
@@ -252,9 +311,8 @@ async def recompute(
 
 
 async def start_clock(session: AsyncSession, c: Consultation, now: datetime) -> None:
-    """Sets when the clock starts (received on a non-working day: next working day)."""
-    cal = await load_calendar(session, c.municipality_id, calendar_years(c.received_at, now))
-    c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
+    """Sets when the clock starts (received on a non-working day: next working day) and when
+    it falls due."""
     await recompute(session, c, now)
 
 
@@ -267,7 +325,9 @@ async def resume(session: AsyncSession, c: Consultation, now: datetime) -> None:
     """Adds the working time spent waiting on the municipality to the due dates."""
     if c.paused_at is None:
         return
-    cal = await load_calendar(session, c.municipality_id, calendar_years(c.paused_at, now))
+    cal = await load_calendar(
+        session, c.municipality_id, calendar_years(c.paused_at, now), area_id=c.area_id
+    )
     c.paused_working_days += cal.paused_working_days(c.paused_at, now)
     c.paused_working_seconds += cal.working_seconds_between(c.paused_at, now)
     c.paused_at = None

@@ -73,7 +73,7 @@ async def create(session: AsyncSession, actor: Actor, data: HolidayCreate) -> tu
                 raise UnprocessableEntity("Solo se puede anular un festivo oficial")
     holiday = Holiday.model_validate(data)
     await crud.create(session, actor, holiday, "holiday")
-    return holiday, await _recompute(session, holiday.municipality_id, holiday.day)
+    return holiday, await _recompute(session, actor, holiday.municipality_id, holiday.day)
 
 
 async def delete(session: AsyncSession, actor: Actor, holiday_id: uuid.UUID) -> tuple[Holiday, int]:
@@ -82,14 +82,20 @@ async def delete(session: AsyncSession, actor: Actor, holiday_id: uuid.UUID) -> 
     await session.delete(holiday)
     await session.flush()
     await audit.record(session, actor, "holiday.delete", "holiday", holiday.id, snapshot)
-    return holiday, await _recompute(session, holiday.municipality_id, holiday.day)
+    return holiday, await _recompute(session, actor, holiday.municipality_id, holiday.day)
 
 
-async def _recompute(session: AsyncSession, municipality_id: uuid.UUID | None, day: date) -> int:
-    """Open consultations whose counting window contains `day` get new due dates."""
+async def _recompute(
+    session: AsyncSession, actor: Actor, municipality_id: uuid.UUID | None, day: date
+) -> int:
+    """Open consultations whose counting window contains `day` get a new deemed start and new
+    due dates. A local holiday of an organ's seat counts for every municipality (art. 30.6)."""
+    if municipality_id is not None and municipality_id in await sla.seat_municipality_ids(session):
+        municipality_id = None
     return await recompute_open(
         session,
         municipality_id=municipality_id,
         window=sla.affected_window(day),
         now=datetime.now(UTC),
+        calendar_change=actor,
     )

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core.scoping import Actor
 from app.core.time import MADRID
 from app.models.consultation import (
     OPEN_STATUSES,
     Consultation,
 )
 from app.models.notification import NotificationKind
+from app.services.consultations.lifecycle import record_event
 from app.services.notifications import outbox
 from app.services.sla import clock as sla
 
@@ -109,34 +111,101 @@ async def refresh_sla_states(
     return SlaScan(processed=len(rows), changed=changed, emitted=emitted)
 
 
+CALENDAR_CHANGE = "plazo recalculado por cambio de calendario"
+
+
+@dataclass(frozen=True)
+class MovedDeadline:
+    """An open consultation whose deemed start or due dates a recomputation changed."""
+
+    consultation_id: uuid.UUID
+    reference: str
+    municipality_id: uuid.UUID
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+
+
 async def recompute_open(
     session: AsyncSession,
     *,
     municipality_id: uuid.UUID | None = None,
+    area_id: uuid.UUID | None = None,
     policy_id: uuid.UUID | None = None,
     window: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
+    calendar_change: Actor | None = None,
 ) -> int:
-    """Recomputes due dates of open consultations after a calendar or policy change."""
+    """Recomputes the open consultations a change affects; returns how many moved."""
+    moved = await recompute_open_changes(
+        session,
+        municipality_id=municipality_id,
+        area_id=area_id,
+        policy_id=policy_id,
+        window=window,
+        now=now,
+        calendar_change=calendar_change,
+    )
+    return len(moved)
+
+
+async def recompute_open_changes(
+    session: AsyncSession,
+    *,
+    municipality_id: uuid.UUID | None = None,
+    area_id: uuid.UUID | None = None,
+    policy_id: uuid.UUID | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
+    calendar_change: Actor | None = None,
+) -> list[MovedDeadline]:
+    """Recomputes the deemed start and due dates of open consultations after a calendar or
+    policy change. With `calendar_change` (who changed the calendar), each consultation whose
+    dates moved records it in its history."""
     now = now or datetime.now(UTC)
     stmt = select(Consultation).where(col(Consultation.status).in_(list(OPEN_STATUSES)))
     if municipality_id is not None:
         stmt = stmt.where(col(Consultation.municipality_id) == municipality_id)
+    if area_id is not None:
+        stmt = stmt.where(col(Consultation.area_id) == area_id)
     if policy_id is not None:
         stmt = stmt.where(col(Consultation.sla_policy_id) == policy_id)
     if window is not None:
         start, end = window
+        # Reception, not the deemed start: a removed holiday may move a deemed start past `end`.
         stmt = stmt.where(
-            col(Consultation.sla_started_at) < end, col(Consultation.resolution_due_at) >= start
+            col(Consultation.received_at) < end, col(Consultation.resolution_due_at) >= start
         )
-    count = 0
-    for c in (await session.execute(stmt)).scalars().all():
-        before = (c.first_response_due_at, c.resolution_due_at)
+    moved: list[MovedDeadline] = []
+    for c in (await session.execute(stmt.order_by(col(Consultation.id)))).scalars().all():
+        before = (c.sla_started_at, c.first_response_due_at, c.resolution_due_at)
         if c.paused_at is not None:
             continue  # recomputed on resumption
         await sla.recompute(session, c, now, reselect_policy=False)
-        if (c.first_response_due_at, c.resolution_due_at) != before:
+        after = (c.sla_started_at, c.first_response_due_at, c.resolution_due_at)
+        if after != before:
             c.version += 1
-            count += 1
+            change = MovedDeadline(
+                c.id, c.reference, c.municipality_id, _instants(before), _instants(after)
+            )
+            moved.append(change)
+            if calendar_change is not None:
+                await record_event(
+                    session,
+                    c,
+                    calendar_change,
+                    "deadline_recomputed",
+                    data={
+                        "reason": CALENDAR_CHANGE,
+                        "before": change.before,
+                        "after": change.after,
+                    },
+                )
     await session.flush()
-    return count
+    return moved
+
+
+def _instants(values: tuple[datetime | None, ...]) -> dict[str, str | None]:
+    names = ("sla_started_at", "first_response_due_at", "resolution_due_at")
+    return {
+        n: v.astimezone(UTC).isoformat() if v else None for n, v in zip(names, values, strict=True)
+    }

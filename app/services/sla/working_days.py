@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -65,6 +65,33 @@ def _official_holidays_of(year: int) -> tuple[tuple[date, str], ...]:
     # choices among the substitutable days (e.g. the Monday after a Sunday holiday).
     table = holidays_lib.country_holidays("ES", subdiv="EX", years=year, language="es")
     return tuple(sorted((d, str(name)) for d, name in table.items()))
+
+
+@lru_cache(maxsize=64)
+def _national_holidays_of(year: int) -> frozenset[date]:
+    # Spain without a subdivision: the days that are holidays everywhere in the country.
+    return frozenset(holidays_lib.country_holidays("ES", years=year))
+
+
+class DayKind:
+    """Why a day is not a working day, as reported to people."""
+
+    weekend = "weekend"
+    national = "national"
+    regional = "regional"
+    local = "local"
+    seat = "seat"
+    correction = "correction"
+
+
+@dataclass(frozen=True)
+class NonWorkingDay:
+    day: date
+    kind: str  # one of DayKind
+    description: str
+
+
+_WEEKDAY_NAMES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 
 
 def official_holidays(years: Iterable[int]) -> dict[date, str]:
@@ -139,32 +166,75 @@ class WorkingCalendar:
     holidays: frozenset[date]
     office_hours: OfficeHours = OfficeHours()
     years: frozenset[int] = field(default=frozenset())
+    # Why each holiday is one (kind, description in Spanish); filled by `build`.
+    reasons: Mapping[date, tuple[str, str]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def build(
         cls,
         years: Iterable[int],
         *,
-        local: Iterable[date] = (),
-        added: Iterable[date] = (),
+        local: Iterable[date] | Mapping[date, str] = (),
+        added: Iterable[date] | Mapping[date, str] = (),
         removed: Iterable[date] = (),
+        seat: Iterable[date] | Mapping[date, str] = (),
         office_hours: OfficeHours | None = None,
+        local_name: str | None = None,
+        seat_name: str | None = None,
     ) -> WorkingCalendar:
-        """Official holidays of `years` plus the municipality's local ones and admin corrections.
+        """Official holidays of `years` plus the municipality's local ones, the local ones of the
+        organ's seat (art. 30.6: non-working in either place is non-working) and admin
+        corrections.
 
         `removed` wins over everything else: an administrator who says a date is working (e.g. a
-        regional holiday moved by decree) overrides the package and the local list.
+        regional holiday moved by decree) overrides the package and the local list. Mappings
+        give each date its name, for explanations; plain iterables are accepted too.
         """
         year_set = frozenset(years)
         if not year_set:
             raise ValueError("se necesita al menos un año")
-        dates = set(official_holidays(year_set)) | set(local) | set(added)
-        dates -= set(removed)
+        reasons: dict[date, tuple[str, str]] = {}
+
+        def named(days: Iterable[date] | Mapping[date, str]) -> dict[date, str]:
+            if isinstance(days, Mapping):
+                return dict(days)
+            return {d: "festivo" for d in days}
+
+        # Lowest precedence first: a later source overwrites the reason of the same date.
+        for d, name in named(seat).items():
+            where = f" de {seat_name}" if seat_name else ""
+            reasons[d] = (DayKind.seat, f"Fiesta local{where}, sede del órgano: {name}")
+        for d, name in named(local).items():
+            where = f" de {local_name}" if local_name else ""
+            reasons[d] = (DayKind.local, f"Fiesta local{where}: {name}")
+        for d, name in named(added).items():
+            reasons[d] = (DayKind.correction, f"Día inhábil en toda la provincia: {name}")
+        for d, name in official_holidays(year_set).items():
+            if d in _national_holidays_of(d.year):
+                reasons[d] = (DayKind.national, f"Fiesta nacional: {name}")
+            else:
+                reasons[d] = (DayKind.regional, f"Fiesta de Extremadura: {name}")
+        for d in removed:
+            reasons.pop(d, None)
         return cls(
-            holidays=frozenset(dates),
+            holidays=frozenset(reasons),
             office_hours=office_hours if office_hours is not None else OfficeHours(),
             years=year_set,
+            reasons=reasons,
         )
+
+    def non_working_reason(self, d: date) -> NonWorkingDay | None:
+        """Why `d` is not a working day (None: it is one). A holiday on a weekend is reported
+        as the holiday."""
+        self._check(d)
+        if d in self.holidays:
+            kind, text = self.reasons.get(d, (DayKind.correction, "Día inhábil"))
+            return NonWorkingDay(d, kind, text)
+        if d.weekday() >= 5:
+            return NonWorkingDay(d, DayKind.weekend, _WEEKDAY_NAMES[d.weekday()].capitalize())
+        return None
 
     def _check(self, d: date) -> None:
         if self.years and d.year not in self.years:
@@ -306,3 +376,122 @@ class WorkingCalendar:
             raise ValueError("la fracción debe estar entre 0 y 1")
         a_utc, b_utc = start.astimezone(UTC), due.astimezone(UTC)
         return (a_utc + (b_utc - a_utc) * fraction).astimezone(MADRID)
+
+    # -- terms of every unit ------------------------------------------------------------------
+
+    def term_end(self, start_day: date, n: int, unit: str) -> date:
+        """Last day of a day-based term of `n` `unit`s counted from `start_day` (the day of the
+        notification, publication or deemed reception; counting begins the day after)."""
+        if unit == TermUnit.working_days:
+            return self.add_working_days(start_day, n)
+        if unit == TermUnit.natural_days:
+            if n < 1:
+                raise ValueError("el plazo debe ser de al menos un día")
+            return self.next_working_day(start_day + timedelta(days=n))
+        if unit == TermUnit.months:
+            return self.add_months(start_day, n)
+        raise ValueError(f"unidad de plazo sin fin de día: {unit}")
+
+    def due_instant(self, start: datetime, n: int, unit: str, *, extra_days: int = 0) -> datetime:
+        """Due instant (Madrid) of a term of `n` `unit`s running from `start`.
+
+        Day-based terms end at the last second of their last day; `extra_days` working days are
+        added after it (time spent suspended). Hour terms walk office hours of working days."""
+        _require_aware(start)
+        if unit == TermUnit.working_hours:
+            return self.add_working_hours(start, n)
+        end = self.term_end(start.astimezone(MADRID).date(), n, unit)
+        if extra_days > 0:
+            end = self.add_working_days(end, extra_days)
+        return self.end_of_day(end)
+
+    def compute_term(
+        self, at: datetime, n: int, unit: str, *, submission: bool = False
+    ) -> ComputedTerm:
+        """A term explained: when it starts, when it ends, which days it skipped and why.
+
+        `submission`: `at` is when something was filed with the administration, deemed received
+        at the first hour of the next working day if filed on a non-working one (art. 31.2.b).
+        Otherwise `at` is a notification or publication, from whose next day the term runs."""
+        _require_aware(at)
+        received = at.astimezone(MADRID)
+        start = self.effective_start(received) if submission else received
+        due = self.due_instant(start, n, unit)
+        first, last = received.date(), due.date()
+        if unit in (TermUnit.working_days, TermUnit.working_hours):
+            window = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        else:
+            moved_from = (
+                start.date() + timedelta(days=n)
+                if unit == TermUnit.natural_days
+                else months_later(start.date(), n)
+            )
+            window = [first + timedelta(days=i) for i in range((start.date() - first).days)]
+            window += [moved_from + timedelta(days=i) for i in range((last - moved_from).days)]
+        skipped = tuple(r for d in window if (r := self.non_working_reason(d)) is not None)
+        basis = [_BASIS_START] if start != received else []
+        basis.append(_BASIS_COUNT[unit])
+        if unit == TermUnit.working_hours:
+            basis.append(f"Horario de cómputo: {self.office_hours} de los días hábiles.")
+        else:
+            basis.append(_BASIS_END)
+        basis.append(_BASIS_PLACES)
+        return ComputedTerm(
+            received_at=received,
+            deemed_start=start,
+            due_at=due,
+            skipped=skipped,
+            legal_basis=tuple(basis),
+        )
+
+
+class TermUnit:
+    """Units in which a legal term or service target is expressed."""
+
+    working_days = "working_days"
+    working_hours = "working_hours"
+    natural_days = "natural_days"
+    months = "months"
+
+    all = ("working_days", "working_hours", "natural_days", "months")
+
+
+@dataclass(frozen=True)
+class ComputedTerm:
+    received_at: datetime
+    deemed_start: datetime
+    due_at: datetime
+    skipped: tuple[NonWorkingDay, ...]
+    legal_basis: tuple[str, ...]
+
+
+_LAW = "Ley 39/2015"
+_BASIS_START = (
+    f"Art. 31.2.b) {_LAW}: la presentación en un día inhábil se entiende realizada en la "
+    "primera hora del primer día hábil siguiente."
+)
+_BASIS_COUNT = {
+    TermUnit.working_days: (
+        f"Art. 30.2 y 30.3 {_LAW}: plazo en días hábiles, contados a partir del día siguiente; "
+        "se excluyen los sábados, los domingos y los declarados festivos."
+    ),
+    TermUnit.natural_days: (
+        f"Art. 30.2 {_LAW}: plazo en días naturales porque así lo declara la norma; se cuentan "
+        "todos los días a partir del día siguiente."
+    ),
+    TermUnit.months: (
+        f"Art. 30.4 {_LAW}: plazo en meses, de fecha a fecha desde el día siguiente; si en el "
+        "mes de vencimiento no hay día equivalente, vence el último día del mes."
+    ),
+    TermUnit.working_hours: (
+        f"Art. 30.1 {_LAW}: plazo en horas hábiles; se excluyen las horas de los días inhábiles."
+    ),
+}
+_BASIS_END = (
+    f"Art. 30.5 {_LAW}: si el último día del plazo es inhábil, se prorroga al primer día hábil "
+    "siguiente."
+)
+_BASIS_PLACES = (
+    f"Art. 30.6 {_LAW}: es inhábil el día que lo sea en el municipio del interesado o en el de "
+    "la sede del órgano."
+)

@@ -184,6 +184,12 @@ export type AreaCreate = {
      * Phone
      */
     phone?: string | null;
+    /**
+     * Seat Municipality Id
+     *
+     * Municipio sede del área si no está en la sede de la Diputación: sus fiestas locales son inhábiles para los plazos del área (art. 30.6 Ley 39/2015)
+     */
+    seat_municipality_id?: string | null;
 };
 
 /**
@@ -218,6 +224,12 @@ export type AreaPublic = {
      * Phone
      */
     phone?: string | null;
+    /**
+     * Seat Municipality Id
+     *
+     * Municipio sede del área si no está en la sede de la Diputación: sus fiestas locales son inhábiles para los plazos del área (art. 30.6 Ley 39/2015)
+     */
+    seat_municipality_id?: string | null;
 };
 
 /**
@@ -244,6 +256,12 @@ export type AreaUpdate = {
      * Phone
      */
     phone?: string | null;
+    /**
+     * Seat Municipality Id
+     *
+     * Municipio sede del área (vacío: la sede de la Diputación)
+     */
+    seat_municipality_id?: string | null;
 };
 
 /**
@@ -688,6 +706,108 @@ export type BodyAuthToken = {
      * Username
      */
     username?: string | null;
+};
+
+/**
+ * CalendarChange
+ */
+export type CalendarChange = {
+    /**
+     * Action
+     *
+     * add, remove o rename
+     */
+    action: string;
+    /**
+     * Day
+     */
+    day: string;
+    /**
+     * Municipality Id
+     */
+    municipality_id: string | null;
+    /**
+     * Municipality Name
+     */
+    municipality_name: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Scope
+     *
+     * official (nacional o autonómico) o local
+     */
+    scope: string;
+};
+
+/**
+ * CalendarImport
+ *
+ * A year's official calendar as published (DOE/BOE), as CSV text.
+ */
+export type CalendarImport = {
+    /**
+     * Csv
+     *
+     * CSV con cabecera date,scope,ine_code,name; scope: national, regional o local (con ine_code); fechas AAAA-MM-DD o DD/MM/AAAA
+     */
+    csv: string;
+    /**
+     * Source
+     *
+     * Disposición publicada (p. ej. DOE nº, fecha)
+     */
+    source: string;
+    /**
+     * Year
+     *
+     * Año del calendario
+     */
+    year: number;
+};
+
+/**
+ * CalendarImportReport
+ */
+export type CalendarImportReport = {
+    /**
+     * Applied
+     *
+     * false: vista previa, nada se ha guardado
+     */
+    applied: boolean;
+    /**
+     * Changes
+     */
+    changes: Array<CalendarChange>;
+    /**
+     * Marks Year Known
+     *
+     * El CSV trae los días nacionales y autonómicos: el año pasa a tener calendario oficial conocido
+     */
+    marks_year_known: boolean;
+    /**
+     * Moved Deadlines
+     *
+     * Consultas abiertas cuyo inicio o vencimiento cambia
+     */
+    moved_deadlines: Array<MovedDeadlinePublic>;
+    /**
+     * Municipalities With Local Days
+     */
+    municipalities_with_local_days: number;
+    /**
+     * Municipalities Without Local Days
+     *
+     * Municipios sin fiestas locales registradas para el año tras la importación
+     */
+    municipalities_without_local_days: Array<string>;
+    /**
+     * Year
+     */
+    year: number;
 };
 
 /**
@@ -1370,6 +1490,13 @@ export type ConsultationUpdate = {
 };
 
 /**
+ * DayTermUnit
+ *
+ * Units of terms that end on a day (grant-call windows, procedure stages).
+ */
+export type DayTermUnit = 'working_days' | 'natural_days' | 'months';
+
+/**
  * DeliveryStatus
  */
 export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
@@ -1558,7 +1685,13 @@ export type EntryCreate = {
      */
     capacity?: number | null;
     /**
+     * Unidad del plazo de solicitud: working_days (por defecto), natural_days o months
+     */
+    closing_term_unit?: DayTermUnit | null;
+    /**
      * Closing Term Working Days
+     *
+     * Duración del plazo de solicitud, en la unidad closing_term_unit
      */
     closing_term_working_days?: number | null;
     /**
@@ -1667,6 +1800,7 @@ export type EntryDetail = {
      * Capacity
      */
     capacity: number | null;
+    closing_term_unit: DayTermUnit;
     /**
      * Closing Term Working Days
      */
@@ -1832,6 +1966,7 @@ export type EntryPublic = {
      * Capacity
      */
     capacity: number | null;
+    closing_term_unit: DayTermUnit;
     /**
      * Closing Term Working Days
      */
@@ -1977,7 +2112,13 @@ export type EntryUpdate = {
      */
     capacity?: number | null;
     /**
+     * Unidad del plazo de solicitud: working_days (por defecto), natural_days o months
+     */
+    closing_term_unit?: DayTermUnit | null;
+    /**
      * Closing Term Working Days
+     *
+     * Duración del plazo de solicitud, en la unidad closing_term_unit
      */
     closing_term_working_days?: number | null;
     /**
@@ -3365,6 +3506,28 @@ export type MessageVisibility = 'public' | 'internal';
 export type Modality = 'in_person' | 'online' | 'hybrid';
 
 /**
+ * MovedDeadlinePublic
+ */
+export type MovedDeadlinePublic = {
+    /**
+     * Consultation Id
+     */
+    consultation_id: string;
+    /**
+     * Reference
+     */
+    reference: string;
+    /**
+     * Resolution Due After
+     */
+    resolution_due_after: string | null;
+    /**
+     * Resolution Due Before
+     */
+    resolution_due_before: string | null;
+};
+
+/**
  * MunicipalityCreate
  */
 export type MunicipalityCreate = {
@@ -3766,6 +3929,7 @@ export type OccurrencePublic = {
      * Capacity
      */
     capacity: number | null;
+    closing_term_unit: DayTermUnit;
     /**
      * Closing Term Working Days
      */
@@ -4224,6 +4388,96 @@ export type PageWebhookSubscriptionPublic = {
      * Next Cursor
      */
     next_cursor?: string | null;
+};
+
+/**
+ * PlaceRef
+ */
+export type PlaceRef = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Ine Code
+     */
+    ine_code: string | null;
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
+ * PlazoPublic
+ */
+export type PlazoPublic = {
+    /**
+     * Calendar Known
+     *
+     * false si algún año del cómputo no tiene publicado o cargado su calendario oficial de días inhábiles
+     */
+    calendar_known: boolean;
+    /**
+     * Deemed Start
+     *
+     * Inicio a efectos del cómputo: en una presentación en día inhábil, la primera hora del primer día hábil siguiente (art. 31.2.b)
+     */
+    deemed_start: string;
+    /**
+     * Deemed Start Moved
+     */
+    deemed_start_moved: boolean;
+    /**
+     * Due At
+     *
+     * Instante en que vence el plazo (hora de Madrid)
+     */
+    due_at: string;
+    /**
+     * Due Date
+     */
+    due_date: string;
+    /**
+     * Due In Words
+     */
+    due_in_words: string;
+    /**
+     * Legal Basis
+     *
+     * Fundamento legal del cómputo, en palabras
+     */
+    legal_basis: Array<string>;
+    /**
+     * Municipio del interesado
+     */
+    municipality: PlaceRef | null;
+    /**
+     * Municipio sede del órgano (art. 30.6)
+     */
+    seat: PlaceRef | null;
+    /**
+     * Skipped
+     *
+     * Días inhábiles saltados o que desplazaron el inicio o el vencimiento
+     */
+    skipped: Array<SkippedDay>;
+    /**
+     * Start
+     *
+     * Fecha y hora de inicio indicadas (hora de Madrid)
+     */
+    start: string;
+    start_kind: StartKind;
+    /**
+     * Term
+     */
+    term: number;
+    unit: SlaUnit;
+    /**
+     * Warnings
+     */
+    warnings: Array<string>;
 };
 
 /**
@@ -4706,6 +4960,28 @@ export type SessionPublic = {
 };
 
 /**
+ * SkippedDay
+ */
+export type SkippedDay = {
+    /**
+     * Day
+     */
+    day: string;
+    /**
+     * Description
+     *
+     * El motivo, en palabras
+     */
+    description: string;
+    /**
+     * Kind
+     *
+     * weekend, national, regional (Extremadura), local, seat (sede del órgano) o correction
+     */
+    kind: string;
+};
+
+/**
  * SlaPolicyCreate
  */
 export type SlaPolicyCreate = {
@@ -4849,8 +5125,11 @@ export type SlaState = 'on_track' | 'warning' | 'breached' | 'met' | 'paused';
 
 /**
  * SlaUnit
+ *
+ * Units of a term (Ley 39/2015 art. 30): días hábiles, horas hábiles, días naturales (only
+ * when a law says so) and months counted date to date.
  */
-export type SlaUnit = 'working_days' | 'working_hours';
+export type SlaUnit = 'working_days' | 'working_hours' | 'natural_days' | 'months';
 
 /**
  * StageDefinitionIn
@@ -4861,7 +5140,13 @@ export type StageDefinitionIn = {
      */
     code: string;
     /**
+     * Unidad: working_days (por defecto), natural_days o months
+     */
+    expected_unit?: DayTermUnit;
+    /**
      * Expected Working Days
+     *
+     * Duración prevista, en la unidad expected_unit
      */
     expected_working_days?: number | null;
     /**
@@ -4882,6 +5167,7 @@ export type StageDefinitionPublic = {
      * Code
      */
     code: string;
+    expected_unit: DayTermUnit;
     /**
      * Expected Working Days
      */
@@ -4980,6 +5266,13 @@ export type StageEventResult = {
     duplicate: boolean;
     expediente: ExpedienteDetail;
 };
+
+/**
+ * StartKind
+ *
+ * What happened on the start date.
+ */
+export type StartKind = 'notification' | 'submission';
 
 /**
  * StreamTicket
@@ -9132,6 +9425,88 @@ export type HolidaysCreateResponses = {
 
 export type HolidaysCreateResponse = HolidaysCreateResponses[keyof HolidaysCreateResponses];
 
+export type HolidaysImportApplyData = {
+    body: CalendarImport;
+    path?: never;
+    query?: never;
+    url: '/api/v1/holidays/import';
+};
+
+export type HolidaysImportApplyErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Tipo de contenido no admitido
+     */
+    415: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type HolidaysImportApplyError = HolidaysImportApplyErrors[keyof HolidaysImportApplyErrors];
+
+export type HolidaysImportApplyResponses = {
+    /**
+     * Successful Response
+     */
+    200: CalendarImportReport;
+};
+
+export type HolidaysImportApplyResponse = HolidaysImportApplyResponses[keyof HolidaysImportApplyResponses];
+
+export type HolidaysImportPreviewData = {
+    body: CalendarImport;
+    path?: never;
+    query?: never;
+    url: '/api/v1/holidays/import/preview';
+};
+
+export type HolidaysImportPreviewErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Tipo de contenido no admitido
+     */
+    415: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type HolidaysImportPreviewError = HolidaysImportPreviewErrors[keyof HolidaysImportPreviewErrors];
+
+export type HolidaysImportPreviewResponses = {
+    /**
+     * Successful Response
+     */
+    200: CalendarImportReport;
+};
+
+export type HolidaysImportPreviewResponse = HolidaysImportPreviewResponses[keyof HolidaysImportPreviewResponses];
+
 export type HolidaysDeleteData = {
     body?: never;
     path: {
@@ -10359,6 +10734,62 @@ export type NotificationsMarkReadResponses = {
 };
 
 export type NotificationsMarkReadResponse = NotificationsMarkReadResponses[keyof NotificationsMarkReadResponses];
+
+export type PlazosComputeData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * Start
+         *
+         * Fecha (AAAA-MM-DD) o fecha y hora ISO 8601 de la notificación, publicación o presentación
+         */
+        start: string;
+        /**
+         * Term
+         *
+         * Duración del plazo
+         */
+        term: number;
+        /**
+         * Unidad del plazo
+         */
+        unit?: SlaUnit;
+        /**
+         * Municipality Id
+         *
+         * Municipio del interesado
+         */
+        municipality_id?: string | null;
+        /**
+         * notification (notificación o publicación) o submission (presentación)
+         */
+        start_kind?: StartKind;
+    };
+    url: '/api/v1/plazos';
+};
+
+export type PlazosComputeErrors = {
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type PlazosComputeError = PlazosComputeErrors[keyof PlazosComputeErrors];
+
+export type PlazosComputeResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlazoPublic;
+};
+
+export type PlazosComputeResponse = PlazosComputeResponses[keyof PlazosComputeResponses];
 
 export type ProcedureTypesListData = {
     body?: never;

@@ -45,6 +45,7 @@ export function Layout({ children }: { children: ReactNode }) {
     },
     { to: "/sugerencias", label: t.nav.suggestions },
     { to: "/formacion", label: t.nav.trainings },
+    { to: "/plazos", label: t.nav.plazos },
     { to: "/perfil", label: t.nav.profile },
   ];
 

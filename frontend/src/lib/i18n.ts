@@ -4,6 +4,14 @@
 const plural = (n: number, one: string, many: string) =>
   `${new Intl.NumberFormat("es-ES").format(n)} ${n === 1 ? one : many}`;
 
+/** Units of a term, as people say them. */
+export const termUnits: Record<string, string> = {
+  working_days: "días hábiles",
+  working_hours: "horas hábiles",
+  natural_days: "días naturales",
+  months: "meses",
+};
+
 export const es = {
   org: "Diputación de Badajoz",
   office: "Oficina de Atención a Alcaldes y Alcaldesas",
@@ -35,6 +43,7 @@ export const es = {
     notifications: "Notificaciones",
     suggestions: "Sugerencias",
     trainings: "Formación",
+    plazos: "Calculadora de plazos",
     profile: "Mi perfil",
     unread: (n: number) => plural(n, "sin leer", "sin leer"),
     logout: "Cerrar sesión",
@@ -157,7 +166,7 @@ export const es = {
     serviceHint: "Elegir el servicio ayuda a que la consulta llegue antes a quien la resuelve.",
     serviceNone: "No lo sé / otro asunto",
     expected: (n: number, unit: string) =>
-      `Plazo de respuesta previsto: ${n} ${unit === "working_hours" ? "horas hábiles" : "días hábiles"}.`,
+      `Plazo de respuesta previsto: ${n} ${termUnits[unit] ?? "días hábiles"}.`,
     subject: "Asunto",
     subjectHint: "Una frase que resuma la consulta.",
     body: "Su consulta",
@@ -209,6 +218,10 @@ export const es = {
     newCodeDone: "Código nuevo generado. El anterior deja de funcionar.",
     historyChange: (from: string, to: string) => `De «${from}» a «${to}»`,
     historyCreated: "Consulta registrada",
+    historyKinds: {
+      deadline_recomputed: "Plazo recalculado por cambio de calendario",
+      sla_recomputed: "Plazo recalculado",
+    } as Record<string, string>,
     survey: "Encuesta de satisfacción",
     surveyIntro: "Valore de 1 (muy mal) a 5 (muy bien) la atención recibida.",
     surveyAttention: "Atención recibida",
@@ -386,6 +399,47 @@ export const es = {
     helpful: "Me ha servido",
     notHelpful: "No me ha servido",
     thanks: "Gracias por su opinión.",
+  },
+  plazos: {
+    title: "Calculadora de plazos",
+    intro:
+      "Calcule cuándo vence un plazo administrativo según la Ley 39/2015 (art. 30): días hábiles, días naturales, meses u horas, con las fiestas del municipio y de la sede de la Diputación.",
+    start: "Fecha de inicio",
+    startHint:
+      "El día de la notificación, de la publicación o de la presentación. Por ejemplo, 10 12 2026",
+    startKind: "¿Qué ocurrió ese día?",
+    startKindNotification:
+      "Una notificación o publicación (el plazo cuenta desde el día siguiente)",
+    startKindSubmission:
+      "Una presentación del interesado (si fue en día inhábil, se entiende hecha el primer día hábil siguiente)",
+    term: "Duración del plazo",
+    termHint: "Un número entero, por ejemplo 20",
+    unit: "Unidad",
+    municipality: "Municipio del interesado",
+    municipalityNone: "Sin municipio (solo fiestas nacionales, autonómicas y de la sede)",
+    submit: "Calcular",
+    computing: "Calculando…",
+    result: "Resultado",
+    due: "Vence el",
+    dueAnnouncement: (words: string) => `El plazo vence el ${words}.`,
+    deemedStart: "Inicio a efectos del cómputo",
+    deemedStartMoved: "se traslada por ser inhábil el día de la presentación",
+    place: (municipality: string | null, seat: string | null) =>
+      `Calendario de ${municipality ?? "la provincia"}${seat ? ` y de la sede del órgano (${seat})` : ""}.`,
+    skipped: "Días inhábiles que cuentan en el cálculo",
+    noSkipped: "Ningún día inhábil afecta a este plazo.",
+    basis: "Fundamento legal",
+    warnings: "Avisos",
+    kinds: {
+      weekend: "fin de semana",
+      national: "fiesta nacional",
+      regional: "fiesta de Extremadura",
+      local: "fiesta local",
+      seat: "fiesta de la sede del órgano",
+      correction: "día inhábil en la provincia",
+    } as Record<string, string>,
+    invalidTerm: "La duración debe ser un número entero mayor que cero",
+    signIn: "Acceso para ayuntamientos",
   },
   suggestions: {
     title: "Sugerencias",

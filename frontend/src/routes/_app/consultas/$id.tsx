@@ -183,7 +183,7 @@ function ConsultationPage() {
                     )
                   : h.to_status
                     ? (t.consultationStatus[h.to_status] ?? h.to_status)
-                    : t.consultation.historyCreated}
+                    : (t.consultation.historyKinds[h.kind] ?? t.consultation.historyCreated)}
                 {h.actor_label ? <span className="muted"> · {h.actor_label}</span> : null}
               </p>
             </li>
