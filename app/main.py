@@ -32,9 +32,11 @@ from app.routers import (
     faq,
     health,
     holidays,
+    indicators,
     integrations,
     municipalities,
     notifications,
+    reports,
     sla_policies,
     suggestions,
     surveys,
@@ -116,6 +118,8 @@ def create_app() -> FastAPI:
         announcements,
         trainings,
         visits,
+        indicators,
+        reports,
     ):
         api.include_router(module.router)
     app.include_router(api)
