@@ -66,7 +66,7 @@ async def open_data(session: SessionDep, year: int) -> Response:
     operation_id="indicators_get",
     summary="Metadatos de un indicador",
     response_model=IndicatorMeta,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def get_indicator(
     session: SessionDep, actor: OptionalActor, indicator_id: IndicatorId
@@ -81,7 +81,7 @@ async def get_indicator(
     operation_id="indicators_open_sdg_metadata",
     summary="Metadatos de un indicador en el vocabulario de Open SDG",
     response_model=dict[str, Any],
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def open_sdg_metadata(
     session: SessionDep, actor: OptionalActor, indicator_id: IndicatorId

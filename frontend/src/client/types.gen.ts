@@ -3015,16 +3015,6 @@ export type GrantCallClosingPayload = {
 };
 
 /**
- * HTTPValidationError
- */
-export type HttpValidationError = {
-    /**
-     * Detail
-     */
-    detail?: Array<ValidationError>;
-};
-
-/**
  * Health
  */
 export type Health = {
@@ -5879,34 +5869,6 @@ export type UserUpdate = {
      */
     password?: string | null;
     role?: Role | null;
-};
-
-/**
- * ValidationError
- */
-export type ValidationError = {
-    /**
-     * Context
-     */
-    ctx?: {
-        [key: string]: unknown;
-    };
-    /**
-     * Input
-     */
-    input?: unknown;
-    /**
-     * Location
-     */
-    loc: Array<string | number>;
-    /**
-     * Message
-     */
-    msg: string;
-    /**
-     * Error Type
-     */
-    type: string;
 };
 
 /**
@@ -9634,9 +9596,9 @@ export type IndicatorsGetErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Datos no válidos
      */
-    422: HttpValidationError;
+    422: Problem;
     /**
      * Servicio no disponible
      */
@@ -9755,9 +9717,9 @@ export type IndicatorsOpenSdgMetadataErrors = {
      */
     404: Problem;
     /**
-     * Validation Error
+     * Datos no válidos
      */
-    422: HttpValidationError;
+    422: Problem;
     /**
      * Servicio no disponible
      */
