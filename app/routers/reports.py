@@ -108,9 +108,8 @@ async def export_csv(
         if status or channel or municipality_id:
             raise invalid_field("status", "los indicadores sólo se filtran por periodo", "query")
         when = periods.parse(period, from_day, to_day)
-        body = await indicator_export.render(session, actor, when)
-        return Response(
-            content=body,
+        return StreamingResponse(
+            indicator_export.stream(session, actor, when),
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="indicators.csv"'},
         )

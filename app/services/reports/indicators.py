@@ -3,6 +3,8 @@ can see, by each disaggregation open to them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.scoping import Actor
@@ -49,3 +51,7 @@ async def render(session: AsyncSession, actor: Actor, period: Period) -> bytes:
                 ]
             )
     return ("\ufeff" + csvfmt.render(HEADERS, rows)).encode()
+
+
+async def stream(session: AsyncSession, actor: Actor, period: Period) -> AsyncIterator[bytes]:
+    yield await render(session, actor, period)
