@@ -33,14 +33,21 @@ class IndicatorMeta(SQLModel):
     periodicity: str
     reporting_status: ReportingStatus
     published: bool
-    last_update: datetime = Field(description="Momento en que se calcularon estas cifras")
+    last_update: datetime = Field(
+        description="Hasta cuándo llegan los datos de los periodos de meses completos"
+    )
     freshness: str
     series: list[IndicatorSeries]
     disaggregations: list[str] = Field(description="Desagregaciones disponibles para quien llama")
     default_disaggregation: str | None
     disclosure_rule: str | None
     method_note: str | None
-    query: str = Field(description="La sentencia SQL exacta que calcula el total")
+    query: str = Field(
+        description="La sentencia SQL que define el total sobre los datos en vivo (intervalos)"
+    )
+    aggregate_query: str | None = Field(
+        description="La sentencia que da el mismo total desde los agregados mensuales"
+    )
 
 
 class IndicatorCatalogue(SQLModel):

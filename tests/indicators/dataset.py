@@ -16,6 +16,7 @@ from app.models.municipality import Comarca, Municipality, MunicipalityKind
 from app.models.survey import SatisfactionSurvey
 from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
 from app.models.visit import VisitDaily
+from app.services.indicators.refresh import refresh
 from tests import factories as f
 
 YEAR = 2025
@@ -201,5 +202,7 @@ async def build(session: AsyncSession) -> Dataset:
                 answered_at=(cons.answered_at or cons.received_at) + timedelta(days=1),
             )
         )
+    await session.commit()
+    await refresh(session)
     await session.commit()
     return Dataset(badajoz, merida, almendralejo, olivenza, elm, comarca, area1, area2, c)

@@ -11,6 +11,7 @@ the exact statement that runs, which the metadata publishes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,6 +61,8 @@ class Series:
     kind: SeriesKind = SeriesKind.number
     # Only at the total (the indicator's own yes/no verdict has no breakdown).
     total_only: bool = False
+    # The same figure from the monthly aggregates (None: the same expression).
+    rollup_aggregate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class Indicator:
     method_note: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     sort_order: int = 0
+    # Whole-month periods read the worker's monthly aggregates: the source for a disaggregation
+    # (None: live source only).
+    rollup: Callable[[Dimension | None], str] | None = None
 
     @property
     def dimensions(self) -> tuple[Dimension, ...]:
@@ -165,6 +171,41 @@ VISITS = Indicator(
     sort_order=2,
 )
 
+_IN_MONTHS = "r.month BETWEEN :first_month AND :last_month"
+
+
+def _consultations_rollup(dim: Dimension | None) -> str:
+    if dim == Dimension.channel or dim is None:
+        return (
+            "SELECT r.n, r.key AS channel FROM indicator_consultation_month r"  # noqa: S608
+            f" WHERE r.dim = 'channel' AND {_IN_MONTHS}"
+        )
+    if dim == Dimension.area:
+        return (
+            "SELECT r.n, CAST(nullif(r.key, '') AS uuid) AS area_id"  # noqa: S608
+            f" FROM indicator_consultation_month r WHERE r.dim = 'area' AND {_IN_MONTHS}"
+        )
+    return (
+        f"SELECT r.n, {_ENTITY_COLUMNS} FROM indicator_consultation_month r"  # noqa: S608
+        " JOIN municipality m ON m.id = CAST(r.key AS uuid)"
+        f" WHERE r.dim = 'municipality' AND {_IN_MONTHS}"
+    )
+
+
+def _entities_rollup(dim: Dimension | None) -> str:
+    return (
+        f"SELECT {_ENTITY_COLUMNS} FROM municipality m WHERE m.id IN ("  # noqa: S608
+        f" SELECT r.municipality_id FROM indicator_entity_month r WHERE {_IN_MONTHS})"
+    )
+
+
+def _forwarded_rollup(dim: Dimension | None) -> str:
+    return (
+        "SELECT r.area_id, nullif(r.days, -1) AS days, r.n FROM indicator_forwarded_month r"  # noqa: S608
+        f" WHERE {_IN_MONTHS}"
+    )
+
+
 CONSULTATIONS = Indicator(
     id="oaaa-16-7-consultas",
     name="Consultas y trámites recibidos",
@@ -183,7 +224,16 @@ CONSULTATIONS = Indicator(
     ),
     source="Plataforma OAAA: consultas (todas las vías de entrada)",
     periodicity="Mensual, trimestral y anual",
-    series=(Series("consultas", "Consultas recibidas", "consultas", "count(*)"),),
+    series=(
+        Series(
+            "consultas",
+            "Consultas recibidas",
+            "consultas",
+            "count(*)",
+            rollup_aggregate="coalesce(sum(n), 0)",
+        ),
+    ),
+    rollup=_consultations_rollup,
     source_sql=(
         f"SELECT c.channel, c.area_id, {_ENTITY_COLUMNS}"  # noqa: S608
         " FROM consultation c JOIN municipality m ON m.id = c.municipality_id"
@@ -250,8 +300,32 @@ ENTITIES = Indicator(
     public_dimensions=(Dimension.kind, Dimension.comarca),
     staff_dimensions=(),
     default_dimension=Dimension.kind,
+    rollup=_entities_rollup,
     sort_order=4,
 )
+
+
+def _people_rollup(dim: Dimension | None) -> str:
+    return (
+        "SELECT r.person, m.id AS municipality_id, m.comarca_id, coalesce(m.kind, 'none') AS kind"  # noqa: S608
+        " FROM indicator_person_month r"
+        " LEFT JOIN municipality m ON m.id = CAST(nullif(r.entity, '') AS uuid)"
+        f" WHERE {_IN_MONTHS}"
+    )
+
+
+def _surveys_rollup(dim: Dimension | None) -> str:
+    if dim is None or dim == Dimension.area:
+        return (
+            "SELECT r.n, r.sa, r.sp, r.sr, CAST(nullif(r.key, '') AS uuid) AS area_id"  # noqa: S608
+            f" FROM indicator_survey_month r WHERE r.dim = 'area' AND {_IN_MONTHS}"
+        )
+    return (
+        f"SELECT r.n, r.sa, r.sp, r.sr, {_ENTITY_COLUMNS} FROM indicator_survey_month r"  # noqa: S608
+        " JOIN municipality m ON m.id = CAST(r.key AS uuid)"
+        f" WHERE r.dim = 'municipality' AND {_IN_MONTHS}"
+    )
+
 
 PEOPLE_TRAINED = Indicator(
     id="aue-10-4-2",
@@ -284,6 +358,7 @@ PEOPLE_TRAINED = Indicator(
     public_dimensions=(Dimension.kind, Dimension.comarca),
     staff_dimensions=(Dimension.municipality,),
     disclosure_control=True,
+    rollup=_people_rollup,
     sort_order=5,
 )
 
@@ -306,9 +381,10 @@ GOVERNANCE = Indicator(
     counting_rule=(
         "Sí (1) cuando en el periodo hay al menos un área integrada mediante la API de"
         " integración (cliente activo) y al menos una consulta derivada a un área y resuelta"
-        " a través de ella; si no, no (0). Evidencias: áreas integradas, consultas derivadas"
-        " a las áreas en el periodo (por el área que la tiene ahora), cuántas de ellas están"
-        " resueltas (respondidas o cerradas) y la mediana de días naturales desde la recepción"
+        " a través de ella; si no, no (0). Evidencias: áreas integradas (cliente activo creado"
+        " antes del fin del periodo), consultas cuya primera derivación a un área cae en el"
+        " periodo (por el área que la tiene ahora), cuántas de ellas están resueltas"
+        " (respondidas o cerradas) y la mediana de días naturales completos desde la recepción"
         " hasta la respuesta."
     ),
     source="Plataforma OAAA: clientes de integración de las áreas, historial de las consultas",
@@ -318,9 +394,13 @@ GOVERNANCE = Indicator(
             "gobernanza",
             "¿Mecanismos efectivos de gobernanza multinivel? (1 = sí)",
             "sí/no",
-            f"CASE WHEN {_INTEGRATED_AREAS} > 0 AND count(resolved_at) > 0 THEN 1 ELSE 0 END",
+            f"CASE WHEN {_INTEGRATED_AREAS} > 0 AND count(days) > 0 THEN 1 ELSE 0 END",
             kind=SeriesKind.yes_no,
             total_only=True,
+            rollup_aggregate=(
+                f"CASE WHEN {_INTEGRATED_AREAS} > 0"
+                " AND coalesce(sum(n) FILTER (WHERE days IS NOT NULL), 0) > 0 THEN 1 ELSE 0 END"
+            ),
         ),
         Series(
             "areas_integradas",
@@ -329,29 +409,40 @@ GOVERNANCE = Indicator(
             _INTEGRATED_AREAS,
             total_only=True,
         ),
-        Series("derivadas", "Consultas derivadas a las áreas", "consultas", "count(*)"),
+        Series(
+            "derivadas",
+            "Consultas derivadas a las áreas",
+            "consultas",
+            "count(*)",
+            rollup_aggregate="coalesce(sum(n), 0)",
+        ),
         Series(
             "resueltas",
             "Consultas derivadas y resueltas a través de las áreas",
             "consultas",
-            "count(resolved_at)",
+            "count(days)",
+            rollup_aggregate="coalesce(sum(n) FILTER (WHERE days IS NOT NULL), 0)",
         ),
         Series(
             "mediana_dias",
-            "Mediana de días naturales hasta la respuesta (derivadas y resueltas)",
+            "Mediana de días naturales completos hasta la respuesta (derivadas y resueltas)",
             "días",
-            "round(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY"
-            " extract(epoch FROM resolved_at - received_at) / 86400.0) AS numeric), 2)",
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY days)",
             kind=SeriesKind.days,
+            rollup_aggregate="oaaa_weighted_median(array_agg(days), array_agg(n))",
         ),
     ),
     source_sql=(
-        "SELECT c.id AS consultation_id, c.area_id, c.received_at,"
-        " coalesce(c.answered_at, c.closed_at) AS resolved_at"
-        " FROM consultation c WHERE c.area_id IS NOT NULL AND c.id IN ("
-        "   SELECT e.consultation_id FROM consultation_event e"
-        "   WHERE e.to_status = 'forwarded' AND e.occurred_at >= :start AND e.occurred_at < :end)"
+        "SELECT c.area_id, CASE WHEN coalesce(c.answered_at, c.closed_at) IS NOT NULL THEN"
+        " CAST(greatest(floor(extract(epoch FROM coalesce(c.answered_at, c.closed_at)"
+        " - c.received_at) / 86400), 0) AS integer) END AS days"
+        " FROM consultation c JOIN (SELECT e.consultation_id FROM consultation_event e"
+        "  WHERE e.to_status = 'forwarded' GROUP BY e.consultation_id"
+        "  HAVING min(e.occurred_at) >= :start AND min(e.occurred_at) < :end) f"
+        "  ON f.consultation_id = c.id"
+        " WHERE c.area_id IS NOT NULL"
     ),
+    rollup=_forwarded_rollup,
     public_dimensions=(Dimension.area,),
     staff_dimensions=(),
     sort_order=6,
@@ -377,13 +468,20 @@ SATISFACTION = Indicator(
     source="Plataforma OAAA: encuestas de satisfacción al cerrar cada consulta",
     periodicity="Anual",
     series=(
-        Series("respuestas", "Respuestas", "respuestas", "count(*)"),
+        Series(
+            "respuestas",
+            "Respuestas",
+            "respuestas",
+            "count(*)",
+            rollup_aggregate="coalesce(sum(n), 0)",
+        ),
         Series(
             "atencion",
             "Atención recibida",
             "puntuación media (1-5)",
             "round(avg(attention), 2)",
             kind=SeriesKind.mean,
+            rollup_aggregate="round(sum(sa) / CAST(nullif(sum(n), 0) AS numeric), 2)",
         ),
         Series(
             "proceso",
@@ -391,6 +489,7 @@ SATISFACTION = Indicator(
             "puntuación media (1-5)",
             "round(avg(process), 2)",
             kind=SeriesKind.mean,
+            rollup_aggregate="round(sum(sp) / CAST(nullif(sum(n), 0) AS numeric), 2)",
         ),
         Series(
             "resolucion",
@@ -398,6 +497,7 @@ SATISFACTION = Indicator(
             "puntuación media (1-5)",
             "round(avg(resolution), 2)",
             kind=SeriesKind.mean,
+            rollup_aggregate="round(sum(sr) / CAST(nullif(sum(n), 0) AS numeric), 2)",
         ),
     ),
     source_sql=(
@@ -409,6 +509,7 @@ SATISFACTION = Indicator(
     public_dimensions=(Dimension.area, Dimension.kind, Dimension.comarca),
     staff_dimensions=(Dimension.municipality,),
     disclosure_control=True,
+    rollup=_surveys_rollup,
     method_note=(
         "Sigue en parte el método del indicador 16.6.2 de los ODS: se pregunta por la última"
         " experiencia con el servicio (la consulta recién cerrada) y por dimensiones de la"

@@ -33,15 +33,29 @@ class Figures:
     breakdown: list[Cell]
 
 
-def query_for(indicator: Indicator, dimension: Dimension | None) -> str:
-    """The one SQL statement that computes the indicator's series, total and breakdown."""
-    aggregates = ", ".join(f"{s.aggregate} AS {s.id}" for s in indicator.series)
+def uses_rollup(indicator: Indicator, period: Period) -> bool:
+    """Whole-month periods of indicators with monthly aggregates read the aggregates."""
+    return indicator.rollup is not None and period.whole_months
+
+
+def query_for(indicator: Indicator, dimension: Dimension | None, rollup: bool = False) -> str:
+    """The one SQL statement that computes the indicator's series, total and breakdown: from
+    the live tables (the definition), or from the worker's monthly aggregates."""
+    if rollup:
+        assert indicator.rollup is not None
+        source = indicator.rollup(dimension)
+        aggregates = ", ".join(
+            f"{s.rollup_aggregate or s.aggregate} AS {s.id}" for s in indicator.series
+        )
+    else:
+        source = indicator.source_sql
+        aggregates = ", ".join(f"{s.aggregate} AS {s.id}" for s in indicator.series)
     if dimension is None:
-        return f"SELECT NULL AS key, 1 AS is_total, {aggregates} FROM ({indicator.source_sql}) f"  # noqa: S608
+        return f"SELECT NULL AS key, 1 AS is_total, {aggregates} FROM ({source}) f"  # noqa: S608
     column = f"f.{DIMENSION_COLUMNS[dimension]}"
     return (
         f"SELECT CAST({column} AS text) AS key, GROUPING({column}) AS is_total, {aggregates}"  # noqa: S608
-        f" FROM ({indicator.source_sql}) f GROUP BY GROUPING SETS ((), ({column}))"
+        f" FROM ({source}) f GROUP BY GROUPING SETS ((), ({column}))"
     )
 
 
@@ -56,9 +70,17 @@ def _number(value: object) -> Number | None:
 
 
 async def compute(
-    session: AsyncSession, indicator: Indicator, period: Period, dimension: Dimension | None
+    session: AsyncSession,
+    indicator: Indicator,
+    period: Period,
+    dimension: Dimension | None,
+    *,
+    live: bool = False,
 ) -> Figures:
-    rows = (await session.execute(text(query_for(indicator, dimension)), period.params())).all()
+    """The figures; `live` forces the definition over the live tables."""
+    rollup = not live and uses_rollup(indicator, period)
+    statement = text(query_for(indicator, dimension, rollup))
+    rows = (await session.execute(statement, period.params())).all()
     total = Cell(None, {s.id: 0 for s in indicator.series})
     breakdown: list[Cell] = []
     for row in rows:

@@ -29,6 +29,10 @@ class Period:
     def year(self) -> int:
         return self.first_day.year
 
+    @property
+    def whole_months(self) -> bool:
+        return self.kind != "range"
+
     def params(self) -> dict[str, object]:
         start, end = day_bounds(self.first_day, self.last_day)
         return {
@@ -36,6 +40,8 @@ class Period:
             "end": end,
             "start_day": self.first_day,
             "end_day": self.last_day,
+            "first_month": self.first_day.replace(day=1),
+            "last_month": self.last_day.replace(day=1),
             "today": today(),
         }
 

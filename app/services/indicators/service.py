@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.core import audit
+from app.core.config import get_settings
 from app.core.errors import Forbidden, NotFound, invalid_field
 from app.core.scoping import Actor
 from app.models.indicator import IndicatorPublication
@@ -36,10 +37,12 @@ from app.services.indicators.computation import (
 )
 from app.services.indicators.labels import PROVINCE_CODE, geo_code, label
 from app.services.indicators.periods import Period
+from app.services.indicators.refresh import refreshed_at
 
-FRESHNESS = (
-    "Cifras calculadas en el momento de la petición a partir de los datos de la plataforma"
-    " (al día)."
+FRESHNESS_LIVE = "Cifras calculadas en el momento de la petición (en vivo)."
+FRESHNESS_ROLLUP = (
+    "Meses, trimestres y años: agregados mensuales que el servicio recalcula cada {minutes}"
+    " minutos (última actualización en «last_update»). Intervalos de días: en vivo."
 )
 
 
@@ -60,8 +63,15 @@ def _state(ind: Indicator, overrides: dict[str, IndicatorPublication]) -> tuple[
     return row.published, row.reporting_status
 
 
-def _meta(ind: Indicator, published: bool, status: str, staff: bool) -> IndicatorMeta:
+def _meta(
+    ind: Indicator, published: bool, status: str, staff: bool, refreshed: datetime
+) -> IndicatorMeta:
     dims = ind.dimensions if staff else ind.public_dimensions
+    if ind.rollup is not None:
+        minutes = get_settings().indicators_refresh_minutes
+        freshness, last_update = FRESHNESS_ROLLUP.format(minutes=minutes), refreshed
+    else:
+        freshness, last_update = FRESHNESS_LIVE, datetime.now(UTC)
     return IndicatorMeta(
         id=ind.id,
         name=ind.name,
@@ -76,8 +86,8 @@ def _meta(ind: Indicator, published: bool, status: str, staff: bool) -> Indicato
         periodicity=ind.periodicity,
         reporting_status=status,  # type: ignore[arg-type]
         published=published,
-        last_update=datetime.now(UTC),
-        freshness=FRESHNESS,
+        last_update=last_update,
+        freshness=freshness,
         series=[
             IndicatorSeries(id=s.id, name=s.name, unit=s.unit, total_only=s.total_only)
             for s in ind.series
@@ -87,6 +97,7 @@ def _meta(ind: Indicator, published: bool, status: str, staff: bool) -> Indicato
         disclosure_rule=disclosure.RULE if ind.disclosure_control else None,
         method_note=ind.method_note,
         query=query_for(ind, None),
+        aggregate_query=query_for(ind, None, rollup=True) if ind.rollup else None,
     )
 
 
@@ -103,7 +114,8 @@ async def visible(session: AsyncSession, actor: Actor) -> list[tuple[Indicator, 
 
 async def catalogue(session: AsyncSession, actor: Actor) -> list[IndicatorMeta]:
     staff = is_staff_view(actor)
-    return [_meta(i, p, s, staff) for i, p, s in await visible(session, actor)]
+    refreshed = await refreshed_at(session)
+    return [_meta(i, p, s, staff, refreshed) for i, p, s in await visible(session, actor)]
 
 
 async def get(
@@ -111,7 +123,8 @@ async def get(
 ) -> tuple[Indicator, IndicatorMeta]:
     for ind, published, status in await visible(session, actor):
         if ind.id == indicator_id:
-            return ind, _meta(ind, published, status, is_staff_view(actor))
+            refreshed = await refreshed_at(session)
+            return ind, _meta(ind, published, status, is_staff_view(actor), refreshed)
     raise NotFound("El indicador no existe o no está publicado")
 
 
@@ -263,7 +276,7 @@ async def set_publication(
             "reporting_status": [before[1], update.reporting_status],
         },
     )
-    return _meta(ind, update.published, update.reporting_status, True)
+    return _meta(ind, update.published, update.reporting_status, True, await refreshed_at(session))
 
 
 async def open_data(session: AsyncSession, year: int) -> bytes:
@@ -274,9 +287,10 @@ async def open_data(session: AsyncSession, year: int) -> bytes:
     period = periods.year(year)
     public = Actor.anonymous()
     refs = await load_references(session)
+    refreshed = await refreshed_at(session)
     items = []
     for ind, published, status in await visible(session, public):
-        meta = _meta(ind, published, status, staff=False)
+        meta = _meta(ind, published, status, False, refreshed)
         figures = await data(session, public, ind, period, list(ind.public_dimensions), refs)
         items.append((meta, figures))
     return opensdg.bundle(year, items)

@@ -3240,6 +3240,12 @@ export type IndicatorDataRow = {
  */
 export type IndicatorMeta = {
     /**
+     * Aggregate Query
+     *
+     * La sentencia que da el mismo total desde los agregados mensuales
+     */
+    aggregate_query: string | null;
+    /**
      * Aligned With
      *
      * Meta a la que se alinea (no es el indicador oficial)
@@ -3286,7 +3292,7 @@ export type IndicatorMeta = {
     /**
      * Last Update
      *
-     * Momento en que se calcularon estas cifras
+     * Hasta cuándo llegan los datos de los periodos de meses completos
      */
     last_update: string;
     /**
@@ -3312,7 +3318,7 @@ export type IndicatorMeta = {
     /**
      * Query
      *
-     * La sentencia SQL exacta que calcula el total
+     * La sentencia SQL que define el total sobre los datos en vivo (intervalos)
      */
     query: string;
     /**
