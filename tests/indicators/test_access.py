@@ -301,3 +301,23 @@ async def test_open_data_bundle(client, session):
     assert zf.read("meta/oaaa-16-7-consultas.md").decode().startswith("---\n")
     assert_problem(await client.get(f"{URL}/open-data/1990.zip"), 422)
     assert_problem(await client.get(f"{URL}/open-data/abc.zip"), 422)
+
+
+async def test_demo_data_gives_every_indicator_a_figure(client, session):
+    from datetime import timedelta
+
+    from app.seed.demo import seed
+    from app.services.indicators.periods import today
+
+    await seed(session)
+    await session.commit()
+    last = today()
+    staff = await f.auth_headers(client, await f.user(session, Role.oaaa_staff))
+    for ind in CATALOGUE:
+        body = await fetch(
+            client,
+            ind.id,
+            staff,
+            **{"from": (last - timedelta(days=364)).isoformat(), "to": last.isoformat()},
+        )
+        assert total(body, ind.series[0].id), ind.id
