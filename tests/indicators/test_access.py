@@ -248,6 +248,12 @@ async def test_open_sdg_csv(client, session):
     assert by_municipality["06015"] == "6"
     assert by_municipality["06083"] == "2"
     assert sum(int(row["Value"]) for row in rows if row["Canal"]) == 10
+    # Whole numbers print as such, live or from the aggregates.
+    for params in ({"period": str(YEAR)}, {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}):
+        r = await client.get(
+            f"{URL}/aue-10-2-3/data", params={**params, "format": "csv"}, headers=staff
+        )
+        assert _csv(r.text)[-1]["Value"] == "4"
     # Sub-year periods carry the period; suppressed cells are left out in public.
     r = await client.get(
         f"{URL}/oaaa-16-7-consultas/data",

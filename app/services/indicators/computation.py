@@ -64,7 +64,9 @@ def _number(value: object) -> Number | None:
         return None
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, int):
         return value
     raise TypeError(f"unexpected aggregate value {value!r}")
 
