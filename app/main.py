@@ -34,10 +34,12 @@ from app.routers import (
     faq,
     health,
     holidays,
+    indicators,
     integrations,
     municipalities,
     notifications,
     plazos,
+    reports,
     sla_policies,
     suggestions,
     surveys,
@@ -124,6 +126,8 @@ def create_app() -> FastAPI:
         announcements,
         trainings,
         visits,
+        indicators,
+        reports,
     ):
         api.include_router(module.router)
     app.include_router(api)

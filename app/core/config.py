@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     sla_scan_seconds: int = Field(
         default=60, ge=1, le=60, description="Cada cuántos segundos busca el worker plazos"
     )
+    indicators_refresh_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Cada cuántos minutos recalcula el worker los agregados de los indicadores",
+    )
 
     email_enabled: bool = False
     smtp_host: str = "127.0.0.1"

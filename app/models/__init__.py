@@ -27,6 +27,7 @@ from app.models.expediente import (
 )
 from app.models.faq import AssistantQuery, FaqEntry
 from app.models.idempotency import IdempotencyRecord
+from app.models.indicator import IndicatorPublication
 from app.models.integration import IntegrationClient
 from app.models.municipality import Comarca, Municipality
 from app.models.newsletter import NewsletterDispatch
@@ -70,6 +71,7 @@ __all__ = [
     "FeedToken",
     "Holiday",
     "IdempotencyRecord",
+    "IndicatorPublication",
     "IntegrationClient",
     "Municipality",
     "NewsletterDispatch",

@@ -26,6 +26,7 @@ from app.seed.consultations import seed_consultations
 from app.seed.expedientes import seed_expedientes
 from app.seed.faq import seed_faq
 from app.seed.holidays import seed_official_calendar
+from app.seed.indicators import seed_indicators
 
 SEED_ACTOR = Actor.system("datos de demostración")
 
@@ -279,6 +280,7 @@ async def seed(session: AsyncSession) -> list[str]:
     created.extend(await seed_consultations(session, areas))
     created.extend(await seed_calendar(session, areas))
     await session.flush()
+    created.extend(await seed_indicators(session, areas))
     if created:
         await audit.record(session, SEED_ACTOR, "seed.demo", "seed", None, {"created": created})
     return created

@@ -26,6 +26,7 @@ from app.core import netguard, observability
 from app.core.config import get_settings
 from app.core.db import make_engine
 from app.services.idempotency import purge_expired_keys
+from app.services.indicators.refresh import refresh_indicators
 from app.services.newsletter import MAX_ATTEMPTS, send_newsletter
 from app.services.notifications import digest
 from app.services.notifications.delivery import (
@@ -166,6 +167,16 @@ class WorkerSettings:
             run_at_startup=True,
             unique=True,
             timeout=300,
+        ),
+        # The indicators' monthly aggregates (whole-month figures are at most this old).
+        cron(
+            refresh_indicators,
+            name=_cron_name("refresh_indicators"),
+            minute=set(range(0, 60, get_settings().indicators_refresh_minutes)),
+            second={30},
+            run_at_startup=True,
+            unique=True,
+            timeout=600,
         ),
         # Idempotency keys live a day; an expired key is also ignored (and deleted) when seen.
         cron(

@@ -552,6 +552,20 @@ export type AuditLogPublic = {
 };
 
 /**
+ * BacklogRow
+ */
+export type BacklogRow = {
+    /**
+     * Age
+     */
+    age: string;
+    /**
+     * Open
+     */
+    open: number;
+};
+
+/**
  * BatchEventItem
  */
 export type BatchEventItem = {
@@ -3272,6 +3286,251 @@ export type InPersonVisits = {
 };
 
 /**
+ * IndicatorCatalogue
+ */
+export type IndicatorCatalogue = {
+    /**
+     * Items
+     */
+    items: Array<IndicatorMeta>;
+};
+
+/**
+ * IndicatorData
+ */
+export type IndicatorData = {
+    /**
+     * Disaggregations
+     */
+    disaggregations: Array<string>;
+    /**
+     * Disclosure Rule
+     */
+    disclosure_rule: string | null;
+    /**
+     * Generated At
+     */
+    generated_at: string;
+    /**
+     * Indicator
+     */
+    indicator: string;
+    /**
+     * Name
+     */
+    name: string;
+    period: IndicatorPeriod;
+    /**
+     * Rows
+     */
+    rows: Array<IndicatorDataRow>;
+    /**
+     * View
+     */
+    view: 'public' | 'staff';
+};
+
+/**
+ * IndicatorDataRow
+ */
+export type IndicatorDataRow = {
+    /**
+     * Dimension
+     *
+     * Desagregación de la fila; null = total
+     */
+    dimension: string | null;
+    /**
+     * Geo Code
+     *
+     * Código INE (06 = provincia de Badajoz)
+     */
+    geo_code: string;
+    /**
+     * Key
+     *
+     * Identificador del valor de la desagregación
+     */
+    key: string | null;
+    /**
+     * Label
+     *
+     * Nombre del valor de la desagregación
+     */
+    label: string | null;
+    /**
+     * Series
+     */
+    series: string;
+    /**
+     * Series Name
+     */
+    series_name: string;
+    /**
+     * Suppressed
+     */
+    suppressed?: boolean;
+    /**
+     * Unit
+     */
+    unit: string;
+    /**
+     * Value
+     */
+    value: number | number | null;
+};
+
+/**
+ * IndicatorMeta
+ */
+export type IndicatorMeta = {
+    /**
+     * Aggregate Query
+     *
+     * La sentencia que da el mismo total desde los agregados mensuales
+     */
+    aggregate_query: string | null;
+    /**
+     * Aligned With
+     *
+     * Meta a la que se alinea (no es el indicador oficial)
+     */
+    aligned_with: string;
+    /**
+     * Counting Rule
+     */
+    counting_rule: string;
+    /**
+     * Default Disaggregation
+     */
+    default_disaggregation: string | null;
+    /**
+     * Definition
+     */
+    definition: string;
+    /**
+     * Denominator
+     */
+    denominator: string | null;
+    /**
+     * Disaggregations
+     *
+     * Desagregaciones disponibles para quien llama
+     */
+    disaggregations: Array<string>;
+    /**
+     * Disclosure Rule
+     */
+    disclosure_rule: string | null;
+    /**
+     * Framework
+     */
+    framework: 'ODS' | 'AUE';
+    /**
+     * Freshness
+     */
+    freshness: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Last Update
+     *
+     * Hasta cuándo llegan los datos de los periodos de meses completos
+     */
+    last_update: string;
+    /**
+     * Method Note
+     */
+    method_note: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Numerator
+     */
+    numerator: string | null;
+    /**
+     * Periodicity
+     */
+    periodicity: string;
+    /**
+     * Published
+     */
+    published: boolean;
+    /**
+     * Query
+     *
+     * La sentencia SQL que define el total sobre los datos en vivo (intervalos)
+     */
+    query: string;
+    /**
+     * Reporting Status
+     */
+    reporting_status: 'complete' | 'inprogress' | 'notstarted';
+    /**
+     * Series
+     */
+    series: Array<IndicatorSeries>;
+    /**
+     * Source
+     */
+    source: string;
+    /**
+     * Unit
+     */
+    unit: string;
+};
+
+/**
+ * IndicatorPeriod
+ */
+export type IndicatorPeriod = {
+    /**
+     * From Day
+     */
+    from_day: string;
+    /**
+     * Kind
+     */
+    kind: 'year' | 'quarter' | 'month' | 'range';
+    /**
+     * Label
+     */
+    label: string;
+    /**
+     * To Day
+     */
+    to_day: string;
+};
+
+/**
+ * IndicatorSeries
+ */
+export type IndicatorSeries = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Total Only
+     *
+     * Sólo se da para el total, sin desagregar
+     */
+    total_only: boolean;
+    /**
+     * Unit
+     */
+    unit: string;
+};
+
+/**
  * IntegrationClientCreate
  */
 export type IntegrationClientCreate = {
@@ -4041,6 +4300,49 @@ export type OccurrencePublic = {
 };
 
 /**
+ * OperationsReport
+ */
+export type OperationsReport = {
+    /**
+     * Assistant Answered
+     */
+    assistant_answered: number;
+    /**
+     * Assistant Deflection Pct
+     */
+    assistant_deflection_pct: number | null;
+    /**
+     * Assistant Queries
+     */
+    assistant_queries: number;
+    /**
+     * Backlog By Age
+     */
+    backlog_by_age: Array<BacklogRow>;
+    /**
+     * Forwarded By Area
+     */
+    forwarded_by_area: {
+        [key: string]: number;
+    };
+    period: IndicatorPeriod;
+    /**
+     * Received By Channel
+     */
+    received_by_channel: {
+        [key: string]: number;
+    };
+    /**
+     * Satisfaction
+     */
+    satisfaction: Array<SatisfactionRow>;
+    /**
+     * Scope
+     */
+    scope: string;
+};
+
+/**
  * Page[AnnouncementPublic]
  */
 export type PageAnnouncementPublic = {
@@ -4744,6 +5046,20 @@ export type PublicTracking = {
 };
 
 /**
+ * PublicationUpdate
+ */
+export type PublicationUpdate = {
+    /**
+     * Published
+     */
+    published: boolean;
+    /**
+     * Reporting Status
+     */
+    reporting_status?: 'complete' | 'inprogress' | 'notstarted';
+};
+
+/**
  * ReadReceipt
  */
 export type ReadReceipt = {
@@ -4918,6 +5234,30 @@ export type RegistrationPublic = {
  * Role
  */
 export type Role = 'admin' | 'oaaa_staff' | 'area_staff' | 'municipal_user';
+
+/**
+ * SatisfactionRow
+ */
+export type SatisfactionRow = {
+    /**
+     * Dimension
+     */
+    dimension: string;
+    /**
+     * Distribution
+     */
+    distribution: {
+        [key: string]: number;
+    };
+    /**
+     * Mean
+     */
+    mean: number | null;
+    /**
+     * Responses
+     */
+    responses: number;
+};
 
 /**
  * SessionIn
@@ -5116,6 +5456,91 @@ export type SlaPolicyUpdate = {
      * Warning Thresholds
      */
     warning_thresholds?: Array<number> | null;
+};
+
+/**
+ * SlaReport
+ */
+export type SlaReport = {
+    /**
+     * Days
+     *
+     * Cómo se cuentan los días de las medianas
+     */
+    days: string;
+    /**
+     * Group By
+     */
+    group_by: string;
+    period: IndicatorPeriod;
+    /**
+     * Rows
+     */
+    rows: Array<SlaReportRow>;
+    /**
+     * Scope
+     */
+    scope: string;
+};
+
+/**
+ * SlaReportRow
+ */
+export type SlaReportRow = {
+    /**
+     * At Risk
+     *
+     * Abiertas en aviso (cerca del plazo)
+     */
+    at_risk: number;
+    /**
+     * Breached
+     *
+     * Fuera de plazo
+     */
+    breached: number;
+    /**
+     * Compliance Pct
+     *
+     * Dentro de plazo / (dentro + fuera)
+     */
+    compliance_pct: number | null;
+    /**
+     * Group
+     *
+     * Valor del agrupamiento (null = total)
+     */
+    group: string | null;
+    /**
+     * Label
+     */
+    label: string | null;
+    /**
+     * Median First Response Days
+     */
+    median_first_response_days: number | null;
+    /**
+     * Median Resolution Days
+     */
+    median_resolution_days: number | null;
+    /**
+     * Met
+     *
+     * Resueltas dentro de plazo
+     */
+    met: number;
+    /**
+     * P90 First Response Days
+     */
+    p90_first_response_days: number | null;
+    /**
+     * P90 Resolution Days
+     */
+    p90_resolution_days: number | null;
+    /**
+     * Received
+     */
+    received: number;
 };
 
 /**
@@ -9553,6 +9978,290 @@ export type HolidaysDeleteResponses = {
 
 export type HolidaysDeleteResponse = HolidaysDeleteResponses[keyof HolidaysDeleteResponses];
 
+export type IndicatorsListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/indicators';
+};
+
+export type IndicatorsListErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsListError = IndicatorsListErrors[keyof IndicatorsListErrors];
+
+export type IndicatorsListResponses = {
+    /**
+     * Successful Response
+     */
+    200: IndicatorCatalogue;
+};
+
+export type IndicatorsListResponse = IndicatorsListResponses[keyof IndicatorsListResponses];
+
+export type IndicatorsOpenDataData = {
+    body?: never;
+    path: {
+        /**
+         * Year
+         */
+        year: number;
+    };
+    query?: never;
+    url: '/api/v1/indicators/open-data/{year}.zip';
+};
+
+export type IndicatorsOpenDataErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsOpenDataError = IndicatorsOpenDataErrors[keyof IndicatorsOpenDataErrors];
+
+export type IndicatorsOpenDataResponses = {
+    /**
+     * Paquete de datos (zip)
+     */
+    200: Blob | File;
+};
+
+export type IndicatorsOpenDataResponse = IndicatorsOpenDataResponses[keyof IndicatorsOpenDataResponses];
+
+export type IndicatorsGetData = {
+    body?: never;
+    path: {
+        /**
+         * Indicator Id
+         *
+         * Identificador del indicador
+         */
+        indicator_id: string;
+    };
+    query?: never;
+    url: '/api/v1/indicators/{indicator_id}';
+};
+
+export type IndicatorsGetErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Recurso no encontrado
+     */
+    404: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsGetError = IndicatorsGetErrors[keyof IndicatorsGetErrors];
+
+export type IndicatorsGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: IndicatorMeta;
+};
+
+export type IndicatorsGetResponse = IndicatorsGetResponses[keyof IndicatorsGetResponses];
+
+export type IndicatorsDataData = {
+    body?: never;
+    path: {
+        /**
+         * Indicator Id
+         *
+         * Identificador del indicador
+         */
+        indicator_id: string;
+    };
+    query?: {
+        /**
+         * Period
+         *
+         * AAAA, AAAA-Qn o AAAA-MM; por defecto, el año en curso
+         */
+        period?: string | null;
+        /**
+         * From
+         *
+         * Primer día de un intervalo propio
+         */
+        from?: string | null;
+        /**
+         * To
+         *
+         * Último día, incluido
+         */
+        to?: string | null;
+        /**
+         * Disaggregation
+         *
+         * municipality, comarca, area, channel, modality o kind (repetible)
+         */
+        disaggregation?: Array<string> | null;
+        /**
+         * Format
+         */
+        format?: 'json' | 'csv';
+    };
+    url: '/api/v1/indicators/{indicator_id}/data';
+};
+
+export type IndicatorsDataErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Recurso no encontrado
+     */
+    404: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsDataError = IndicatorsDataErrors[keyof IndicatorsDataErrors];
+
+export type IndicatorsDataResponses = {
+    /**
+     * Cifras (JSON, o CSV de Open SDG)
+     */
+    200: IndicatorData;
+};
+
+export type IndicatorsDataResponse = IndicatorsDataResponses[keyof IndicatorsDataResponses];
+
+export type IndicatorsOpenSdgMetadataData = {
+    body?: never;
+    path: {
+        /**
+         * Indicator Id
+         *
+         * Identificador del indicador
+         */
+        indicator_id: string;
+    };
+    query?: never;
+    url: '/api/v1/indicators/{indicator_id}/metadata';
+};
+
+export type IndicatorsOpenSdgMetadataErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Recurso no encontrado
+     */
+    404: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsOpenSdgMetadataError = IndicatorsOpenSdgMetadataErrors[keyof IndicatorsOpenSdgMetadataErrors];
+
+export type IndicatorsOpenSdgMetadataResponses = {
+    /**
+     * Response Indicators Open Sdg Metadata
+     *
+     * Successful Response
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type IndicatorsOpenSdgMetadataResponse = IndicatorsOpenSdgMetadataResponses[keyof IndicatorsOpenSdgMetadataResponses];
+
+export type IndicatorsSetPublicationData = {
+    body: PublicationUpdate;
+    path: {
+        /**
+         * Indicator Id
+         *
+         * Identificador del indicador
+         */
+        indicator_id: string;
+    };
+    query?: never;
+    url: '/api/v1/indicators/{indicator_id}/publication';
+};
+
+export type IndicatorsSetPublicationErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Recurso no encontrado
+     */
+    404: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type IndicatorsSetPublicationError = IndicatorsSetPublicationErrors[keyof IndicatorsSetPublicationErrors];
+
+export type IndicatorsSetPublicationResponses = {
+    /**
+     * Successful Response
+     */
+    200: IndicatorMeta;
+};
+
+export type IndicatorsSetPublicationResponse = IndicatorsSetPublicationResponses[keyof IndicatorsSetPublicationResponses];
+
 export type IntegrationClientsListData = {
     body?: never;
     path?: never;
@@ -11235,6 +11944,193 @@ export type VisitsBeaconResponses = {
 };
 
 export type VisitsBeaconResponse = VisitsBeaconResponses[keyof VisitsBeaconResponses];
+
+export type ReportsExportCsvData = {
+    body?: never;
+    path: {
+        /**
+         * Dataset
+         */
+        dataset: 'consultations' | 'expedientes' | 'registrations' | 'attendance' | 'surveys' | 'indicators';
+    };
+    query?: {
+        /**
+         * Period
+         *
+         * AAAA, AAAA-Qn o AAAA-MM; por defecto, este año
+         */
+        period?: string | null;
+        /**
+         * From
+         *
+         * Primer día de un intervalo
+         */
+        from?: string | null;
+        /**
+         * To
+         *
+         * Último día, incluido
+         */
+        to?: string | null;
+        /**
+         * Status
+         */
+        status?: string | null;
+        /**
+         * Channel
+         */
+        channel?: string | null;
+        /**
+         * Municipality Id
+         */
+        municipality_id?: string | null;
+    };
+    url: '/api/v1/reports/exports/{dataset}.csv';
+};
+
+export type ReportsExportCsvErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type ReportsExportCsvError = ReportsExportCsvErrors[keyof ReportsExportCsvErrors];
+
+export type ReportsExportCsvResponses = {
+    /**
+     * CSV (UTF-8 con BOM)
+     */
+    200: unknown;
+};
+
+export type ReportsOperationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Period
+         *
+         * AAAA, AAAA-Qn o AAAA-MM; por defecto, este año
+         */
+        period?: string | null;
+        /**
+         * From
+         *
+         * Primer día de un intervalo
+         */
+        from?: string | null;
+        /**
+         * To
+         *
+         * Último día, incluido
+         */
+        to?: string | null;
+    };
+    url: '/api/v1/reports/operations';
+};
+
+export type ReportsOperationsErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type ReportsOperationsError = ReportsOperationsErrors[keyof ReportsOperationsErrors];
+
+export type ReportsOperationsResponses = {
+    /**
+     * Successful Response
+     */
+    200: OperationsReport;
+};
+
+export type ReportsOperationsResponse = ReportsOperationsResponses[keyof ReportsOperationsResponses];
+
+export type ReportsSlaData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Group By
+         */
+        group_by?: 'area' | 'service' | 'channel' | 'month';
+        /**
+         * Period
+         *
+         * AAAA, AAAA-Qn o AAAA-MM; por defecto, este año
+         */
+        period?: string | null;
+        /**
+         * From
+         *
+         * Primer día de un intervalo
+         */
+        from?: string | null;
+        /**
+         * To
+         *
+         * Último día, incluido
+         */
+        to?: string | null;
+    };
+    url: '/api/v1/reports/sla';
+};
+
+export type ReportsSlaErrors = {
+    /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
+     * Acceso denegado
+     */
+    403: Problem;
+    /**
+     * Datos no válidos
+     */
+    422: Problem;
+    /**
+     * Servicio no disponible
+     */
+    503: Problem;
+};
+
+export type ReportsSlaError = ReportsSlaErrors[keyof ReportsSlaErrors];
+
+export type ReportsSlaResponses = {
+    /**
+     * Successful Response
+     */
+    200: SlaReport;
+};
+
+export type ReportsSlaResponse = ReportsSlaResponses[keyof ReportsSlaResponses];
 
 export type ServicesListData = {
     body?: never;

@@ -1,0 +1,1 @@
+"""ODS and Agenda Urbana indicators: catalogue, computation, disclosure control, Open SDG."""

@@ -1,0 +1,1 @@
+"""Operational reports and exports for the office and the áreas (never public)."""
