@@ -26,11 +26,10 @@ from typing import Any
 
 from sqlalchemy import Table, delete, or_, text
 from sqlalchemy import select as select_table
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
-from app.core import audit
+from app.core import audit, queries
 from app.core.errors import AppError, NotFound, UnprocessableEntity
 from app.core.observability import client_ip_var, request_id_var
 from app.core.scoping import Actor, visible
@@ -54,9 +53,6 @@ from app.services.sla.working_days import WorkingCalendar
 # What one item came to: its failure, or (status, expediente id, version after the item).
 Outcome = BatchItemError | tuple[ItemStatus, uuid.UUID, int]
 
-# PostgreSQL takes at most 32,767 parameters per statement.
-MAX_PARAMETERS = 30_000
-
 
 class SetBasedUnavailable(Exception):
     """The batch needs the item-by-item path (e.g. a simultaneous first insert)."""
@@ -74,14 +70,6 @@ def item_error(exc: AppError) -> BatchItemError:
 
 def _row(obj: SQLModel, table: Table, skip: Iterable[str] = ()) -> dict[str, Any]:
     return {c.name: getattr(obj, c.name) for c in table.columns if c.name not in set(skip)}
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    if not rows:
-        return
-    size = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 @dataclass
@@ -112,39 +100,26 @@ class _AuditRow:
 # The columns the search vector is computed from.
 _SEARCHED = ("external_ref", "title", "description")
 
-# Columns rewritten when an existing expediente changes, with their PostgreSQL array types.
-_UPDATED_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("municipality_id", "uuid"),
-    ("procedure_type_id", "uuid"),
-    ("title", "text"),
-    ("description", "text"),
-    ("status", "text"),
-    ("opened_at", "timestamptz"),
-    ("closed_at", "timestamptz"),
-    ("deadline_date", "date"),
-    ("deadline_is_legal", "boolean"),
-    ("source_hash", "text"),
-    ("current_stage_code", "text"),
-    ("current_stage_entered_at", "timestamptz"),
-    ("stage_due_at", "timestamptz"),
-    ("stalled", "boolean"),
-    ("stalled_since", "timestamptz"),
-    ("version", "integer"),
-    ("updated_at", "timestamptz"),
+# Columns rewritten when an existing expediente changes.
+_UPDATED_COLUMNS = (
+    "municipality_id",
+    "procedure_type_id",
+    "title",
+    "description",
+    "status",
+    "opened_at",
+    "closed_at",
+    "deadline_date",
+    "deadline_is_legal",
+    "source_hash",
+    "current_stage_code",
+    "current_stage_entered_at",
+    "stage_due_at",
+    "stalled",
+    "stalled_since",
+    "version",
+    "updated_at",
 )
-
-
-def _update_from_arrays(
-    table: str, key: tuple[str, str], columns: Sequence[tuple[str, str]]
-) -> Any:
-    """`UPDATE table SET c = v.c … FROM unnest(arrays) v WHERE table.key = v.key`."""
-    names = [key, *columns]
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in names)
-    sets = ", ".join(f"{name} = v.{name}" for name, _ in columns)
-    aliases = ", ".join(name for name, _ in names)
-    # Names from this module's constants; every value is bound.
-    sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({aliases})"  # noqa: S608
-    return text(sql + f" WHERE {table}.{key[0]} = v.{key[0]}")
 
 
 class SetBasedBatch:
@@ -491,31 +466,27 @@ class SetBasedBatch:
         t: Table = Expediente.__table__  # type: ignore[attr-defined]
         vectors: dict[uuid.UUID, Any] = {}
         created_rows = [_row(h.exp, t, skip={"search_vector"}) for h in self.created]
-        for chunk in _chunks(created_rows):
-            inserted = (
-                await session.execute(
-                    insert(t)
-                    .values(chunk)
-                    .on_conflict_do_nothing(constraint="uq_expediente_area_external_ref")
-                    .returning(t.c.id, t.c.search_vector)
-                )
-            ).all()
-            if len(inserted) != len(chunk):
-                # Another request inserted one of these references meanwhile.
-                raise SetBasedUnavailable("simultaneous first insert")
-            vectors.update({row.id: row.search_vector for row in inserted})
+        inserted = await queries.insert_rows(
+            session,
+            t,
+            created_rows,
+            on_conflict="ON CONFLICT ON CONSTRAINT uq_expediente_area_external_ref DO NOTHING",
+            returning=("id", "search_vector"),
+        )
+        if len(inserted) != len(created_rows):
+            # Another request inserted one of these references meanwhile.
+            raise SetBasedUnavailable("simultaneous first insert")
+        vectors.update({row.id: row.search_vector for row in inserted})
 
         changed = [h for h in self.held.values() if h.in_db and h.touched]
-        if changed:
-            for h in changed:
-                h.exp.updated_at = now
-            await session.execute(
-                _update_from_arrays("expediente", ("id", "uuid"), _UPDATED_COLUMNS),
-                {
-                    name: [getattr(h.exp, name) for h in changed]
-                    for name, _ in (("id", "uuid"), *_UPDATED_COLUMNS)
-                },
-            )
+        for h in changed:
+            h.exp.updated_at = now
+        await queries.update_rows(
+            session,
+            t,
+            "id",
+            [{name: getattr(h.exp, name) for name in ("id", *_UPDATED_COLUMNS)} for h in changed],
+        )
 
         await self._write_documents()
         await self._write_entries()
@@ -561,8 +532,7 @@ class SetBasedBatch:
                     "client_ip": client_ip_var.get(),
                 }
             )
-        for chunk in _chunks(audit_rows):
-            await session.execute(insert(AuditLog).values(chunk))
+        await queries.insert_rows(session, AuditLog.__table__, audit_rows)  # type: ignore[attr-defined]
 
         await outbox.emit_many(session, self.notices)
 
@@ -587,27 +557,21 @@ class SetBasedBatch:
             await session.execute(
                 delete(ExpedienteDocument).where(col(ExpedienteDocument.id).in_(doomed))
             )
-        for chunk in _chunks(fresh):
-            await session.execute(insert(dt).values(chunk))
-        if edited:
-            await session.execute(
-                _update_from_arrays(
-                    "expediente_document",
-                    ("id", "uuid"),
-                    (("title", "text"), ("verification_code", "text")),
-                ),
-                {
-                    "id": [d.id for d in edited],
-                    "title": [d.title for d in edited],
-                    "verification_code": [d.verification_code for d in edited],
-                },
-            )
+        await queries.insert_rows(session, dt, fresh)
+        await queries.update_rows(
+            session,
+            dt,
+            "id",
+            [
+                {"id": d.id, "title": d.title, "verification_code": d.verification_code}
+                for d in edited
+            ],
+        )
 
     async def _write_entries(self) -> None:
         session = self.session
         et: Table = ExpedienteStageEntry.__table__  # type: ignore[attr-defined]
-        for chunk in _chunks([_row(e, et) for e in self.new_entries]):
-            await session.execute(insert(et).values(chunk))
+        await queries.insert_rows(session, et, [_row(e, et) for e in self.new_entries])
         moved = [
             e
             for h in self.held.values()
@@ -615,10 +579,6 @@ class SetBasedBatch:
             for e in h.entries
             if e.id in h.read_left_at and h.read_left_at[e.id] != e.left_at
         ]
-        if moved:
-            await session.execute(
-                _update_from_arrays(
-                    "expediente_stage_entry", ("id", "bigint"), (("left_at", "timestamptz"),)
-                ),
-                {"id": [e.id for e in moved], "left_at": [e.left_at for e in moved]},
-            )
+        await queries.update_rows(
+            session, et, "id", [{"id": e.id, "left_at": e.left_at} for e in moved]
+        )

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import queue
+from app.core import queries, queue
 from app.core.redis import key
 from app.models.base import Role
 from app.models.notification import (
@@ -337,17 +337,14 @@ async def emit_many(
         }
         for s in unique.values()
     ]
-    stmt = (
-        insert(NotificationEvent)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[col(NotificationEvent.dedupe_key)])
-        .returning(col(NotificationEvent.id), col(NotificationEvent.dedupe_key))
+    inserted = await queries.insert_rows(
+        session,
+        NotificationEvent.__table__,  # type: ignore[attr-defined]
+        rows,
+        on_conflict="ON CONFLICT (dedupe_key) DO NOTHING",
+        returning=("id", "dedupe_key"),
     )
-    recorded: dict[str, int] = {
-        key: event_id
-        for event_id, key in (await session.execute(stmt)).all()
-        if event_id is not None
-    }
+    recorded: dict[str, int] = {row.dedupe_key: row.id for row in inserted}
     fresh = [(recorded[s.dedupe_key], s) for s in unique.values() if s.dedupe_key in recorded]
     if not fresh:
         return []
