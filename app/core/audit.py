@@ -37,11 +37,14 @@ def jsonable(value: Any) -> Any:
 
 
 def snapshot(
-    obj: SQLModel, fields: Iterable[str] | None = None, *, for_diff: bool = False
+    obj: object, fields: Iterable[str] | None = None, *, for_diff: bool = False
 ) -> dict[str, Any]:
     """Field values of `obj` as JSON. Secrets are left out, or (`for_diff`) replaced by a
     digest so that a change to them is noticed without recording them."""
-    keys = list(fields) if fields is not None else list(type(obj).model_fields)
+    if fields is None:
+        assert isinstance(obj, SQLModel), "the fields of anything else must be named"
+        fields = type(obj).model_fields
+    keys = list(fields)
     out: dict[str, Any] = {}
     for key in keys:
         value = getattr(obj, key, None)

@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,9 +161,40 @@ async def _stage_due(
     return stage_due_on(cal, stage, entered)
 
 
-def order_timeline(
-    exp: Expediente, entries: list[ExpedienteStageEntry]
-) -> ExpedienteStageEntry | None:
+class Stay(Protocol):
+    """What the timeline rules read and set of a stage entry (a row, or a batch's copy)."""
+
+    stage_code: str
+    entered_at: datetime
+    left_at: datetime | None
+
+    @property
+    def id(self) -> int | None: ...
+
+
+class Timeline(Protocol):
+    """What the timeline and notification rules read and set of an expediente (a row, or a
+    batch's copy)."""
+
+    id: uuid.UUID
+    municipality_id: uuid.UUID
+    area_id: uuid.UUID
+    external_ref: str
+    title: str
+    status: str
+    closed_at: datetime | None
+    current_stage_code: str | None
+    current_stage_entered_at: datetime | None
+    stage_due_at: datetime | None
+    stalled: bool
+    stalled_since: datetime | None
+    version: int
+
+
+S = TypeVar("S", bound=Stay)
+
+
+def order_timeline(exp: Timeline, entries: list[S]) -> S | None:
     """Sorts the entries by the time they happened (ties by id), closes each stay when the next
     begins and the last one when the expediente closes; returns the last entry (the current
     stay), or None after clearing the current stage when there are none."""
@@ -179,7 +210,7 @@ def order_timeline(
     return last
 
 
-def settle_current_stage(exp: Expediente, last: ExpedienteStageEntry, due: datetime | None) -> None:
+def settle_current_stage(exp: Timeline, last: Stay, due: datetime | None) -> None:
     """Makes `last` the current stay with its stall instant `due`; a new stay clears any stall
     (it belonged to the previous one; the scan flags this one in time)."""
     previous = (exp.current_stage_code, exp.current_stage_entered_at)
@@ -715,7 +746,7 @@ async def upsert_from_integration(
 
 
 def notice(
-    exp: Expediente,
+    exp: Timeline,
     actor: Actor,
     kind: NotificationKind,
     change: str,
@@ -748,7 +779,7 @@ def notice(
     )
 
 
-def created_notice(exp: Expediente, actor: Actor) -> outbox.EventSpec:
+def created_notice(exp: Timeline, actor: Actor) -> outbox.EventSpec:
     return notice(
         exp,
         actor,
@@ -760,7 +791,7 @@ def created_notice(exp: Expediente, actor: Actor) -> outbox.EventSpec:
 
 
 def stage_changed_notice(
-    exp: Expediente, actor: Actor, entry_id: int | None, stage: StageDefinition
+    exp: Timeline, actor: Actor, entry_id: int | None, stage: StageDefinition
 ) -> outbox.EventSpec:
     return notice(
         exp,
@@ -774,7 +805,7 @@ def stage_changed_notice(
 
 
 def change_notices(
-    exp: Expediente, actor: Actor, changes: dict[str, Any], added: list[str]
+    exp: Timeline, actor: Actor, changes: dict[str, Any], added: list[str]
 ) -> list[outbox.EventSpec]:
     out: list[outbox.EventSpec] = []
     if added:

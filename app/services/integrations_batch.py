@@ -21,19 +21,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, or_, text
 from sqlalchemy import select as select_table
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from app.core import audit, queries
 from app.core.errors import AppError, NotFound, UnprocessableEntity
 from app.core.observability import client_ip_var, request_id_var
 from app.core.scoping import Actor, visible
 from app.models.audit import AuditLog
+from app.models.base import new_id, utcnow
 from app.models.expediente import (
     Expediente,
     ExpedienteDocument,
@@ -68,18 +69,81 @@ def item_error(exc: AppError) -> BatchItemError:
     )
 
 
-def _row(obj: SQLModel, table: Table, skip: Iterable[str] = ()) -> dict[str, Any]:
+def _row(obj: object, table: Table, skip: Iterable[str] = ()) -> dict[str, Any]:
     return {c.name: getattr(obj, c.name) for c in table.columns if c.name not in set(skip)}
+
+
+@dataclass(slots=True, eq=False)
+class _Expediente:
+    """A batch's copy of an `Expediente` row (a plain object: building thousands of ORM
+    instances cost more than the writes)."""
+
+    id: uuid.UUID
+    municipality_id: uuid.UUID
+    area_id: uuid.UUID
+    procedure_type_id: uuid.UUID
+    external_ref: str
+    title: str
+    opened_at: datetime
+    description: str | None = None
+    status: str = ExpedienteStatus.open
+    current_stage_code: str | None = None
+    current_stage_entered_at: datetime | None = None
+    stage_due_at: datetime | None = None
+    stalled: bool = False
+    stalled_since: datetime | None = None
+    closed_at: datetime | None = None
+    deadline_date: date | None = None
+    deadline_is_legal: bool = False
+    source_hash: str | None = None
+    version: int = 1
+    search_vector: Any = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """A batch's copy of an `ExpedienteStageEntry` row."""
+
+    id: int
+    expediente_id: uuid.UUID
+    stage_code: str
+    stage_name: str
+    entered_at: datetime
+    actor_type: str
+    left_at: datetime | None = None
+    actor_id: uuid.UUID | None = None
+    actor_label: str | None = None
+    comment: str | None = None
+    external_event_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, eq=False)
+class _Document:
+    """A batch's copy of an `ExpedienteDocument` row."""
+
+    expediente_id: uuid.UUID
+    title: str
+    url: str
+    verification_code: str | None = None
+    id: uuid.UUID = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)
+
+
+# The fields a creation's audit snapshot records (`crud.create`: every field of the model).
+_SNAPSHOT_FIELDS = tuple(Expediente.model_fields)
 
 
 @dataclass
 class _Held:
     """One expediente of the batch as it stands after the items applied so far."""
 
-    exp: Expediente
+    exp: _Expediente
     in_db: bool
-    entries: list[ExpedienteStageEntry] = field(default_factory=list)
-    docs: dict[str, ExpedienteDocument] = field(default_factory=dict)
+    entries: list[_Entry] = field(default_factory=list)
+    docs: dict[str, _Document] = field(default_factory=dict)
     # As read: entry id → left_at; document id → (title, verification code).
     read_left_at: dict[int, datetime | None] = field(default_factory=dict)
     read_docs: dict[uuid.UUID, tuple[str, str | None]] = field(default_factory=dict)
@@ -133,7 +197,7 @@ class SetBasedBatch:
         self.now = now or datetime.now(UTC)
         self.held: dict[str, _Held] = {}
         self.created: list[_Held] = []
-        self.new_entries: list[ExpedienteStageEntry] = []
+        self.new_entries: list[_Entry] = []
         self.entry_ids: list[int] = []
         self.audits: list[_AuditRow] = []
         self.notices: list[outbox.EventSpec] = []
@@ -186,7 +250,7 @@ class SetBasedBatch:
                 )
             ).all()
             for row in rows:
-                exp = Expediente(**row._asdict())
+                exp = _Expediente(**row._asdict())
                 self.held[exp.external_ref] = _Held(exp=exp, in_db=True)
         by_id = {h.exp.id: h for h in self.held.values()}
         if by_id:
@@ -194,7 +258,7 @@ class SetBasedBatch:
             for row in (
                 await session.execute(select_table(et).where(et.c.expediente_id.in_(list(by_id))))
             ).all():
-                entry = ExpedienteStageEntry(**row._asdict())
+                entry = _Entry(**row._asdict())
                 held = by_id[entry.expediente_id]
                 held.entries.append(entry)
                 assert entry.id is not None
@@ -203,7 +267,7 @@ class SetBasedBatch:
             for row in (
                 await session.execute(select_table(dt).where(dt.c.expediente_id.in_(list(by_id))))
             ).all():
-                doc = ExpedienteDocument(**row._asdict())
+                doc = _Document(**row._asdict())
                 held = by_id[doc.expediente_id]
                 held.docs[doc.url] = doc
                 held.read_docs[doc.id] = (doc.title, doc.verification_code)
@@ -287,7 +351,7 @@ class SetBasedBatch:
     # ---- applying the items ----------------------------------------------------------------
 
     def _audit(
-        self, action: str, exp: Expediente, changes: dict[str, Any], created: _Held | None = None
+        self, action: str, exp: _Expediente, changes: dict[str, Any], created: _Held | None = None
     ) -> None:
         self.audits.append(
             _AuditRow(action, exp.id, audit.jsonable(changes), datetime.now(UTC), created)
@@ -336,7 +400,7 @@ class SetBasedBatch:
         for url, d in wanted.items():
             existing = current.get(url)
             if existing is None:
-                current[url] = ExpedienteDocument(
+                current[url] = _Document(
                     expediente_id=held.exp.id,
                     title=d.title,
                     url=url,
@@ -375,15 +439,21 @@ class SetBasedBatch:
         }
         created = held is None
         if held is None:
-            exp = Expediente(
-                area_id=self.area_id, external_ref=external_ref, source_hash=digest, **fields
+            exp = _Expediente(
+                id=new_id(),
+                area_id=self.area_id,
+                external_ref=external_ref,
+                source_hash=digest,
+                **fields,
             )
             if exp.status != ExpedienteStatus.open and exp.closed_at is None:
                 exp.closed_at = self.now
             held = _Held(exp=exp, in_db=False)
             self.held[external_ref] = held
             self.created.append(held)
-            self._audit("expediente.create", exp, audit.snapshot(exp), created=held)
+            self._audit(
+                "expediente.create", exp, audit.snapshot(exp, _SNAPSHOT_FIELDS), created=held
+            )
             changes: dict[str, Any] = {}
         else:
             exp = held.exp
@@ -426,7 +496,7 @@ class SetBasedBatch:
                 f"La fase «{event.stage_code}» no pertenece al procedimiento",
                 allowed=sorted(stages),
             )
-        entry = ExpedienteStageEntry(
+        entry = _Entry(
             id=self.entry_ids.pop(),
             expediente_id=exp.id,
             stage_code=stage.code,
@@ -540,7 +610,7 @@ class SetBasedBatch:
         session = self.session
         doomed: list[uuid.UUID] = []
         fresh: list[dict[str, Any]] = []
-        edited: list[ExpedienteDocument] = []
+        edited: list[_Document] = []
         dt: Table = ExpedienteDocument.__table__  # type: ignore[attr-defined]
         for h in self.held.values():
             if not h.docs_touched:
