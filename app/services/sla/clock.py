@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import or_
@@ -303,17 +303,25 @@ async def load_calendars(
         ),
     )
     rows = (await session.execute(stmt)).scalars().all()
-    office_hours = OfficeHours.parse(get_settings().office_hours)
-    added = [h.day for h in rows if h.is_holiday and h.municipality_id is None]
-    removed_everywhere = [h.day for h in rows if not h.is_holiday and h.municipality_id is None]
+    province_removed = {h.day for h in rows if not h.is_holiday and h.municipality_id is None}
+    # Built once; a municipality with holidays or corrections of its own gets a copy with them
+    # (the corrections that remove a date win, as in `WorkingCalendar.build`).
+    province = WorkingCalendar.build(
+        years,
+        added=[h.day for h in rows if h.is_holiday and h.municipality_id is None],
+        removed=province_removed,
+        office_hours=OfficeHours.parse(get_settings().office_hours),
+    )
+    own: dict[uuid.UUID, list[Holiday]] = {}
+    for h in rows:
+        if h.municipality_id is not None:
+            own.setdefault(h.municipality_id, []).append(h)
     calendars: dict[uuid.UUID, WorkingCalendar] = {}
     for mid in set(municipality_ids):
-        own = [h for h in rows if h.municipality_id == mid]
-        calendars[mid] = WorkingCalendar.build(
-            years,
-            local=[h.day for h in own if h.is_holiday],
-            added=added,
-            removed=removed_everywhere + [h.day for h in own if not h.is_holiday],
-            office_hours=office_hours,
-        )
+        if mid not in own:
+            calendars[mid] = province
+            continue
+        local = {h.day for h in own[mid] if h.is_holiday} - province_removed
+        removed = {h.day for h in own[mid] if not h.is_holiday}
+        calendars[mid] = replace(province, holidays=(province.holidays | local) - removed)
     return calendars
