@@ -22,7 +22,12 @@ from app.models.audit import ActorType, AuditLog
 SECRET_FIELDS = frozenset({"password", "password_hash", "secret_hash", "client_secret", "token"})
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values: nothing to convert, no isinstance checks
+        return value
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):

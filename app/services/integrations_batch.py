@@ -353,9 +353,8 @@ class SetBasedBatch:
     def _audit(
         self, action: str, exp: _Expediente, changes: dict[str, Any], created: _Held | None = None
     ) -> None:
-        self.audits.append(
-            _AuditRow(action, exp.id, audit.jsonable(changes), datetime.now(UTC), created)
-        )
+        # `changes` is JSON already (`audit.snapshot`, `audit.diff` or plain values).
+        self.audits.append(_AuditRow(action, exp.id, changes, datetime.now(UTC), created))
 
     def _municipality(self, data: ExpedienteUpsert) -> uuid.UUID:
         if data.municipality_id is not None:
