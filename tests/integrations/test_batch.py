@@ -4,6 +4,7 @@ batch; a failure of the set-based attempt leaves no trace and the items are appl
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -371,3 +372,41 @@ async def test_a_failed_set_based_attempt_leaves_nothing_and_items_are_applied(
     assert [ev[0] for ev in f1["events"]] == ["expediente.created"]
     assert len(f1["timeline"]) == 1
     assert len(f1["documents"]) == 1
+
+
+@pytest.mark.committed
+async def test_simultaneous_batches_with_the_same_new_references_create_each_once(client, session):
+    from tests.integrations import test_router as http
+
+    w = await http._world(client, session)
+    items = [
+        {"op": "upsert", "external_ref": "C-1", "expediente": http._body()},
+        {"op": "event", "external_ref": "C-1", "event": http._event("c1", "INI", 1)},
+        {"op": "upsert", "external_ref": "C-2", "expediente": http._body(title="Otro")},
+    ]
+    responses = await asyncio.gather(
+        *[
+            client.post(f"{http.BASE}/batch", json={"items": items}, headers=w["ha"])
+            for _ in range(3)
+        ]
+    )
+    assert [r.status_code for r in responses] == [200] * 3, [r.text for r in responses]
+    statuses = sorted(tuple(i["status"] for i in r.json()["items"]) for r in responses)
+    assert statuses == [
+        ("created", "placed", "created"),
+        ("unchanged", "duplicate", "unchanged"),
+        ("unchanged", "duplicate", "unchanged"),
+    ]
+    ids = {tuple(i["expediente_id"] for i in r.json()["items"]) for r in responses}
+    assert len(ids) == 1
+    assert await http._scalar(session, "SELECT count(*) FROM expediente") == 2
+    assert await http._scalar(session, "SELECT count(*) FROM expediente_stage_entry") == 1
+    c1 = responses[0].json()["items"][0]["expediente_id"]
+    assert [a.action for a in await http._audit_rows(session, c1)] == [
+        "expediente.create",
+        "expediente.stage",
+    ]
+    created = await http._scalar(
+        session, "SELECT count(*) FROM notification_event WHERE kind = 'expediente.created'"
+    )
+    assert created == 2
