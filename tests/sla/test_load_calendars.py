@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from app.models.sla import Holiday
 from app.services.sla import clock
@@ -31,7 +31,7 @@ async def test_calendars_read_together_equal_calendars_read_one_by_one(session):
         ]
     )
     await session.flush()
-    years = clock.calendar_years(clock.datetime(2026, 6, 1, tzinfo=clock.UTC))
+    years = clock.calendar_years(datetime(2026, 6, 1, tzinfo=UTC))
     ids = [almendralejo.id, badajoz.id, merida.id]
     together = await clock.load_calendars(session, ids, years)
     assert set(together) == set(ids)
