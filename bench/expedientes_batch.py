@@ -8,15 +8,19 @@ integration client:
       transaction, through `app.services.integrations.run_batch` called directly with the
       client's integration Actor (the code the HTTP endpoint runs, without HTTP and JSON);
       also a batch of 500 upserts alone. Fresh external references on every run.
-  (b) in the same run, the same 500 rows with one plain
+  (b) in the same run, interleaved with (a) run by run, the same 500 rows with one plain
       `INSERT … SELECT FROM unnest(…) ON CONFLICT (area_id, external_ref) DO UPDATE` statement
-      through asyncpg; per-item cost of both and the ratio.
+      through asyncpg, each its own transaction; per-item cost of both, the ratio, and the SQL
+      statements one batch of (a) sends (counted on the app's engine). Once, after the
+      warm-up, the upsert-and-event batches are also applied item by item (the path a batch
+      falls back to), for contrast.
   (c) 300,000 expedientes spread over the municipalities by population, and the
       `EXPLAIN (ANALYZE, BUFFERS)` of the statement `list_expedientes` sends for one
       municipality's first page (a municipal Actor of Badajoz, the largest, and of
       Almendralejo), which must use an index.
 
     ./scripts/bench expedientes     # or: python -m bench.expedientes_batch --runs 5 --rows 300000
+    ./scripts/bench expedientes --rows 0    # the batches only
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench import common
@@ -185,6 +190,37 @@ def _event_item(ref: str, i: int) -> dict[str, Any]:
     }
 
 
+def _report_batches(results: dict[str, Any], runs: int) -> Path:
+    """Writes the results so far and prints the batch figures."""
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    out = common.RESULTS / f"expedientes_batch-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+
+    plain = results["plain_insert_on_conflict_per_row"]
+    pair = results["integration_upsert_plus_event_per_expediente"]
+    ups = results["integration_upsert_only_per_item"]
+    print()
+    print(f"Batch of {BATCH} through the integration service ({runs} runs, medians):")
+    print(
+        f"  upsert + stage event, per expediente: {pair['median_ms']:8.3f} ms"
+        f"  ({pair['sql_statements_per_batch']} SQL statements per batch of {BATCH} items)"
+    )
+    print(
+        f"  upsert alone, per item:               {ups['median_ms']:8.3f} ms"
+        f"  ({ups['sql_statements_per_batch']} SQL statements per batch of {BATCH} items)"
+    )
+    print(f"  plain INSERT … ON CONFLICT, per row:  {plain['median_ms']:8.4f} ms")
+    print(f"  ratio (upsert + event) / plain:       {results['ratio_upsert_plus_event_to_plain']}")
+    print(f"  ratio upsert / plain:                 {results['ratio_upsert_only_to_plain']}")
+    item = results["itemwise_upsert_plus_event_per_expediente"]
+    print(
+        f"  item by item (the fallback, one run), upsert + stage event, per expediente:"
+        f" {item['ms']:.3f} ms ({item['sql_statements_per_batch']} SQL statements per batch);"
+        f" ratio to plain {results['ratio_itemwise_upsert_plus_event_to_plain']}"
+    )
+    return out
+
+
 async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
     import asyncpg
     from sqlalchemy import event, text
@@ -223,62 +259,85 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
             await session.commit()
         return result.counts
 
-    # (a) the integration path; run 0 is a warm-up.
+    async def itemwise(items: list[Any]) -> None:
+        """The item-by-item path (what a batch falls back to), for contrast."""
+        async with get_sessionmaker()() as session:
+            results = await integrations._run_items(session, actor, items, None)
+            await session.commit()
+        assert all(r.status != "error" for r in results)
+
+    # (a) and (b) interleaved, run by run (the machine is shared): the integration path, then
+    # the same rows with one plain INSERT … ON CONFLICT through asyncpg. Run 0 is a warm-up.
     pairs_ms: list[float] = []
     upserts_ms: list[float] = []
-    statements_per_pair: list[float] = []
-    statements_per_upsert: list[float] = []
-    for run in range(runs + 1):
-        refs = _refs(run)
-        items: list[Any] = []
-        for i, ref in enumerate(refs):
-            items += [_upsert_item(ref, ines[i % len(ines)], i), _event_item(ref, i)]
-        statements = 0
-        started = time.perf_counter()
-        first = await batch(items[:BATCH])
-        second = await batch(items[BATCH:])
-        elapsed = (time.perf_counter() - started) * 1000
-        assert first["created"] + second["created"] == BATCH, (first, second)
-        assert first["placed"] + second["placed"] == BATCH, (first, second)
-        if run:
-            pairs_ms.append(elapsed / BATCH)
-            statements_per_pair.append(statements / BATCH)
-
-        upsert_refs = [f"UPS/{run:03d}/{i:04d}" for i in range(BATCH)]
-        upsert_items = [_upsert_item(r, ines[i % len(ines)], i) for i, r in enumerate(upsert_refs)]
-        statements = 0
-        started = time.perf_counter()
-        counts = await batch(upsert_items)
-        elapsed = (time.perf_counter() - started) * 1000
-        assert counts["created"] == BATCH, counts
-        if run:
-            upserts_ms.append(elapsed / BATCH)
-            statements_per_upsert.append(statements / BATCH)
-        print(f"  run {run}{' (warm-up)' if not run else ''}: done", flush=True)
-    event.remove(get_engine().sync_engine, "before_cursor_execute", count)
-
-    # (b) the same rows with one plain INSERT … ON CONFLICT through asyncpg.
     plain_ms: list[float] = []
+    itemwise_ms = 0.0
+    itemwise_statements = 0
+    statements_per_pair_batch: list[int] = []
+    statements_per_upsert_batch: list[int] = []
     conn = await asyncpg.connect(common.plain(url))
     try:
         for run in range(runs + 1):
-            refs = [f"PLAIN/{run:03d}/{i:04d}" for i in range(BATCH)]
+            refs = _refs(run)
+            items: list[Any] = []
+            for i, ref in enumerate(refs):
+                items += [_upsert_item(ref, ines[i % len(ines)], i), _event_item(ref, i)]
+            statements = 0
+            started = time.perf_counter()
+            first = await batch(items[:BATCH])
+            second = await batch(items[BATCH:])
+            elapsed = (time.perf_counter() - started) * 1000
+            assert first["created"] + second["created"] == BATCH, (first, second)
+            assert first["placed"] + second["placed"] == BATCH, (first, second)
+            if run:
+                pairs_ms.append(elapsed / BATCH)
+                statements_per_pair_batch.append(statements // 2)
+
+            upsert_refs = [f"UPS/{run:03d}/{i:04d}" for i in range(BATCH)]
+            upsert_items = [
+                _upsert_item(r, ines[i % len(ines)], i) for i, r in enumerate(upsert_refs)
+            ]
+            statements = 0
+            started = time.perf_counter()
+            counts = await batch(upsert_items)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert counts["created"] == BATCH, counts
+            if run:
+                upserts_ms.append(elapsed / BATCH)
+                statements_per_upsert_batch.append(statements)
+
+            plain_refs = [f"PLAIN/{run:03d}/{i:04d}" for i in range(BATCH)]
             args = (
                 [ines[i % len(ines)] for i in range(BATCH)],
-                refs,
+                plain_refs,
                 [f"Licencia de obra número {i}" for i in range(BATCH)],
                 [OPENED + timedelta(minutes=i) for i in range(BATCH)],
             )
             started = time.perf_counter()
-            status = await conn.execute(
-                PLAIN_UPSERT_SQL, ctx["area_id"], ctx["procedure_id"], *args
-            )
+            async with conn.transaction():
+                status = await conn.execute(
+                    PLAIN_UPSERT_SQL, ctx["area_id"], ctx["procedure_id"], *args
+                )
             elapsed = (time.perf_counter() - started) * 1000
             assert status == f"INSERT 0 {BATCH}", status
             if run:
                 plain_ms.append(elapsed / BATCH)
+            if run == 1:
+                # Once, after the warm-up: the same kind of batch applied item by item.
+                item_refs = [f"ITEM/{i:04d}" for i in range(BATCH)]
+                item_items: list[Any] = []
+                for i, ref in enumerate(item_refs):
+                    item_items += [_upsert_item(ref, ines[i % len(ines)], i), _event_item(ref, i)]
+                statements = 0
+                started = time.perf_counter()
+                await itemwise(item_items[:BATCH])
+                await itemwise(item_items[BATCH:])
+                itemwise_ms = (time.perf_counter() - started) * 1000 / BATCH
+                itemwise_statements = statements // 2
+            print(f"  run {run}{' (warm-up)' if not run else ''}: done", flush=True)
     finally:
         await conn.close()
+    event.remove(get_engine().sync_engine, "before_cursor_execute", count)
 
     def summary(samples: list[float]) -> dict[str, float]:
         return {
@@ -294,17 +353,31 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
         "path": "app.services.integrations.run_batch called directly with an integration Actor"
         " (no HTTP), each batch of 500 items one transaction",
         "integration_upsert_plus_event_per_expediente": summary(pairs_ms)
-        | {"sql_statements": round(statistics.median(statements_per_pair), 1)},
+        | {"sql_statements_per_batch": max(statements_per_pair_batch)},
         "integration_upsert_only_per_item": summary(upserts_ms)
-        | {"sql_statements": round(statistics.median(statements_per_upsert), 1)},
+        | {"sql_statements_per_batch": max(statements_per_upsert_batch)},
         "plain_insert_on_conflict_per_row": plain,
+        "itemwise_upsert_plus_event_per_expediente": {
+            "ms": round(itemwise_ms, 4),
+            "sql_statements_per_batch": itemwise_statements,
+        },
     }
+    results["ratio_itemwise_upsert_plus_event_to_plain"] = round(
+        itemwise_ms / plain["median_ms"], 1
+    )
     results["ratio_upsert_plus_event_to_plain"] = round(
         statistics.median(pairs_ms) / plain["median_ms"], 1
     )
     results["ratio_upsert_only_to_plain"] = round(
         statistics.median(upserts_ms) / plain["median_ms"], 1
     )
+
+    if rows <= 0:
+        await dispose_engine()
+        if not keep:
+            await common.drop_database(DB_NAME)
+        print(f"\nResults: {_report_batches(results, runs)}")
+        return
 
     # (c) 300,000 expedientes and one municipality's list. The rows written above are removed
     # first: all opened on the same day, newer than the load, they would skew the plan.
@@ -390,25 +463,7 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
     if not keep:
         await common.drop_database(DB_NAME)
 
-    common.RESULTS.mkdir(parents=True, exist_ok=True)
-    out = common.RESULTS / f"expedientes_batch-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(results, indent=2, default=str))
-
-    pair = results["integration_upsert_plus_event_per_expediente"]
-    ups = results["integration_upsert_only_per_item"]
-    print()
-    print(f"Batch of {BATCH} through the integration service ({runs} runs, medians):")
-    print(
-        f"  upsert + stage event, per expediente: {pair['median_ms']:8.3f} ms"
-        f"  ({pair['sql_statements']} SQL statements)"
-    )
-    print(
-        f"  upsert alone, per item:               {ups['median_ms']:8.3f} ms"
-        f"  ({ups['sql_statements']} SQL statements)"
-    )
-    print(f"  plain INSERT … ON CONFLICT, per row:  {plain['median_ms']:8.4f} ms")
-    print(f"  ratio (upsert + event) / plain:       {results['ratio_upsert_plus_event_to_plain']}")
-    print(f"  ratio upsert / plain:                 {results['ratio_upsert_only_to_plain']}")
+    out = _report_batches(results, runs)
     print()
     print(f"{total:,} expedientes (load {results['load_seconds']} s)")
     for name, listing in listings.items():
@@ -430,7 +485,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5, help="measured runs (after a warm-up)")
-    parser.add_argument("--rows", type=int, default=300_000, help="expedientes for the listing")
+    parser.add_argument(
+        "--rows", type=int, default=300_000, help="expedientes for the listing (0: no listing)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     url = asyncio.run(common.recreate_database(DB_NAME))

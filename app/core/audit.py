@@ -22,7 +22,12 @@ from app.models.audit import ActorType, AuditLog
 SECRET_FIELDS = frozenset({"password", "password_hash", "secret_hash", "client_secret", "token"})
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values: nothing to convert, no isinstance checks
+        return value
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -37,11 +42,14 @@ def jsonable(value: Any) -> Any:
 
 
 def snapshot(
-    obj: SQLModel, fields: Iterable[str] | None = None, *, for_diff: bool = False
+    obj: object, fields: Iterable[str] | None = None, *, for_diff: bool = False
 ) -> dict[str, Any]:
     """Field values of `obj` as JSON. Secrets are left out, or (`for_diff`) replaced by a
     digest so that a change to them is noticed without recording them."""
-    keys = list(fields) if fields is not None else list(type(obj).model_fields)
+    if fields is None:
+        assert isinstance(obj, SQLModel), "the fields of anything else must be named"
+        fields = type(obj).model_fields
+    keys = list(fields)
     out: dict[str, Any] = {}
     for key in keys:
         value = getattr(obj, key, None)

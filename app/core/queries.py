@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import JSON, Column, Row, String, Table, text
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.errors import PreconditionFailed, PreconditionRequired, UnprocessableEntity
@@ -58,3 +62,84 @@ def reject_nulls(model: Any, patch: dict[str, Any]) -> None:
                 for n in bad
             ],
         )
+
+
+# ---- Set-based writes -------------------------------------------------------------------------
+#
+# Any number of rows in one statement that binds one array per column: unlike a multi-row
+# VALUES list, its text does not depend on the number of rows, so SQLAlchemy compiles it once
+# and PostgreSQL prepares it once, and it stays far below the limit of 32,767 parameters.
+
+
+_DIALECT = PGDialect()  # type: ignore[no-untyped-call]
+
+
+def _array_column(column: Column[Any]) -> tuple[str, str]:
+    """(the array's element type, the expression that reads the unnested value)."""
+    name = f'v."{column.name}"'
+    if isinstance(column.type, JSON):
+        return "text", f"CAST({name} AS jsonb)"
+    if isinstance(column.type, String):
+        # Into text: an explicit cast to varchar(n) would cut a value short silently; the
+        # assignment to the column still checks its length.
+        return "text", name
+    return column.type.compile(dialect=_DIALECT), name
+
+
+def _arrays(
+    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[str], dict[str, list[Any]]]:
+    arrays: list[str] = []
+    reads: list[str] = []
+    params: dict[str, list[Any]] = {}
+    for i, name in enumerate(names):
+        column = table.c[name]
+        kind, read = _array_column(column)
+        arrays.append(f"CAST(:p{i} AS {kind}[])")
+        reads.append(read)
+        values = [row[name] for row in rows]
+        if isinstance(column.type, JSON):
+            values = [None if v is None else json.dumps(v) for v in values]
+        params[f"p{i}"] = values
+    aliases = ", ".join(f'"{n}"' for n in names)
+    return f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)", reads, params
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+) -> Sequence[Row[Any]]:
+    """`INSERT INTO table (…) SELECT … FROM unnest(…)` of `rows` (dicts with the same keys), in
+    their order (identity values follow it). `on_conflict`: an `ON CONFLICT …` clause;
+    `returning`: column names to return."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    # Identifiers from the table's metadata (`_arrays` looks every name up); values bound.
+    source, reads, params = _arrays(table, names, rows)
+    columns = ", ".join(f'"{n}"' for n in names)
+    sql = f'INSERT INTO "{table.name}" ({columns}) SELECT {", ".join(reads)}'
+    sql += f" FROM {source} ORDER BY v.n {on_conflict}"
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
+    result = await session.execute(text(sql), params)
+    return result.all() if returning else []
+
+
+async def update_rows(
+    session: AsyncSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`UPDATE table SET … FROM unnest(…) WHERE table.key = v.key`: each of `rows` (dicts with
+    the same keys, `key` among them) sets its other columns on the row it names."""
+    if not rows:
+        return
+    names = list(rows[0])
+    source, reads, params = _arrays(table, names, rows)
+    sets = ", ".join(f'"{n}" = {read}' for n, read in zip(names, reads, strict=True) if n != key)
+    sql = f'UPDATE "{table.name}" SET {sets} FROM {source}'  # noqa: S608
+    sql += f' WHERE "{table.name}"."{table.c[key].name}" = v."{key}"'
+    await session.execute(text(sql), params)

@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,7 @@ from app.schemas.expedientes import (
 )
 from app.services.notifications import outbox
 from app.services.sla import clock as sla
+from app.services.sla.working_days import WorkingCalendar
 
 # ---- Procedure types ------------------------------------------------------------------------
 
@@ -130,6 +131,21 @@ async def list_procedure_types(
 # ---- The timeline ---------------------------------------------------------------------------
 
 
+def stage_due_on(
+    cal: WorkingCalendar, stage: StageDefinition | None, entered: datetime
+) -> datetime | None:
+    """When a stay in `stage` that began at `entered` becomes stalled: its expected term (in
+    its unit) later, on the calendar `cal` (the municipality's and the organ's seat)."""
+    if stage is None or stage.expected_working_days is None or stage.waits_on_municipality:
+        return None
+    start = cal.effective_start(entered)
+    return cal.due_instant(start, stage.expected_working_days, stage.expected_unit).astimezone(UTC)
+
+
+def needs_calendar(stage: StageDefinition | None) -> bool:
+    return not (stage is None or stage.expected_working_days is None or stage.waits_on_municipality)
+
+
 async def _stage_due(
     session: AsyncSession,
     exp: Expediente,
@@ -139,13 +155,71 @@ async def _stage_due(
 ) -> datetime | None:
     """When the current stage becomes stalled: its expected term (in its unit) after it began,
     on the municipality's and the área seat's calendar."""
-    if stage is None or stage.expected_working_days is None or stage.waits_on_municipality:
+    if not needs_calendar(stage):
         return None
     cal = await sla.load_calendar(
         session, exp.municipality_id, sla.calendar_years(entered, now), area_id=exp.area_id
     )
-    start = cal.effective_start(entered)
-    return cal.due_instant(start, stage.expected_working_days, stage.expected_unit).astimezone(UTC)
+    return stage_due_on(cal, stage, entered)
+
+
+class Stay(Protocol):
+    """What the timeline rules read and set of a stage entry (a row, or a batch's copy)."""
+
+    stage_code: str
+    entered_at: datetime
+    left_at: datetime | None
+
+    @property
+    def id(self) -> int | None: ...
+
+
+class Timeline(Protocol):
+    """What the timeline and notification rules read and set of an expediente (a row, or a
+    batch's copy)."""
+
+    id: uuid.UUID
+    municipality_id: uuid.UUID
+    area_id: uuid.UUID
+    external_ref: str
+    title: str
+    status: str
+    closed_at: datetime | None
+    current_stage_code: str | None
+    current_stage_entered_at: datetime | None
+    stage_due_at: datetime | None
+    stalled: bool
+    stalled_since: datetime | None
+    version: int
+
+
+S = TypeVar("S", bound=Stay)
+
+
+def order_timeline(exp: Timeline, entries: list[S]) -> S | None:
+    """Sorts the entries by the time they happened (ties by id), closes each stay when the next
+    begins and the last one when the expediente closes; returns the last entry (the current
+    stay), or None after clearing the current stage when there are none."""
+    entries.sort(key=lambda e: (e.entered_at, e.id or 0))
+    for current, following in itertools.pairwise(entries):
+        current.left_at = following.entered_at
+    if not entries:
+        exp.current_stage_code = exp.current_stage_entered_at = exp.stage_due_at = None
+        exp.stalled, exp.stalled_since = False, None
+        return None
+    last = entries[-1]
+    last.left_at = exp.closed_at if exp.status != ExpedienteStatus.open else None
+    return last
+
+
+def settle_current_stage(exp: Timeline, last: Stay, due: datetime | None) -> None:
+    """Makes `last` the current stay with its stall instant `due`; a new stay clears any stall
+    (it belonged to the previous one; the scan flags this one in time)."""
+    previous = (exp.current_stage_code, exp.current_stage_entered_at)
+    exp.current_stage_code, exp.current_stage_entered_at = last.stage_code, last.entered_at
+    exp.stage_due_at = due
+    if (exp.current_stage_code, exp.current_stage_entered_at) != previous or due is None:
+        exp.stalled, exp.stalled_since = False, None
 
 
 async def rebuild_timeline(
@@ -168,16 +242,9 @@ async def rebuild_timeline(
         .scalars()
         .all()
     )
-    for current, following in itertools.pairwise(entries):
-        current.left_at = following.entered_at
-    previous = (exp.current_stage_code, exp.current_stage_entered_at)
-    if not entries:
-        exp.current_stage_code = exp.current_stage_entered_at = exp.stage_due_at = None
-        exp.stalled, exp.stalled_since = False, None
+    last = order_timeline(exp, entries)
+    if last is None:
         return
-    last = entries[-1]
-    last.left_at = exp.closed_at if exp.status != ExpedienteStatus.open else None
-    exp.current_stage_code, exp.current_stage_entered_at = last.stage_code, last.entered_at
     if stages is None:
         stages = {s.code: s for s in await stages_of(session, exp.procedure_type_id)}
     due = (
@@ -185,10 +252,7 @@ async def rebuild_timeline(
         if exp.status == ExpedienteStatus.open
         else None
     )
-    exp.stage_due_at = due
-    if (exp.current_stage_code, exp.current_stage_entered_at) != previous or due is None:
-        # A new stay: any stall belonged to the previous one (the scan flags this one in time).
-        exp.stalled, exp.stalled_since = False, None
+    settle_current_stage(exp, last, due)
 
 
 async def add_stage_event(
@@ -239,16 +303,7 @@ async def add_stage_event(
     await crud.flush(session)
     current = (exp.current_stage_code, exp.current_stage_entered_at)
     if previous[0] is not None and current != previous and exp.current_stage_code == stage.code:
-        await _notify(
-            session,
-            exp,
-            actor,
-            NotificationKind.expediente_stage_changed,
-            f"stage_changed:{entry.id}",
-            f"El expediente {exp.external_ref} pasa a «{stage.name}»",
-            f"El expediente «{exp.title}» ha entrado en la fase «{stage.name}».",
-            {"stage_code": stage.code, "stage_name": stage.name},
-        )
+        await outbox.emit(session, stage_changed_notice(exp, actor, entry.id, stage))
     await audit.record(
         session,
         actor,
@@ -692,47 +747,42 @@ async def upsert_from_integration(
 # ---- What the municipality is told ---------------------------------------------------------
 
 
-async def _notify(
-    session: AsyncSession,
-    exp: Expediente,
+def notice(
+    exp: Timeline,
     actor: Actor,
     kind: NotificationKind,
     change: str,
     title: str,
     body: str,
     payload: dict[str, Any] | None = None,
-) -> None:
+) -> outbox.EventSpec:
     """One event per change (`change` names it), for the municipality's people."""
-    await outbox.emit(
-        session,
-        outbox.EventSpec(
-            kind=kind,
-            dedupe_key=f"expediente:{exp.id}:{change}",
-            entity_type="expediente",
-            entity_id=str(exp.id),
-            title=title[:300],
-            body=body[:2000],
-            occurred_at=datetime.now(UTC),
-            municipality_id=exp.municipality_id,
-            area_id=exp.area_id,
-            link=f"/expedientes/{exp.id}",
-            payload={
-                "expediente_id": str(exp.id),
-                "external_ref": exp.external_ref,
-                "title": exp.title,
-                "status": exp.status,
-                "stage_code": exp.current_stage_code,
-                **(payload or {}),
-            },
-            audience=outbox.Audience(office=False, area=False, municipality=True),
-            author_id=actor.id,
-        ),
+    return outbox.EventSpec(
+        kind=kind,
+        dedupe_key=f"expediente:{exp.id}:{change}",
+        entity_type="expediente",
+        entity_id=str(exp.id),
+        title=title[:300],
+        body=body[:2000],
+        occurred_at=datetime.now(UTC),
+        municipality_id=exp.municipality_id,
+        area_id=exp.area_id,
+        link=f"/expedientes/{exp.id}",
+        payload={
+            "expediente_id": str(exp.id),
+            "external_ref": exp.external_ref,
+            "title": exp.title,
+            "status": exp.status,
+            "stage_code": exp.current_stage_code,
+            **(payload or {}),
+        },
+        audience=outbox.Audience(office=False, area=False, municipality=True),
+        author_id=actor.id,
     )
 
 
-async def _notify_created(session: AsyncSession, exp: Expediente, actor: Actor) -> None:
-    await _notify(
-        session,
+def created_notice(exp: Timeline, actor: Actor) -> outbox.EventSpec:
+    return notice(
         exp,
         actor,
         NotificationKind.expediente_created,
@@ -742,6 +792,54 @@ async def _notify_created(session: AsyncSession, exp: Expediente, actor: Actor) 
     )
 
 
+def stage_changed_notice(
+    exp: Timeline, actor: Actor, entry_id: int | None, stage: StageDefinition
+) -> outbox.EventSpec:
+    return notice(
+        exp,
+        actor,
+        NotificationKind.expediente_stage_changed,
+        f"stage_changed:{entry_id}",
+        f"El expediente {exp.external_ref} pasa a «{stage.name}»",
+        f"El expediente «{exp.title}» ha entrado en la fase «{stage.name}».",
+        {"stage_code": stage.code, "stage_name": stage.name},
+    )
+
+
+def change_notices(
+    exp: Timeline, actor: Actor, changes: dict[str, Any], added: list[str]
+) -> list[outbox.EventSpec]:
+    out: list[outbox.EventSpec] = []
+    if added:
+        out.append(
+            notice(
+                exp,
+                actor,
+                NotificationKind.expediente_documents_added,
+                f"documents_added:v{exp.version}",
+                f"Nuevos documentos en el expediente {exp.external_ref}",
+                "Documentos añadidos: " + "; ".join(added),
+                {"documents": added},
+            )
+        )
+    if "status" in changes and exp.status == ExpedienteStatus.resolved and exp.closed_at:
+        out.append(
+            notice(
+                exp,
+                actor,
+                NotificationKind.expediente_resolved,
+                f"resolved:{exp.closed_at.astimezone(UTC).isoformat()}",
+                f"Expediente resuelto: {exp.external_ref}",
+                f"El expediente «{exp.title}» se ha resuelto.",
+            )
+        )
+    return out
+
+
+async def _notify_created(session: AsyncSession, exp: Expediente, actor: Actor) -> None:
+    await outbox.emit(session, created_notice(exp, actor))
+
+
 async def _notify_changes(
     session: AsyncSession,
     exp: Expediente,
@@ -749,27 +847,8 @@ async def _notify_changes(
     changes: dict[str, Any],
     added: list[str],
 ) -> None:
-    if added:
-        await _notify(
-            session,
-            exp,
-            actor,
-            NotificationKind.expediente_documents_added,
-            f"documents_added:v{exp.version}",
-            f"Nuevos documentos en el expediente {exp.external_ref}",
-            "Documentos añadidos: " + "; ".join(added),
-            {"documents": added},
-        )
-    if "status" in changes and exp.status == ExpedienteStatus.resolved and exp.closed_at:
-        await _notify(
-            session,
-            exp,
-            actor,
-            NotificationKind.expediente_resolved,
-            f"resolved:{exp.closed_at.astimezone(UTC).isoformat()}",
-            f"Expediente resuelto: {exp.external_ref}",
-            f"El expediente «{exp.title}» se ha resuelto.",
-        )
+    for spec in change_notices(exp, actor, changes, added):
+        await outbox.emit(session, spec)
 
 
 # ---- Stalled stages -------------------------------------------------------------------------

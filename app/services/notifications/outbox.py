@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import queue
+from app.core import queries, queue
 from app.core.redis import key
 from app.models.base import Role
 from app.models.notification import (
@@ -281,3 +281,151 @@ async def emit(
         webhook_delivery_ids=[h.id for h in hooks],
         email_delivery_ids=[e.id for e in emails],
     )
+
+
+def _is_recipient(user: User, spec: EventSpec) -> bool:
+    """`_recipients`'s conditions for one (active) user, in Python."""
+    a = spec.audience
+    if a.office and user.role == Role.oaaa_staff:
+        return True
+    if (
+        a.area
+        and spec.area_id is not None
+        and user.role == Role.area_staff
+        and user.area_id == spec.area_id
+    ):
+        return True
+    in_municipality = (
+        spec.municipality_id is not None
+        and user.role == Role.municipal_user
+        and user.municipality_id == spec.municipality_id
+    )
+    if a.municipality and in_municipality:
+        return True
+    return user.id in a.users and (
+        user.role in (Role.admin, Role.oaaa_staff, Role.area_staff) or in_municipality
+    )
+
+
+async def emit_many(
+    session: AsyncSession, specs: list[EventSpec], now: datetime | None = None
+) -> list[Emitted]:
+    """`emit` for the events of one batch with a bounded number of statements: one insert of
+    the events (those recorded before, or repeated in `specs`, are skipped), one read each of
+    the possible recipients, their preferences and the subscriptions, and one flush of the
+    deliveries."""
+    now = now or datetime.now(UTC)
+    unique: dict[str, EventSpec] = {}
+    for spec in specs:
+        unique.setdefault(spec.dedupe_key, spec)
+    if not unique:
+        return []
+    rows = [
+        {
+            "kind": s.kind,
+            "dedupe_key": s.dedupe_key,
+            "entity_type": s.entity_type,
+            "entity_id": s.entity_id,
+            "municipality_id": s.municipality_id,
+            "area_id": s.area_id,
+            "title": s.title,
+            "body": s.body,
+            "link": s.link,
+            "payload": s.payload,
+            "occurred_at": s.occurred_at,
+            "created_at": now,
+        }
+        for s in unique.values()
+    ]
+    inserted = await queries.insert_rows(
+        session,
+        NotificationEvent.__table__,  # type: ignore[attr-defined]
+        rows,
+        on_conflict="ON CONFLICT (dedupe_key) DO NOTHING",
+        returning=("id", "dedupe_key"),
+    )
+    recorded: dict[str, int] = {row.dedupe_key: row.id for row in inserted}
+    fresh = [(recorded[s.dedupe_key], s) for s in unique.values() if s.dedupe_key in recorded]
+    if not fresh:
+        return []
+
+    conditions: list[Any] = [col(User.role).in_((Role.oaaa_staff, Role.admin, Role.area_staff))]
+    municipalities = {s.municipality_id for _, s in fresh if s.municipality_id is not None}
+    if municipalities:
+        conditions.append(
+            and_(
+                col(User.role) == Role.municipal_user,
+                col(User.municipality_id).in_(municipalities),
+            )
+        )
+    candidates = list(
+        (await session.execute(select(User).where(col(User.is_active).is_(True), or_(*conditions))))
+        .scalars()
+        .all()
+    )
+    kinds = {s.kind for _, s in fresh}
+    prefs: dict[tuple[uuid.UUID, str], NotificationPreference] = {}
+    if candidates:
+        pref_rows = (
+            (
+                await session.execute(
+                    select(NotificationPreference).where(
+                        col(NotificationPreference.user_id).in_([u.id for u in candidates]),
+                        col(NotificationPreference.kind).in_(kinds),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        prefs = {(p.user_id, p.kind): p for p in pref_rows}
+    subscriptions = list(
+        (
+            await session.execute(
+                select(WebhookSubscription).where(col(WebhookSubscription.is_active).is_(True))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+    out: list[Emitted] = []
+    for event_id, spec in fresh:
+        in_app: list[uuid.UUID] = []
+        emails: list[EmailDelivery] = []
+        for user in candidates:
+            if user.id == spec.author_id or not _is_recipient(user, spec):
+                continue
+            pref = prefs.get((user.id, spec.kind))
+            if pref is None or pref.in_app:
+                in_app.append(user.id)
+                session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
+            wants_email = pref.email if pref is not None else default_email(spec.kind)
+            if wants_email and not user.email_digest:
+                email = EmailDelivery(
+                    event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
+                )
+                emails.append(email)
+                session.add(email)
+        hooks: list[WebhookDelivery] = []
+        for sub in subscriptions:
+            if sub.area_id is not None and sub.area_id != spec.area_id:
+                continue
+            if sub.event_types and spec.kind not in sub.event_types:
+                continue
+            delivery = WebhookDelivery(
+                subscription_id=sub.id, event_id=event_id, next_attempt_at=now
+            )
+            hooks.append(delivery)
+            session.add(delivery)
+        out.append(Emitted(event_id, in_app, [h.id for h in hooks], [e.id for e in emails]))
+    await session.flush()
+    for item in out:
+        message = json.dumps({"event_id": item.event_id})
+        for user_id in item.user_ids:
+            queue.publish(session, user_channel(user_id), message)
+        for delivery_id in item.webhook_delivery_ids:
+            enqueue_webhook(session, delivery_id, 0)
+        for delivery_id in item.email_delivery_ids:
+            enqueue_email(session, delivery_id, 0)
+    return out

@@ -345,3 +345,53 @@ def affected_window(day: date) -> tuple[datetime, datetime]:
     """Instants bounding the consultations a change to `day`'s holiday status can affect."""
     start = datetime.combine(day, datetime.min.time(), MADRID)
     return start, start + timedelta(days=1)
+
+
+async def load_calendars(
+    session: AsyncSession,
+    municipality_ids: Sequence[uuid.UUID],
+    years: range,
+    *,
+    area_id: uuid.UUID | None = None,
+) -> dict[uuid.UUID, WorkingCalendar]:
+    """`load_calendar` for several municipalities with one holiday query (a batch of writes):
+    each with its own local days and those of the organ's seat (the área's when it has one)."""
+    if not municipality_ids:
+        return {}
+    first, last = date(years.start, 1, 1), date(years.stop - 1, 12, 31)
+    seat = await seat_municipality(session, area_id)
+    seat_id = seat.id if seat is not None else None
+    places = set(municipality_ids) | ({seat_id} if seat_id is not None else set())
+    stmt = select(Holiday).where(
+        col(Holiday.day) >= first,
+        col(Holiday.day) <= last,
+        or_(col(Holiday.municipality_id).is_(None), col(Holiday.municipality_id).in_(places)),
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    office_hours = OfficeHours.parse(get_settings().office_hours)
+    seat_days = {
+        h.day: h.name
+        for h in rows
+        if h.is_holiday and seat_id is not None and h.municipality_id == seat_id
+    }
+    added = {h.day: h.name for h in rows if h.is_holiday and h.municipality_id is None}
+
+    def build(mid: uuid.UUID | None) -> WorkingCalendar:
+        return WorkingCalendar.build(
+            years,
+            local={
+                h.day: h.name
+                for h in rows
+                if h.is_holiday and mid is not None and h.municipality_id == mid
+            },
+            seat=seat_days,
+            added=added,
+            removed=[h.day for h in rows if not h.is_holiday and h.municipality_id in (None, mid)],
+            office_hours=office_hours,
+            seat_name=seat.name if seat is not None else None,
+        )
+
+    # Built once for every municipality without days of its own; the others get their own.
+    with_own = {h.municipality_id for h in rows if h.municipality_id is not None}
+    shared = build(None)
+    return {mid: build(mid) if mid in with_own else shared for mid in set(municipality_ids)}
