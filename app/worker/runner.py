@@ -26,13 +26,19 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 
 from app.core import observability
 from app.core.config import get_settings
-from app.core.redis import timeouts
 
 logger = logging.getLogger("app.worker")
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
+# The worker's Redis timeout is never below this: a worker starved of CPU must not take a slow
+# answer for an outage (and set its backoff going); it still frees it from a Redis that hangs.
+WORKER_REDIS_TIMEOUT_MIN = 10.0
+
+
+def worker_redis_timeout() -> float:
+    return max(get_settings().redis_timeout_seconds, WORKER_REDIS_TIMEOUT_MIN)
 
 
 def next_backoff(current: float) -> float:
@@ -54,7 +60,11 @@ class ResilientWorker(Worker):
         backs off and reconnects, instead of waiting on it forever."""
         if self._pool is None:
             pool = ArqRedis(
-                connection_pool=ConnectionPool.from_url(get_settings().redis_url, **timeouts()),
+                connection_pool=ConnectionPool.from_url(
+                    get_settings().redis_url,
+                    socket_connect_timeout=worker_redis_timeout(),
+                    socket_timeout=worker_redis_timeout(),
+                ),
                 default_queue_name=self.queue_name,
                 job_serializer=self.job_serializer,
                 job_deserializer=self.job_deserializer,
