@@ -3,6 +3,7 @@ reference, never per reference alone, and unknown references look like wrong cod
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from app.core import ratelimit
 from app.core.config import get_settings
 from app.core.redis import get_redis
 from app.models.base import Role
+from app.services.consultations import tracking
 from app.services.consultations.tracking import guessing_delay
 from tests import factories as f
 from tests.factories import assert_problem
@@ -37,6 +39,22 @@ def from_address(client: httpx.AsyncClient) -> FromAddress:
             yield c
 
     return make
+
+
+@pytest.fixture
+def long_delays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real growing delays, in minutes rather than seconds, so that a slow machine cannot
+    see a delay run out between two requests of a test."""
+    monkeypatch.setattr(
+        tracking, "guessing_delay", lambda n, free, cap: guessing_delay(n, free, cap) * 300
+    )
+
+
+def _same_shape(body: dict[str, Any]) -> dict[str, Any]:
+    body = dict(body)
+    body.pop("instance")
+    body["detail"] = re.sub(r"\d+", "N", body["detail"])
+    return body
 
 
 async def _consultation(client: httpx.AsyncClient, session: Any) -> dict[str, Any]:
@@ -63,7 +81,7 @@ def test_delays_grow_after_the_free_failures_up_to_the_cap() -> None:
 
 
 async def test_a_strangers_wrong_codes_never_refuse_the_owners_right_code(
-    client, session, from_address
+    client, session, from_address, long_delays
 ):
     created = await _consultation(client, session)
     ref, code = created["reference"], created["access_code"]
@@ -76,7 +94,7 @@ async def test_a_strangers_wrong_codes_never_refuse_the_owners_right_code(
         assert set(statuses[3:]) == {429}
         blocked = await _try(stranger, ref, code)
         body = assert_problem(blocked, 429, "too-many-requests")
-        assert 0 < int(blocked.headers["retry-after"]) <= 2
+        assert int(blocked.headers["retry-after"]) > 0
         assert "segundos" in body["detail"]
     async with from_address(OWNER) as owner:
         r = await _try(owner, ref, code)
@@ -99,10 +117,16 @@ async def test_the_delay_doubles_with_each_further_failure(client, session, from
             waits.append(int(r.headers["retry-after"]))
             await ratelimit.reset(redis, "track-wait", pair)  # the wait is over
             assert (await _try(stranger, ref, "BADCODE123")).status_code == 404
-    assert waits == [2, 4, 8, 16]
+    # Read back from Redis a moment after being set: at most a second or so less.
+    for wait, expected in zip(waits, [2, 4, 8, 16], strict=True):
+        assert expected // 2 <= wait <= expected, waits
+    assert waits == sorted(waits)
+    assert waits[-1] > 8
 
 
-async def test_the_owners_own_success_forgets_their_failures(client, session, from_address):
+async def test_the_owners_own_success_forgets_their_failures(
+    client, session, from_address, long_delays
+):
     created = await _consultation(client, session)
     ref, code = created["reference"], created["access_code"]
     async with from_address(OWNER) as owner:
@@ -115,24 +139,24 @@ async def test_the_owners_own_success_forgets_their_failures(client, session, fr
 
 
 async def test_unknown_references_and_wrong_codes_are_throttled_alike(
-    client, session, from_address
+    client, session, from_address, long_delays
 ):
     created = await _consultation(client, session)
-    answers: dict[str, list[tuple[int, dict[str, Any], str | None]]] = {}
+    answers: dict[str, list[tuple[int, dict[str, Any], bool]]] = {}
     async with from_address(STRANGER) as stranger:
         for label, ref in (("real", created["reference"]), ("unknown", "OAAA-1999-000042")):
             seq = []
             for _ in range(5):
                 r = await _try(stranger, ref, "ZZZZZZZZZZ")
-                body = r.json()
-                body.pop("instance")
-                seq.append((r.status_code, body, r.headers.get("retry-after")))
+                seq.append((r.status_code, _same_shape(r.json()), "retry-after" in r.headers))
             answers[label] = seq
     assert answers["real"] == answers["unknown"]
     assert [s for s, _, _ in answers["real"]] == [404, 404, 404, 429, 429]
 
 
-async def test_ipv6_guessers_are_counted_by_their_64_block(client, session, from_address):
+async def test_ipv6_guessers_are_counted_by_their_64_block(
+    client, session, from_address, long_delays
+):
     created = await _consultation(client, session)
     ref = created["reference"]
     for i in range(3):
