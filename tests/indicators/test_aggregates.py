@@ -46,15 +46,17 @@ async def test_custom_ranges_are_live(session):
 
 
 async def test_refresh_job(sessions, session):
-    await build(session)
+    d = await build(session)
+    monthly = text("SELECT sum(n) FROM indicator_consultation_month WHERE dim = 'channel'")
+    before = (await session.execute(monthly)).scalar_one()
+    session.add(_consultation(d.merida, "phone", at(12, 1)))
+    await session.commit()
+    assert (await session.execute(monthly)).scalar_one() == before
     result = await refresh_indicators({"sessionmaker": sessions})
     assert result.startswith("20")
-    rows = (
-        await session.execute(
-            text("SELECT sum(n) FROM indicator_consultation_month WHERE dim = 'channel'")
-        )
-    ).scalar_one()
-    assert rows == 11
+    after = (await session.execute(monthly)).scalar_one()
+    assert after == before + 1
+    assert after == (await session.execute(text("SELECT count(*) FROM consultation"))).scalar_one()
 
 
 @pytest.mark.parametrize(
