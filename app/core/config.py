@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "oaaa-api"
     access_token_minutes: int = 15
     refresh_token_days: int = 14
+    # A rotated refresh token presented again this soon, by the same user agent, with its
+    # successor never used, is an answer lost in a reload: a new pair, not a theft.
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=60)
     # None: Secure cookies everywhere except local runs over plain http.
     refresh_cookie_secure: bool | None = None
 

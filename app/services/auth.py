@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -185,6 +185,34 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     )
 
 
+async def _lost_answer(
+    session: AsyncSession,
+    settings: Settings,
+    stored: RefreshToken,
+    user_agent: str | None,
+    now: datetime,
+) -> bool:
+    """Whether presenting an already rotated token is a lost answer rather than a theft: it was
+    rotated less than `refresh_reuse_grace_seconds` ago, by the same user agent, and nothing in
+    its family has been used since (its successor never reached the client)."""
+    grace = settings.refresh_reuse_grace_seconds
+    if stored.used_at is None or stored.revoked_at is not None or grace <= 0:
+        return False
+    if now - stored.used_at > timedelta(seconds=grace):
+        return False
+    if (stored.user_agent or None) != ((user_agent or "")[:400] or None):
+        return False
+    later_use = await session.execute(
+        select(RefreshToken.id).where(
+            col(RefreshToken.family_id) == stored.family_id,
+            col(RefreshToken.id) != stored.id,
+            or_(col(RefreshToken.used_at).is_not(None), col(RefreshToken.revoked_at).is_not(None)),
+            col(RefreshToken.created_at) >= stored.created_at,
+        )
+    )
+    return later_use.first() is None
+
+
 async def rotate_refresh_token(
     session: AsyncSession, settings: Settings, raw_token: str, user_agent: str | None
 ) -> IssuedTokens | None:
@@ -207,7 +235,19 @@ async def rotate_refresh_token(
     )
     if stored is None:
         return None
-    if stored.used_at is not None or stored.revoked_at is not None:
+    if await _lost_answer(session, settings, stored, user_agent, now):
+        # The browser sent this token, we rotated it, and the answer with its successor never
+        # arrived (a reload in the middle): the unused successor dies, a new pair is issued.
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                col(RefreshToken.family_id) == stored.family_id,
+                col(RefreshToken.id) != stored.id,
+                col(RefreshToken.revoked_at).is_(None),
+            )
+            .values(revoked_at=now)
+        )
+    elif stored.used_at is not None or stored.revoked_at is not None:
         await _revoke_family(session, stored.family_id)
         user_actor = Actor(kind=ActorType.system, label="detección de reutilización")
         await audit.record(

@@ -63,7 +63,12 @@ async def test_reusing_a_rotated_token_at_the_token_endpoint_revokes_its_family(
     u = await f.user(session, Role.oaaa_staff)
     first = await f.login(client, u.email)
     second = (await _refresh(client, first["refresh_token"])).json()
-    assert_oauth_error(await _refresh(client, first["refresh_token"]), 400, "invalid_grant")
+    theft = await client.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        headers={"User-Agent": "otro-cliente/1.0"},
+    )
+    assert_oauth_error(theft, 400, "invalid_grant")
     # The reuse was committed although the answer is an error: the newer token is dead too.
     assert_oauth_error(await _refresh(client, second["refresh_token"]), 400, "invalid_grant")
 

@@ -196,7 +196,9 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client, 
         await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).json()
     reuse = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        "/api/v1/auth/refresh",
+        json={"refresh_token": first["refresh_token"]},
+        headers={"User-Agent": "otro-navegador/1.0"},
     )
     assert_problem(reuse, 401)
     # The legitimate holder's newer token is revoked too.
@@ -341,3 +343,68 @@ async def test_login_is_recorded_in_the_audit_log(client, session):
         )
     ).one()
     assert row == (u.id, "auth.login")
+
+
+async def test_a_rotation_whose_answer_was_lost_gets_a_new_pair(client, session):
+    """A reload in the middle of a refresh: the browser never saw the successor and sends the
+    old cookie again at once, from the same user agent."""
+    u = await f.user(session, Role.oaaa_staff)
+    first = await f.login(client, u.email)
+    lost = await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert lost.status_code == 200
+    again = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
+    assert again.status_code == 200, again.text
+    third = again.json()
+    assert third["refresh_token"] not in (first["refresh_token"], lost.json()["refresh_token"])
+    me = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {third['access_token']}"}
+    )
+    assert me.status_code == 200
+    live = (
+        await session.execute(
+            text("SELECT count(*) FROM refresh_token WHERE user_id = :u AND revoked_at IS NULL"),
+            {"u": u.id},
+        )
+    ).scalar_one()
+    assert live == 2  # the original (used) and the new one; the lost successor is dead
+
+
+async def test_an_old_token_after_its_successor_was_used_is_a_theft(client, session):
+    u = await f.user(session, Role.oaaa_staff)
+    first = await f.login(client, u.email)
+    second = (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    third = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
+    )
+    assert third.status_code == 200
+    reuse = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
+    assert_problem(reuse, 401)
+    after = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": third.json()["refresh_token"]}
+    )
+    assert_problem(after, 401)
+
+
+async def test_without_a_grace_period_any_reuse_revokes_the_family(client, session, monkeypatch):
+    from app.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "refresh_reuse_grace_seconds", 0)
+    u = await f.user(session, Role.oaaa_staff)
+    first = await f.login(client, u.email)
+    second = (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    reuse = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
+    assert_problem(reuse, 401)
+    after = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
+    )
+    assert_problem(after, 401)
