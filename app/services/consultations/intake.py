@@ -16,7 +16,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.scoping import Actor
-from app.core.security import hash_password
+from app.core.security import digest_secret
 from app.core.time import MADRID
 from app.models.area import Channel
 from app.models.audit import ActorType
@@ -94,7 +94,7 @@ async def create(
     code = new_access_code()
     c = Consultation(
         reference=await next_reference(session, received_at.astimezone(MADRID).year),
-        access_code_hash=hash_password(code),
+        access_code_hash=digest_secret(code),
         municipality_id=municipality_id,
         service_id=data.service_id,
         channel=channel,
@@ -144,7 +144,7 @@ async def regenerate_access_code(
     if not actor.can_ask:
         raise Forbidden("Su perfil no permite renovar el código de seguimiento")
     code = new_access_code()
-    c.access_code_hash = hash_password(code)
+    c.access_code_hash = digest_secret(code)
     await session.flush()
     await audit.record(session, actor, "consultation.access_code", "consultation", c.id)
     return c, code
