@@ -228,10 +228,16 @@ def apply_state(
 
 
 async def recompute(
-    session: AsyncSession, c: Consultation, now: datetime, *, reselect_policy: bool = True
+    session: AsyncSession,
+    c: Consultation,
+    now: datetime,
+    *,
+    reselect_policy: bool = True,
+    calendar: WorkingCalendar | None = None,
 ) -> SlaPolicy | None:
     """Re-selects the policy (priority or service changed), recomputes the due dates on the
-    municipality's calendar (holidays changed) and the state."""
+    municipality's calendar (holidays changed) and the state. `calendar`: the municipality's,
+    already loaded by the caller, used when it covers the years needed."""
     policy = (
         await select_policy(session, c.service_id, c.priority)
         if reselect_policy or c.sla_policy_id is None
@@ -242,7 +248,10 @@ async def recompute(
         c.first_response_due_at = c.resolution_due_at = None
         c.sla_state, c.sla_next_check_at = SlaState.on_track, None
         return None
-    cal = await load_calendar(session, c.municipality_id, calendar_years(c.sla_started_at, now))
+    years = calendar_years(c.sla_started_at, now)
+    cal = calendar
+    if cal is None or not set(years) <= cal.years:
+        cal = await load_calendar(session, c.municipality_id, years)
     c.sla_policy_id = policy.id
     c.first_response_due_at, c.resolution_due_at = compute_due_dates(cal, policy, c)
     # A breach already recorded stays a breach only if it still is one under the new dates.
@@ -255,7 +264,7 @@ async def start_clock(session: AsyncSession, c: Consultation, now: datetime) -> 
     """Sets when the clock starts (received on a non-working day: next working day)."""
     cal = await load_calendar(session, c.municipality_id, calendar_years(c.received_at, now))
     c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
-    await recompute(session, c, now)
+    await recompute(session, c, now, calendar=cal)
 
 
 async def pause(c: Consultation, now: datetime) -> None:
@@ -271,7 +280,7 @@ async def resume(session: AsyncSession, c: Consultation, now: datetime) -> None:
     c.paused_working_days += cal.paused_working_days(c.paused_at, now)
     c.paused_working_seconds += cal.working_seconds_between(c.paused_at, now)
     c.paused_at = None
-    await recompute(session, c, now, reselect_policy=False)
+    await recompute(session, c, now, reselect_policy=False, calendar=cal)
 
 
 async def thresholds_for(session: AsyncSession, c: Consultation) -> list[int]:
