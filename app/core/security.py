@@ -44,8 +44,14 @@ def _make_hasher() -> PasswordHasher:
 
 
 _hasher = _make_hasher()
-# Verified against when the account does not exist, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so timing does not reveal it (made
+    on first use: an argon2 hash costs a fifth of a second at start-up)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "nbf", "iss", "aud", "jti", "typ", "role")
 
@@ -74,7 +80,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

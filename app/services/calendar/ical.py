@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-
-from icalendar import Alarm, Calendar, Event, Timezone, vRecur
+from typing import TYPE_CHECKING
 
 from app.core.time import MADRID
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
+
+if TYPE_CHECKING:
+    from icalendar import Event
+
+# `icalendar` is imported where a feed is rendered: it costs half a second at start-up.
 
 PRODID = "-//Diputación de Badajoz//OAAA Punto Informativo//ES"
 UID_DOMAIN = "oaaa.dip-badajoz.es"
@@ -80,6 +84,8 @@ def _common(ev: Event, entry: CalendarEntry, link: str) -> None:
 
 def entry_event(entry: CalendarEntry, link: str) -> Event:
     """The VEVENT of an entry: local times with TZID (dates when all-day), RRULE and EXDATE."""
+    from icalendar import Event, vRecur
+
     ev = Event()
     ev.add("uid", uid(entry.id))
     ev.add("summary", entry.title)
@@ -109,6 +115,8 @@ def closing_event(entry: CalendarEntry, link: str, reminders: Sequence[date]) ->
     """A grant call's closing date as an all-day entry with an alarm per reminder day."""
     closes_on = entry.application_closes_on
     assert closes_on is not None
+    from icalendar import Alarm, Event
+
     ev = Event()
     ev.add("uid", uid(entry.id, "-cierre"))
     ev.add("summary", f"Cierre de plazo: {entry.title}")
@@ -136,6 +144,8 @@ def render(
     reminders: Mapping[uuid.UUID, Sequence[date]] | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per entry (plus closing dates of grant calls)."""
+    from icalendar import Calendar, Timezone
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
