@@ -164,7 +164,7 @@ def server(which: str, env: dict[str, str]) -> Iterator[int]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 300  # importing the app is slow on a busy machine
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{which} server exited: {log.read_text()[-2000:]}")
