@@ -22,6 +22,7 @@ from app.core.observability import (
 )
 from app.core.queue import close_arq
 from app.core.redis import close_redis
+from app.core.runtime import freeze_startup_heap
 from app.core.spa import SpaMiddleware
 from app.routers import (
     announcements,
@@ -63,6 +64,7 @@ API de la Oficina de Atención a Alcaldes y Alcaldesas (OAAA) de la Diputación 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    freeze_startup_heap()
     yield
     await close_redis()
     await close_arq()

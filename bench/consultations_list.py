@@ -1,4 +1,4 @@
-"""Listing consultations at scale.
+"""Listing consultations at scale, and through HTTP against the bare database limit.
 
 Loads N consultations (default 1,000,000) spread over the 165 municipalities in proportion to
 their population, about a third of them open, into a database built by the real migrations;
@@ -9,6 +9,20 @@ then, through the application's own service code, measures page 1 and page 1,000
 
 with keyset cursors, and prints the `EXPLAIN (ANALYZE, BUFFERS)` of the page-1,000 query to show
 the index it uses. OFFSET pagination of the same page is measured alongside for contrast.
+
+Then, over HTTP, the application served by uvicorn (one process) against a bare Starlette +
+asyncpg app (`bench/bare.py`, same uvicorn settings) that runs the identical SQL statements —
+captured from the application's own code for each case: the caller's row, then the page — and
+writes the rows as JSON. Both answer the first page (limit 50) to the same number of keep-alive
+connections (`--concurrency`, default 10), in rounds that alternate subject and baseline so that
+other load on the machine weighs on both alike. For every list the web application opens:
+
+  * a municipality's default list (every status, newest first; Badajoz, the largest),
+  * an ELM's default list (a few dozen rows among the province's),
+  * the triage queue with `open_only` and without it (the office, nearest due date first),
+
+it prints throughput, p50/p99 latency, the ratios (targets: ≥ 0.6× the bare throughput, p99
+≤ 2× bare) and the `EXPLAIN (ANALYZE, BUFFERS)` of the page statement.
 
     ./scripts/bench consultations            # or: python -m bench.consultations_list --rows N
 """
@@ -25,6 +39,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import common
+from bench import http_lists as http_bench
+from bench.http_lists import http_comparison, print_http
 
 DB_NAME = "oaaa_bench_consultations"
 PAGE = 50
@@ -99,7 +115,15 @@ async def load(url: str, rows: int) -> float:
     return time.perf_counter() - started
 
 
-async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
+async def main_async(
+    url: str,
+    rows: int,
+    keep: bool,
+    target_page: int,
+    concurrency: int = 10,
+    seconds: float = 4.0,
+    rounds: int = 3,
+) -> None:
     print(f"Loading {rows:,} consultations into {DB_NAME} …")
     load_seconds = await load(url, rows)
 
@@ -211,6 +235,8 @@ async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
                 "explain_page_n": plan,
             }
     await dispose_engine()
+    results["http"] = await http_comparison(url, concurrency, seconds, rounds)
+    await dispose_engine()
     if not keep:
         await common.drop_database(DB_NAME)
 
@@ -236,6 +262,7 @@ async def main_async(url: str, rows: int, keep: bool, target_page: int) -> None:
         print(f"  EXPLAIN page {target_page}:")
         for line in r["explain_page_n"]:
             print("    " + line)
+    print_http(results["http"], concurrency)
     print(f"\nResults: {out}")
 
 
@@ -246,12 +273,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--page", type=int, default=1000, help="the deep page compared with page 1")
+    parser.add_argument("--concurrency", type=int, default=10, help="HTTP connections")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of one HTTP round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per case")
     args = parser.parse_args()
     url = asyncio.run(common.recreate_database(DB_NAME))
-    os.environ["OAAA_DATABASE_URL"] = url
-    os.environ.setdefault("OAAA_ENVIRONMENT", "test")
+    os.environ.update(http_bench.server_env(url))
     common.migrate(url)  # alembic's env runs its own event loop
-    asyncio.run(main_async(url, args.rows, args.keep, args.page))
+    asyncio.run(
+        main_async(
+            url, args.rows, args.keep, args.page, args.concurrency, args.seconds, args.rounds
+        )
+    )
 
 
 if __name__ == "__main__":

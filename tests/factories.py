@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core.security import hash_password
+from app.core.security import digest_secret, hash_password
 from app.models.area import Area
 from app.models.base import Role
 from app.models.integration import IntegrationClient
@@ -64,7 +64,7 @@ async def integration_client(
         name=kwargs.pop("name", "Sistema de pruebas"),
         area_id=area_id,
         scopes=kwargs.pop("scopes", ["expedientes:read"]),
-        secret_hash=hash_password(secret),
+        secret_hash=digest_secret(secret),
         **kwargs,
     )
     session.add(obj)
@@ -124,7 +124,7 @@ async def consultation(
     now = datetime.now(UTC)
     obj = Consultation(
         reference=f"OAAA-T-{uuid.uuid4().hex[:10]}",
-        access_code_hash=hash_password("TESTCODE"),
+        access_code_hash=digest_secret("TESTCODE"),
         municipality_id=municipality_id,
         area_id=area_id,
         service_id=service_id,

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     db_echo: bool = False
+    db_ping_after_idle_seconds: float = Field(default=30.0, ge=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -97,7 +97,21 @@ class Consultation(SQLModel, table=True):
             "id",
             postgresql_where=text("status <> 'closed'"),
         ),
+        # A municipality's default list (every status, newest first): an ELM's few rows are
+        # read directly instead of walking the whole province's newest-first index.
+        Index(
+            "ix_consultation_municipality_received",
+            "municipality_id",
+            text("received_at DESC"),
+            text("id DESC"),
+        ),
+        # The triage queue without `open_only` (closed ones too), by nearest due date.
+        Index("ix_consultation_due", "resolution_due_at", "id"),
         Index("ix_consultation_area_due", "area_id", "resolution_due_at", "id"),
+        # An área's default list, newest first.
+        Index(
+            "ix_consultation_area_received", "area_id", text("received_at DESC"), text("id DESC")
+        ),
         Index("ix_consultation_received", text("received_at DESC"), text("id DESC")),
         Index("ix_consultation_sla_state", "sla_state", "resolution_due_at"),
         # The worker's scan: the next instant at which some consultation's SLA state may change.

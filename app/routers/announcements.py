@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from app.core.db import SessionDep
+from app.core.db import SessionDep, read_only
 from app.core.deps import CurrentActor, OfficeActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
@@ -57,6 +57,7 @@ async def create_announcement(
     response_model=Page[AnnouncementPublic],
     responses=problem_responses(400, 401, 422),
 )
+@read_only
 async def list_announcements(
     session: SessionDep,
     actor: CurrentActor,
@@ -83,6 +84,7 @@ async def list_announcements(
     response_model=UnreadCount,
     responses=problem_responses(401, 403),
 )
+@read_only
 async def unread_count(session: SessionDep, actor: CurrentActor) -> UnreadCount:
     """Published announcements addressed to the caller's municipality that it has not read."""
     return await service.unread_count(session, actor)

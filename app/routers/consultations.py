@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.core.db import SessionDep, SettingsDep
+from app.core.db import SessionDep, SettingsDep, read_only
 from app.core.deps import CurrentActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
+from app.core.responses import page_response
 from app.core.routing import ApiRoute
 from app.models.area import Channel
 from app.models.audit import ActorType
@@ -71,6 +72,7 @@ async def create_consultation(
     response_model=Page[ConsultationPublic],
     responses=problem_responses(400, 401, 422),
 )
+@read_only
 async def list_consultations(
     session: SessionDep,
     actor: CurrentActor,
@@ -97,7 +99,7 @@ async def list_consultations(
             description="-received_at (recientes primero) o resolution_due_at (cola de triaje)",
         ),
     ] = "-received_at",
-) -> Page[ConsultationPublic]:
+) -> Response:
     """Scoped to the caller; with `q`, ranked by relevance."""
     filters = search.ListFilters(
         status=status,
@@ -114,7 +116,7 @@ async def list_consultations(
         q=q,
     )
     rows, cursor = await search.list_consultations(session, actor, page, filters, sort)
-    return Page.of(ConsultationPublic, rows, cursor)
+    return page_response(ConsultationPublic, rows, cursor)
 
 
 @router.get(

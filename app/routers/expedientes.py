@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from app.core.db import SessionDep
+from app.core.db import SessionDep, read_only
 from app.core.deps import AdminActor, CurrentActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
@@ -130,6 +130,7 @@ async def list_expedientes(
     response_model=MunicipalitySummary,
     responses=problem_responses(401, 404, 422),
 )
+@read_only
 async def municipality_summary(
     session: SessionDep, actor: CurrentActor, municipality_id: uuid.UUID
 ) -> MunicipalitySummary:

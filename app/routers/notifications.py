@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.core.db import SessionDep, get_sessionmaker
+from app.core.db import SessionDep, get_sessionmaker, read_only
 from app.core.deps import (
     STREAM_TICKET_SECONDS,
     BearerToken,
@@ -62,6 +62,7 @@ async def list_notifications(
     response_model=UnreadCount,
     responses=problem_responses(401, 403),
 )
+@read_only
 async def unread_count(session: SessionDep, actor: CurrentActor) -> UnreadCount:
     """How many of the caller's notifications are unread."""
     return UnreadCount(unread=await feed.unread_count(session, actor))

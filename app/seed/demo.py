@@ -15,7 +15,7 @@ from app.core import audit
 from app.core.config import get_settings
 from app.core.db import dispose_engine, get_sessionmaker
 from app.core.scoping import Actor
-from app.core.security import hash_password
+from app.core.security import digest_secret, hash_password
 from app.models.area import Area, CatalogueService
 from app.models.base import Role
 from app.models.integration import IntegrationClient, IntegrationScope
@@ -269,7 +269,7 @@ async def seed(session: AsyncSession) -> list[str]:
                 name="Gestor de expedientes de Fomento (demo)",
                 area_id=areas["fomento"].id,
                 scopes=[s.value for s in IntegrationScope],
-                secret_hash=hash_password(DEMO_CLIENT_SECRET),
+                secret_hash=digest_secret(DEMO_CLIENT_SECRET),
             )
         )
         created.append(f"cliente de integración {DEMO_CLIENT_ID}")

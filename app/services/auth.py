@@ -113,13 +113,13 @@ async def login_with_password(
         .scalars()
         .first()
     )
-    ok = security.verify_password(password, user.password_hash if user else None)
+    ok = await security.verify_password_async(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
         await _record_failure(redis, settings, account, client_ip)
         raise OAuthError("invalid_grant", GENERIC_LOGIN_ERROR)
     await ratelimit.reset(redis, "login-account", account)
     if security.password_needs_rehash(user.password_hash):
-        user.password_hash = security.hash_password(password)
+        user.password_hash = await security.hash_password_async(password)
     user.last_login_at = datetime.now(UTC)
     access, access_exp = _user_access_token(settings, user)
     refresh, refresh_exp = await _issue_refresh(
@@ -153,10 +153,12 @@ async def login_with_client_credentials(
         .scalars()
         .first()
     )
-    ok = security.verify_password(client_secret, client.secret_hash if client else None)
+    ok = await security.verify_secret(client_secret, client.secret_hash if client else None)
     if client is None or not ok or not client.is_active:
         await _record_failure(redis, settings, account, client_ip)
         raise OAuthError("invalid_client", GENERIC_CLIENT_ERROR)
+    if security.secret_needs_upgrade(client.secret_hash):
+        client.secret_hash = security.digest_secret(client_secret)
     await ratelimit.reset(redis, "login-account", account)
     scopes = list(client.scopes)
     if requested_scopes:

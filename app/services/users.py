@@ -14,7 +14,7 @@ from app.core import audit, crud
 from app.core.errors import UnprocessableEntity
 from app.core.pagination import PageParams, paginate
 from app.core.scoping import Actor, get_visible, visible
-from app.core.security import hash_password, new_client_secret
+from app.core.security import digest_secret, hash_password_async, new_client_secret
 from app.models.area import Area
 from app.models.base import Role
 from app.models.integration import IntegrationClient
@@ -77,7 +77,7 @@ async def create_user(session: AsyncSession, actor: Actor, data: UserCreate) -> 
     await _check_refs(session, data.municipality_id, data.area_id)
     user = User.model_validate(
         data.model_dump(exclude={"password"}) | {"email": str(data.email).lower()},
-        update={"password_hash": hash_password(data.password)},
+        update={"password_hash": await hash_password_async(data.password)},
     )
     return await crud.create(session, actor, user, "user")
 
@@ -96,7 +96,7 @@ async def update_user(
         raise UnprocessableEntity(str(exc)) from exc
     await _check_refs(session, municipality_id, area_id)
     if patch.get("password"):
-        patch["password_hash"] = hash_password(patch.pop("password"))
+        patch["password_hash"] = await hash_password_async(patch.pop("password"))
     else:
         patch.pop("password", None)
     return await crud.update(session, actor, user, patch, "user")
@@ -143,7 +143,7 @@ async def create_client(
         area_id=data.area_id,
         scopes=[str(s) for s in data.scopes],
         client_id="oaaa-" + secrets.token_hex(8),
-        secret_hash=hash_password(secret),
+        secret_hash=digest_secret(secret),
     )
     await crud.create(session, actor, client, "integration_client")
     return client, secret
@@ -164,7 +164,7 @@ async def rotate_client_secret(
 ) -> tuple[IntegrationClient, str]:
     client = await get_client(session, actor, client_pk)
     secret = new_client_secret()
-    client.secret_hash = hash_password(secret)
+    client.secret_hash = digest_secret(secret)
     await crud.flush(session)
     await audit.record(
         session, actor, "integration_client.rotate_secret", "integration_client", client.id

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core import netguard, observability
 from app.core.config import get_settings
 from app.core.db import make_engine
+from app.core.runtime import freeze_startup_heap
 from app.services.idempotency import purge_expired_keys
 from app.services.indicators.refresh import refresh_indicators
 from app.services.newsletter import MAX_ATTEMPTS, send_newsletter
@@ -57,6 +58,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["worker_id"] = uuid.uuid4().hex
     if ctx.get("redis") is not None:
         ctx["heartbeat_task"] = asyncio.create_task(_beat_forever(ctx))
+    freeze_startup_heap()
     logger.info("worker started")
 
 

@@ -408,3 +408,29 @@ async def test_without_a_grace_period_any_reuse_revokes_the_family(client, sessi
         "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
     )
     assert_problem(after, 401)
+async def test_a_legacy_argon2_client_secret_logs_in_and_is_rewritten_as_a_keyed_digest(
+    client, session
+):
+    from sqlmodel import col, select
+
+    from app.core.security import hash_password
+    from app.models.integration import IntegrationClient
+
+    a = await f.area(session)
+    c = await f.integration_client(session, a.id)
+    c.secret_hash = hash_password("legacy-secret-abcdef-123456")
+    await session.commit()
+    cid = c.id
+    form = {"grant_type": "client_credentials", "client_id": c.client_id}
+    wrong = await client.post(TOKEN, data=form | {"client_secret": "legacy-secret-abcdef-12345"})
+    assert_problem(wrong, 401)
+    r = await client.post(TOKEN, data=form | {"client_secret": "legacy-secret-abcdef-123456"})
+    assert r.status_code == 200, r.text
+    session.expire_all()
+    stored = await session.scalar(
+        select(col(IntegrationClient.secret_hash)).where(IntegrationClient.id == cid)
+    )
+    assert stored is not None
+    assert stored.startswith("hmac-sha256$")
+    again = await client.post(TOKEN, data=form | {"client_secret": "legacy-secret-abcdef-123456"})
+    assert again.status_code == 200

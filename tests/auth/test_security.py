@@ -152,3 +152,49 @@ def test_refresh_tokens_are_stored_only_as_digests() -> None:
     raw, digest = security.new_refresh_token()
     assert raw not in digest
     assert security.digest_token(raw) == digest
+
+
+async def test_password_hashing_runs_off_the_event_loop() -> None:
+    import threading
+
+    seen: list[str] = []
+    original = security.hash_password
+
+    def spy(password: str) -> str:
+        seen.append(threading.current_thread().name)
+        return original(password)
+
+    security.hash_password = spy
+    try:
+        digest = await security.hash_password_async("una contraseña larga")
+    finally:
+        security.hash_password = original
+    assert seen
+    assert seen[0] != threading.main_thread().name
+    assert digest.startswith("$argon2id$")
+    assert await security.verify_password_async("una contraseña larga", digest)
+    assert not await security.verify_password_async("otra", digest)
+    assert not await security.verify_password_async("otra", None)
+
+
+async def test_machine_secrets_are_keyed_digests_compared_in_constant_time() -> None:
+    stored = security.digest_secret("ABCDEFGH23")
+    assert stored.startswith("hmac-sha256$")
+    assert len(stored) == len("hmac-sha256$") + 64
+    assert "ABCDEFGH23" not in stored
+    # Keyed: a plain SHA-256 of the secret is not what is stored.
+    import hashlib
+
+    assert hashlib.sha256(b"ABCDEFGH23").hexdigest() not in stored
+    assert await security.verify_secret("ABCDEFGH23", stored)
+    assert not await security.verify_secret("ABCDEFGH24", stored)
+    assert not await security.verify_secret("ABCDEFGH23", None)
+    assert not security.secret_needs_upgrade(stored)
+
+
+async def test_legacy_argon2_secrets_still_verify_and_ask_for_an_upgrade() -> None:
+    legacy = security.hash_password("ABCDEFGH23")
+    assert await security.verify_secret("ABCDEFGH23", legacy)
+    assert not await security.verify_secret("ABCDEFGH24", legacy)
+    assert security.secret_needs_upgrade(legacy)
+    assert not await security.verify_secret("x", "not a hash at all")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlmodel import col, select
 
 from app.models.base import Role
 from tests import factories as f
@@ -513,3 +514,51 @@ async def test_only_own_unlinked_assistant_questions_can_be_linked(client, sessi
         headers=h["mer"],
     )
     assert_problem(again, 422)
+
+
+async def test_a_legacy_argon2_access_code_tracks_once_and_is_rewritten_as_a_keyed_digest(
+    client, session
+):
+    from app.core.security import hash_password
+    from app.models.consultation import Consultation
+
+    mun = await f.municipality(session, "06011")
+    c = await f.consultation(session, mun.id)
+    c.access_code_hash = hash_password("LEGACYCODE")
+    c.reference = c.reference.upper()
+    await session.commit()
+    cid = c.id
+    url = f"/api/v1/public/consultations/{c.reference}"
+    assert_problem(await client.get(url, params={"code": "OTHERCODE1"}), 404)
+    stored = await session.scalar(
+        select(col(Consultation.access_code_hash)).where(Consultation.id == cid)
+    )
+    assert stored is not None
+    assert stored.startswith("$argon2")
+    r = await client.get(url, params={"code": "legacy-code"})
+    assert r.status_code == 200, r.text
+    session.expire_all()
+    stored = await session.scalar(
+        select(col(Consultation.access_code_hash)).where(Consultation.id == cid)
+    )
+    assert stored is not None
+    assert stored.startswith("hmac-sha256$")
+    # The rewritten digest still opens it; a wrong code still does not.
+    assert (await client.get(url, params={"code": "LEGACYCODE"})).status_code == 200
+    assert_problem(await client.get(url, params={"code": "LEGACYCODF"}), 404)
+
+
+async def test_new_access_codes_are_stored_as_keyed_digests(client, session):
+    from app.core.security import digest_secret
+    from app.models.consultation import Consultation
+
+    people, _ = await _people(session)
+    h = await _headers(client, people)
+    r = await client.post(URL, json={"subject": "Asunto", "body": "Texto"}, headers=h["alm"])
+    assert r.status_code == 201, r.text
+    stored = await session.scalar(
+        select(col(Consultation.access_code_hash)).where(
+            Consultation.reference == r.json()["reference"]
+        )
+    )
+    assert stored == digest_secret(r.json()["access_code"])

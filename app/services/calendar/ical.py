@@ -5,19 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-
-from icalendar import (
-    Alarm,
-    Calendar,
-    Event,
-    Timezone,
-    TimezoneDaylight,
-    TimezoneStandard,
-    vRecur,
-)
+from typing import TYPE_CHECKING
 
 from app.core.time import MADRID
 from app.models.calendar import CalendarEntry, EntryKind, EntryStatus
+
+if TYPE_CHECKING:
+    from icalendar import Event, Timezone
+
+# `icalendar` is imported where a feed is rendered: it costs half a second at start-up.
 
 PRODID = "-//Diputación de Badajoz//OAAA Punto Informativo//ES"
 UID_DOMAIN = "oaaa.dip-badajoz.es"
@@ -44,6 +40,8 @@ def madrid_vtimezone() -> Timezone:
 
     A list of dated transitions (what `Timezone.from_tzid` writes) made vobject place summer
     events an hour off; rules are understood by every parser."""
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+
     daylight = TimezoneDaylight()
     daylight.add("tzname", "CEST")
     daylight.add("tzoffsetfrom", timedelta(hours=1))
@@ -112,6 +110,8 @@ def _common(ev: Event, entry: CalendarEntry, link: str) -> None:
 
 def entry_event(entry: CalendarEntry, link: str) -> Event:
     """The VEVENT of an entry: local times with TZID (dates when all-day), RRULE and EXDATE."""
+    from icalendar import Event, vRecur
+
     ev = Event()
     ev.add("uid", uid(entry.id))
     ev.add("summary", entry.title)
@@ -141,6 +141,8 @@ def closing_event(entry: CalendarEntry, link: str, reminders: Sequence[date]) ->
     """A grant call's closing date as an all-day entry with an alarm per reminder day."""
     closes_on = entry.application_closes_on
     assert closes_on is not None
+    from icalendar import Alarm, Event
+
     ev = Event()
     ev.add("uid", uid(entry.id, "-cierre"))
     ev.add("summary", f"Cierre de plazo: {entry.title}")
@@ -170,6 +172,8 @@ def render(
     reminders: Mapping[uuid.UUID, Sequence[date]] | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per entry (plus closing dates of grant calls)."""
+    from icalendar import Calendar
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -16,7 +16,7 @@ from app.core.errors import (
     UnprocessableEntity,
 )
 from app.core.scoping import Actor
-from app.core.security import hash_password
+from app.core.security import digest_secret
 from app.core.time import MADRID
 from app.models.area import Channel
 from app.models.audit import ActorType
@@ -93,8 +93,8 @@ async def create(
 
     code = new_access_code()
     c = Consultation(
-        reference=await next_reference(session, received_at.astimezone(MADRID).year),
-        access_code_hash=hash_password(code),
+        reference="",  # numbered below, last
+        access_code_hash=digest_secret(code),
         municipality_id=municipality_id,
         service_id=data.service_id,
         channel=channel,
@@ -109,20 +109,24 @@ async def create(
         sla_started_at=received_at,
     )
     await sla.start_clock(session, c, now)
-    session.add(c)
-    await session.flush()
+    query: AssistantQuery | None = None
     if data.assistant_query_id:
         # Only a question this caller asked (or asked without logging in) and not yet linked.
         query = await session.get(AssistantQuery, data.assistant_query_id)
         if (
-            query is not None
-            and query.consultation_id is None
-            and query.user_id in (None, actor.id)
-            and query.municipality_id in (None, municipality_id)
+            query is None
+            or query.consultation_id is not None
+            or query.user_id not in (None, actor.id)
+            or query.municipality_id not in (None, municipality_id)
         ):
-            query.consultation_id = c.id
-        else:
             raise UnprocessableEntity("La pregunta del asistente indicada no puede vincularse")
+    # The number last: concurrent creations queue on the year's counter row from here to the
+    # commit, so everything that can be read or checked is done before.
+    c.reference = await next_reference(session, received_at.astimezone(MADRID).year)
+    session.add(c)
+    await session.flush()
+    if query is not None:
+        query.consultation_id = c.id
     await record_event(session, c, actor, "created", to_status=c.status, data={"channel": channel})
     await audit.record(
         session,
@@ -144,7 +148,7 @@ async def regenerate_access_code(
     if not actor.can_ask:
         raise Forbidden("Su perfil no permite renovar el código de seguimiento")
     code = new_access_code()
-    c.access_code_hash = hash_password(code)
+    c.access_code_hash = digest_secret(code)
     await session.flush()
     await audit.record(session, actor, "consultation.access_code", "consultation", c.id)
     return c, code

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Float, cast, func, literal, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from app.core import queries
@@ -46,6 +47,9 @@ class ListFilters:
 
 SORTS = ("-received_at", "resolution_due_at")
 
+# Never shown in a list, and the largest columns of the row: not fetched.
+NOT_LISTED: list[Any] = [Consultation.search_vector, Consultation.access_code_hash]
+
 
 async def list_consultations(
     session: AsyncSession,
@@ -54,7 +58,11 @@ async def list_consultations(
     filters: ListFilters,
     sort: str = "-received_at",
 ) -> tuple[list[Consultation], str | None]:
-    stmt = select(Consultation).where(visible(Consultation, actor))
+    stmt = (
+        select(Consultation)
+        .options(*(defer(c) for c in NOT_LISTED))
+        .where(visible(Consultation, actor))
+    )
     f = filters
     if f.status:
         stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))

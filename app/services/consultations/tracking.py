@@ -15,7 +15,7 @@ from app.core.errors import (
     NotFound,
     TooManyRequests,
 )
-from app.core.security import verify_password
+from app.core.security import digest_secret, secret_needs_upgrade, verify_secret
 from app.models.consultation import (
     Consultation,
     ConsultationEvent,
@@ -35,9 +35,13 @@ async def track(
 ) -> tuple[Consultation, list[ConsultationEvent], list[ConsultationMessage]]:
     """Public tracking: the same NotFound for an unknown reference and a wrong code."""
     c = await find_by_reference(session, reference)
-    ok = verify_password(normalise_code(code), c.access_code_hash if c else None)
+    normalised = normalise_code(code)
+    ok = await verify_secret(normalised, c.access_code_hash if c else None)
     if c is None or not ok:
         raise NotFound("No hay ninguna consulta con esa referencia y ese código")
+    if secret_needs_upgrade(c.access_code_hash):
+        # Written before access codes were keyed digests: store the digest now.
+        c.access_code_hash = digest_secret(normalised)
     events = (
         (
             await session.execute(

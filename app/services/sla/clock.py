@@ -282,18 +282,25 @@ def apply_state(
 
 
 async def recompute(
-    session: AsyncSession, c: Consultation, now: datetime, *, reselect_policy: bool = True
+    session: AsyncSession,
+    c: Consultation,
+    now: datetime,
+    *,
+    reselect_policy: bool = True,
+    calendar: WorkingCalendar | None = None,
 ) -> SlaPolicy | None:
     """Re-selects the policy (priority or service changed), recomputes the due dates on the
-    municipality's calendar (holidays changed) and the state."""
+    municipality's calendar (holidays changed) and the state. `calendar`: the municipality's,
+    already loaded by the caller, used when it covers the years needed."""
     policy = (
         await select_policy(session, c.service_id, c.priority)
         if reselect_policy or c.sla_policy_id is None
         else await session.get(SlaPolicy, c.sla_policy_id)
     )
-    cal = await load_calendar(
-        session, c.municipality_id, calendar_years(c.received_at, now), area_id=c.area_id
-    )
+    years = calendar_years(c.received_at, now)
+    cal = calendar
+    if cal is None or not set(years) <= cal.years:
+        cal = await load_calendar(session, c.municipality_id, years, area_id=c.area_id)
     # The deemed start depends on the calendar too (art. 31.2.b): a holiday added or removed
     # on the day of reception moves it.
     c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
@@ -331,7 +338,7 @@ async def resume(session: AsyncSession, c: Consultation, now: datetime) -> None:
     c.paused_working_days += cal.paused_working_days(c.paused_at, now)
     c.paused_working_seconds += cal.working_seconds_between(c.paused_at, now)
     c.paused_at = None
-    await recompute(session, c, now, reselect_policy=False)
+    await recompute(session, c, now, reselect_policy=False, calendar=cal)
 
 
 async def thresholds_for(session: AsyncSession, c: Consultation) -> list[int]:

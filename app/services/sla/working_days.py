@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-import holidays as holidays_lib
-
 from app.core.time import MADRID
 
 _ONE_DAY = timedelta(days=1)
@@ -62,7 +60,10 @@ class OfficeHours:
 @lru_cache(maxsize=64)
 def _official_holidays_of(year: int) -> tuple[tuple[date, str], ...]:
     # Spain with subdiv EX: national days, Extremadura's own (8 September) and the regional
-    # choices among the substitutable days (e.g. the Monday after a Sunday holiday).
+    # choices among the substitutable days (e.g. the Monday after a Sunday holiday). Imported
+    # here: the package costs over half a second at start-up and is needed once per year.
+    import holidays as holidays_lib
+
     table = holidays_lib.country_holidays("ES", subdiv="EX", years=year, language="es")
     return tuple(sorted((d, str(name)) for d, name in table.items()))
 
@@ -70,6 +71,8 @@ def _official_holidays_of(year: int) -> tuple[tuple[date, str], ...]:
 @lru_cache(maxsize=64)
 def _national_holidays_of(year: int) -> frozenset[date]:
     # Spain without a subdivision: the days that are holidays everywhere in the country.
+    import holidays as holidays_lib
+
     return frozenset(holidays_lib.country_holidays("ES", years=year))
 
 

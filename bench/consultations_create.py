@@ -1,0 +1,259 @@
+"""Creating consultations over HTTP against the bare INSERT, and the health check meanwhile.
+
+Two parts, both against the application served by uvicorn (one process, `bench/serve.py`):
+
+* creation: `POST /api/v1/consultations` by municipal users (reference, access code, SLA clock,
+  history, audit, notifications — everything a creation does) against a bare Starlette +
+  asyncpg endpoint doing one `INSERT` of the same row (`bench/bare.py`), at the same number of
+  connections, in alternating rounds; creations per second, latency, and the SQL round trips
+  of one creation counted in-process (target: ≥ 100 creations/s per API process);
+* mixed load: the health check's latency from one client, idle and while `--creators`
+  connections create consultations, in alternating phases; with the server's event-loop lag
+  sampled every 10 ms (targets: median under load within 2× idle, no pause over 20 ms).
+
+    ./scripts/bench create        # or: python -m bench.consultations_create [options]
+    ./scripts/bench mixed         # only the mixed load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import common, load
+from bench.api import Person, person, server_env
+
+DB_NAME = "oaaa_bench_api"
+
+
+async def _people(n: int) -> tuple[list[Person], dict[str, str]]:
+    from sqlalchemy import text
+
+    from app.core.config import get_settings
+
+    get_settings.cache_clear()
+    from app.core.db import get_sessionmaker
+
+    async with get_sessionmaker()() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT m.id, (SELECT id FROM sla_policy WHERE is_default LIMIT 1)"
+                    " FROM municipality m WHERE ine_code = '06011'"
+                )
+            )
+        ).one()
+        people = [await person(session, "municipal_user", row[0]) for _ in range(n)]
+    bare = {"OAAA_BENCH_BARE_MUNICIPALITY": str(row[0])}
+    if row[1] is not None:
+        bare["OAAA_BENCH_BARE_POLICY"] = str(row[1])
+    return people, bare
+
+
+def _creation(people: list[Person], path: str) -> Any:
+    body = json.dumps(
+        {"subject": "Arreglo del camino de la Fuente", "body": "¿Cómo se solicita la ayuda?"}
+    ).encode()
+    requests = [
+        load.request_bytes(
+            "POST", path, p.headers | {"Content-Type": "application/json"}, body=body
+        )
+        for p in people
+    ]
+    return lambda n: requests[n % len(requests)]
+
+
+async def round_trips(who: Person) -> list[str]:
+    """The statements (and BEGIN/COMMIT) one creation sends, counted in-process."""
+    import httpx
+    from sqlalchemy import event
+
+    from app.core.db import dispose_engine, get_engine
+    from app.main import app
+
+    seen: list[str] = []
+    engine = get_engine().sync_engine
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split())[:90])
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        payload = {"subject": "Asunto", "body": "Texto"}
+        r = await client.post("/api/v1/consultations", json=payload, headers=who.headers)
+        assert r.status_code == 201, r.text
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "begin", lambda conn: seen.append("BEGIN"))
+        event.listen(engine, "commit", lambda conn: seen.append("COMMIT"))
+        try:
+            r = await client.post("/api/v1/consultations", json=payload, headers=who.headers)
+            assert r.status_code == 201, r.text
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+    await dispose_engine()
+    return seen
+
+
+async def creation(
+    env: dict[str, str], people: list[Person], concurrency: int, seconds: float, rounds: int
+) -> dict[str, Any]:
+    api_req = _creation(people, "/api/v1/consultations")
+    bare_req = _creation(people, "/bare/consultations")
+    api, bare = load.Result(), load.Result()
+    with load.server("api", env) as api_port, load.server("bare", env) as bare_port:
+        for port, req in ((api_port, api_req), (bare_port, bare_req)):  # warm-up
+            await load.run_load(port, req, concurrency=concurrency, seconds=1, expect=(201,))
+        for _ in range(rounds):
+            api.merge(
+                await load.run_load(
+                    api_port, api_req, concurrency=concurrency, seconds=seconds, expect=(201,)
+                )
+            )
+            bare.merge(
+                await load.run_load(
+                    bare_port, bare_req, concurrency=concurrency, seconds=seconds, expect=(201,)
+                )
+            )
+    a, b = api.summary(), bare.summary()
+    return {
+        "concurrency": concurrency,
+        "api": a,
+        "bare_insert": b,
+        "throughput_ratio": round(a["rps"] / b["rps"], 3) if b["rps"] else None,
+    }
+
+
+async def _health_latencies(port: int, seconds: float) -> list[float]:
+    req = load.request_bytes("GET", "/healthz")
+    result = await load.run_load(port, lambda _n: req, concurrency=1, seconds=seconds)
+    return result.latencies_ms
+
+
+async def mixed(
+    env: dict[str, str], people: list[Person], creators: int, seconds: float, rounds: int
+) -> dict[str, Any]:
+    create_req = _creation(people, "/api/v1/consultations")
+    idle: list[float] = []
+    busy: list[float] = []
+    created = load.Result()
+    lag_idle: list[dict[str, Any]] = []
+    lag_busy: list[dict[str, Any]] = []
+    with load.server("api", env) as port:
+        await load.run_load(port, create_req, concurrency=creators, seconds=1, expect=(201,))
+        for _ in range(rounds):
+            await load.get_json(port, "/__bench/lag")  # starts a fresh window
+            idle += await _health_latencies(port, seconds)
+            lag_idle.append(await load.get_json(port, "/__bench/lag"))
+            health, made = await asyncio.gather(
+                _health_latencies(port, seconds),
+                load.run_load(
+                    port, create_req, concurrency=creators, seconds=seconds, expect=(201,)
+                ),
+            )
+            busy += health
+            created.merge(made)
+            lag_busy.append(await load.get_json(port, "/__bench/lag"))
+    idle_median, busy_median = statistics.median(idle), statistics.median(busy)
+    return {
+        "creators": creators,
+        "health_idle": {"requests": len(idle), "median_ms": round(idle_median, 2)},
+        "health_under_creations": {
+            "requests": len(busy),
+            "median_ms": round(busy_median, 2),
+            "p99_ms": round(sorted(busy)[int(len(busy) * 0.99)], 2),
+        },
+        "median_ratio": round(busy_median / idle_median, 2),
+        "creations": created.summary(),
+        "loop_lag_idle_max_ms": max(x.get("max_ms", 0) for x in lag_idle),
+        "loop_lag_busy": {
+            "max_ms": max(x.get("max_ms", 0) for x in lag_busy),
+            "p99_ms": max(x.get("p99_ms", 0) for x in lag_busy),
+            "median_ms": statistics.median(x.get("median_ms", 0) for x in lag_busy),
+            "samples": sum(x.get("samples", 0) for x in lag_busy),
+            "over_20ms": sum(x.get("over_20ms", 0) for x in lag_busy),
+        },
+    }
+
+
+def print_creation(r: dict[str, Any], trips: list[str]) -> None:
+    a, b = r["api"], r["bare_insert"]
+    print(f"\nCreation, {r['concurrency']} connections (alternating rounds)")
+    print(
+        f"  API  POST /consultations: {a['rps']:8.1f} creations/s  p50 {a['p50_ms']:7.1f} ms"
+        f"  p99 {a['p99_ms']:7.1f} ms  errors {a['errors']}"
+    )
+    print(
+        f"  bare INSERT:              {b['rps']:8.1f} creations/s  p50 {b['p50_ms']:7.1f} ms"
+        f"  p99 {b['p99_ms']:7.1f} ms  errors {b['errors']}"
+    )
+    print(f"  API / bare: {r['throughput_ratio']}  (target: API >= 100 creations/s)")
+    print(f"  round trips per creation: {len(trips)}")
+    for t in trips:
+        print(f"    {t}")
+
+
+def print_mixed(r: dict[str, Any]) -> None:
+    print(f"\nMixed load: health check from 1 client, idle vs {r['creators']} creating clients")
+    print(f"  health idle:             median {r['health_idle']['median_ms']:6.2f} ms")
+    h = r["health_under_creations"]
+    print(f"  health under creations:  median {h['median_ms']:6.2f} ms  p99 {h['p99_ms']:.2f} ms")
+    print(f"  median ratio: {r['median_ratio']}  (target: <= 2)")
+    print(f"  creations meanwhile: {r['creations']['rps']} /s, errors {r['creations']['errors']}")
+    lag = r["loop_lag_busy"]
+    print(
+        f"  event-loop lag under load (sampled every 10 ms, {lag['samples']} samples): "
+        f"median {lag['median_ms']} ms, p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms, "
+        f"{lag['over_20ms']} over 20 ms (target: none); idle max {r['loop_lag_idle_max_ms']} ms"
+    )
+
+
+async def main_async(args: argparse.Namespace, url: str) -> None:
+    people, bare_env = await _people(max(args.concurrency, args.creators))
+    env = server_env(url) | bare_env
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, shared"}
+    trips: list[str] = []
+    if not args.mixed_only:
+        trips = await round_trips(people[0])
+        results["round_trips_per_creation"] = len(trips)
+        results["creation"] = await creation(
+            env, people, args.concurrency, args.seconds, args.rounds
+        )
+    results["mixed"] = await mixed(env, people, args.creators, args.seconds, args.rounds)
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    out = common.RESULTS / f"consultations_create-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results | {"statements": trips}, indent=2))
+    if not args.mixed_only:
+        print_creation(results["creation"], trips)
+    print_mixed(results["mixed"])
+    print(f"\nResults: {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, default=10, help="creating connections")
+    parser.add_argument("--creators", type=int, default=4, help="creating clients, mixed load")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--mixed-only", action="store_true", help="only the mixed load")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+    url = asyncio.run(common.recreate_database(DB_NAME))
+    os.environ.update(server_env(url))
+    common.migrate(url)
+    started = time.perf_counter()
+    asyncio.run(main_async(args, url))
+    if not args.keep:
+        asyncio.run(common.drop_database(DB_NAME))
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

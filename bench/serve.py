@@ -1,0 +1,101 @@
+"""Serves an ASGI app for a benchmark under uvicorn (one process, uvloop, no access log), with
+an event-loop lag sampler: every 10 ms it measures how late its own wake-up came.
+
+    python -m bench.serve api  --port 8101      # the application (app.main:app)
+    python -m bench.serve bare --port 8102      # the bare Starlette + asyncpg baseline
+
+`GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh);
+both apps get it the same way, outside their own routing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+import uvicorn
+
+LAG_INTERVAL = 0.010
+
+
+class LagSampler:
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + LAG_INTERVAL
+            await asyncio.sleep(LAG_INTERVAL)
+            self.samples.append(max(loop.time() - expected, 0.0) * 1000)
+
+    def take(self) -> dict[str, Any]:
+        samples, self.samples = sorted(self.samples), []
+        if not samples:
+            return {"samples": 0}
+        return {
+            "samples": len(samples),
+            "median_ms": round(samples[len(samples) // 2], 2),
+            "p99_ms": round(samples[min(int(len(samples) * 0.99), len(samples) - 1)], 2),
+            "max_ms": round(samples[-1], 2),
+            "over_20ms": sum(1 for s in samples if s > 20),
+        }
+
+
+def wrap(app: Any, sampler: LagSampler) -> Any:
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/__bench/lag":
+            body = json.dumps(sampler.take()).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return asgi
+
+
+async def serve(which: str, port: int) -> None:
+    started = time.perf_counter()
+    if which == "api":
+        from app.main import app
+    else:
+        from bench.bare import app
+    sampler = LagSampler()
+    config = uvicorn.Config(
+        wrap(app, sampler),
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(sampler.run())
+    print(f"{which} imported in {time.perf_counter() - started:.2f} s", flush=True)
+    try:
+        await server.serve()
+    finally:
+        task.cancel()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", choices=["api", "bare"])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.run(serve(args.which, args.port))
+
+
+if __name__ == "__main__":
+    main()

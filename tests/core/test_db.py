@@ -1,0 +1,104 @@
+"""The engine's connection checks and the transaction-free sessions of read-only handlers."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from app.models.base import Role
+from tests import factories as f
+
+
+def _capture(engine: Any) -> tuple[list[tuple[str, str | None]], Any]:
+    seen: list[tuple[str, str | None]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append((statement, conn.get_execution_options().get("isolation_level")))
+
+    return seen, before
+
+
+@pytest.mark.committed
+async def test_a_list_costs_two_statements_and_no_transaction(client, session):
+    from app.core.db import get_engine
+
+    mun = await f.municipality(session, "06011")
+    mayor = await f.user(session, Role.municipal_user, municipality_id=mun.id)
+    await f.consultation(session, mun.id)
+    headers = await f.auth_headers(client, mayor)
+    # Once: the token deny-list's Redis copy is loaded by the first request after a flush.
+    assert (await client.get("/api/v1/consultations", headers=headers)).status_code == 200
+    sync_engine = get_engine().sync_engine
+    seen, before = _capture(sync_engine)
+    event.listen(sync_engine, "before_cursor_execute", before)
+    try:
+        r = await client.get("/api/v1/consultations", headers=headers)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+    assert r.status_code == 200
+    assert len(r.json()["items"]) == 1
+    # The caller's row, then the page; both outside a transaction (no BEGIN, no COMMIT).
+    assert len(seen) == 2, seen
+    assert "FROM user_account" in seen[0][0]
+    assert "FROM consultation" in seen[1][0]
+    assert "search_vector" not in seen[1][0]
+    assert "access_code_hash" not in seen[1][0]
+    assert {level for _, level in seen} == {"AUTOCOMMIT"}
+
+
+@pytest.mark.committed
+async def test_handlers_that_write_keep_their_transaction(client, session):
+    from app.core.db import get_engine
+
+    mun = await f.municipality(session, "06011")
+    mayor = await f.user(session, Role.municipal_user, municipality_id=mun.id)
+    headers = await f.auth_headers(client, mayor)
+    sync_engine = get_engine().sync_engine
+    seen, before = _capture(sync_engine)
+    event.listen(sync_engine, "before_cursor_execute", before)
+    try:
+        r = await client.post(
+            "/api/v1/consultations", json={"subject": "Asunto", "body": "Texto"}, headers=headers
+        )
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+    assert r.status_code == 201, r.text
+    assert seen
+    assert "AUTOCOMMIT" not in {level for _, level in seen}
+
+
+@pytest.mark.committed
+async def test_a_connection_dropped_while_idle_in_the_pool_is_replaced_unseen():
+    from app.core.config import get_settings
+    from app.core.db import make_engine
+
+    engine = make_engine(get_settings().model_copy(update={"db_ping_after_idle_seconds": 0}))
+    try:
+        async with engine.connect() as conn:
+            first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # The server drops the pooled connection (a restart, an idle timeout, a failover).
+        async with engine.connect() as other:
+            await other.execute(text("SELECT 1"))
+        killer = make_engine(get_settings())
+        async with killer.connect() as k:
+            await k.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
+            await k.commit()
+        await killer.dispose()
+        async with engine.connect() as conn:
+            again = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert again != first
+    finally:
+        await engine.dispose()
+
+
+def test_the_startup_heap_is_frozen_out_of_the_collector() -> None:
+    from app.core.runtime import freeze_startup_heap
+
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
