@@ -327,16 +327,20 @@ _UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything behind it: SQLAlchemy's `orig`, causes and contexts (a
+    wrapper's cause is often its `orig`, whose own cause is the driver's error)."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         yield current
         orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException) and id(orig) not in seen:
-            yield orig
-            seen.add(id(orig))
-        current = current.__cause__ or current.__context__
+        for nxt in (orig, current.__cause__, current.__context__):
+            if isinstance(nxt, BaseException) and id(nxt) not in seen:
+                pending.append(nxt)
 
 
 def _raised_by_database_driver(exc: BaseException) -> bool:

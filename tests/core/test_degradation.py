@@ -149,3 +149,18 @@ async def test_a_hanging_redis_never_hangs_a_request(client, session, monkeypatc
         elapsed, r = await timed("GET", "/readyz")
         assert_problem(r, 503)
         assert elapsed < 3
+
+
+def test_too_many_connections_behind_the_drivers_adapter_is_unavailable():
+    """SQLAlchemy wraps the adapter's error, whose cause is asyncpg's: the whole chain is read."""
+
+    class AdaptedError(Exception):
+        pass
+
+    driver = asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already")
+    adapted = AdaptedError("sorry, too many clients already")
+    adapted.__cause__ = driver
+    wrapped = sa_exc.DBAPIError("connect", None, adapted)
+    wrapped.__cause__ = adapted
+    assert database_unavailable(wrapped)
+    assert not database_unavailable(sa_exc.DBAPIError("SELECT 1", None, AdaptedError("x")))
