@@ -20,6 +20,7 @@ from app.core.observability import (
 )
 from app.core.queue import close_arq
 from app.core.redis import close_redis
+from app.core.routing import HeadMiddleware
 from app.core.spa import SpaMiddleware
 from app.routers import (
     announcements,
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
         expose_headers=["ETag", "X-Request-Id", "Retry-After"],
     )
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     api = APIRouter(prefix=API_PREFIX)

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from pydantic import AnyHttpUrl, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
@@ -13,15 +14,21 @@ from app.models.base import (
     check_day,
     check_instant,
 )
-from app.models.expediente import CODE_PATTERN, EXTERNAL_REF_PATTERN, ExpedienteStatus
-from app.schemas.base import StrictInput
+from app.models.expediente import (
+    CODE_PATTERN,
+    EXTERNAL_REF_PATTERN,
+    Expediente,
+    ExpedienteStatus,
+    ProcedureType,
+)
+from app.schemas.base import Bool, Day, Instant, Int32, PatchInput, StrictInput
 
 
 class StageDefinitionIn(StrictInput):
     code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
-    expected_working_days: int | None = Field(default=None, ge=1, le=3650)
-    waits_on_municipality: bool = False
+    expected_working_days: Annotated[Int32, Ge(1), Le(3650)] | None = Field(default=None)
+    waits_on_municipality: Bool = False
 
 
 class StageDefinitionPublic(SQLModel):
@@ -37,7 +44,7 @@ class ProcedureTypeCreate(StrictInput):
     code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
-    legal_term_days: int | None = Field(default=None, ge=1, le=3650)
+    legal_term_days: Annotated[Int32, Ge(1), Le(3650)] | None = Field(default=None)
     stages: list[StageDefinitionIn] = Field(min_length=1, max_length=100)
 
     @field_validator("stages")
@@ -49,11 +56,13 @@ class ProcedureTypeCreate(StrictInput):
         return v
 
 
-class ProcedureTypeUpdate(StrictInput):
+class ProcedureTypeUpdate(PatchInput):
+    table_model = ProcedureType
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
-    legal_term_days: int | None = Field(default=None, ge=1, le=3650)
-    is_active: bool | None = None
+    legal_term_days: Annotated[Int32, Ge(1), Le(3650)] | None = Field(default=None)
+    is_active: Bool | None = None
 
 
 class ProcedureTypePublic(SQLModel):
@@ -132,9 +141,9 @@ class ExpedienteCreate(StrictInput):
     )
     title: str = Field(min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
-    opened_at: datetime | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool = False
+    opened_at: Instant | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool = False
     stage_code: str | None = Field(
         default=None, description="Fase inicial (por defecto, la primera)"
     )
@@ -152,12 +161,14 @@ class ExpedienteCreate(StrictInput):
         return check_day(v)
 
 
-class ExpedienteUpdate(StrictInput):
+class ExpedienteUpdate(PatchInput):
+    table_model = Expediente
+
     title: str | None = Field(default=None, min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     status: ExpedienteStatus | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool | None = None
     documents: list[DocumentIn] | None = Field(default=None, max_length=100)
     consultation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
 
@@ -169,7 +180,7 @@ class StageEventIn(StrictInput):
         default=None, max_length=100, description="Identificador del evento en el sistema de origen"
     )
     stage_code: str = Field(max_length=63)
-    occurred_at: datetime
+    occurred_at: Instant
     comment: str | None = Field(default=None, max_length=2000)
 
     @field_validator("occurred_at")
@@ -189,10 +200,10 @@ class ExpedienteUpsert(StrictInput):
     title: str = Field(min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     status: ExpedienteStatus = ExpedienteStatus.open
-    opened_at: datetime
-    closed_at: datetime | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool = False
+    opened_at: Instant
+    closed_at: Instant | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool = False
     documents: list[DocumentIn] = Field(default_factory=list, max_length=100)
 
     @field_validator("opened_at", "closed_at")

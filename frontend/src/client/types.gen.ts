@@ -137,11 +137,11 @@ export type AnnouncementPublic = {
  * AnnouncementUpdate
  */
 export type AnnouncementUpdate = {
-    audience?: AudienceKind | null;
+    audience?: AudienceKind;
     /**
      * Body
      */
-    body?: string | null;
+    body?: string;
     /**
      * Comarca Id
      */
@@ -149,15 +149,15 @@ export type AnnouncementUpdate = {
     /**
      * Is Public
      */
-    is_public?: boolean | null;
+    is_public?: boolean;
     /**
      * Municipality Ids
      */
-    municipality_ids?: Array<string> | null;
+    municipality_ids?: Array<string>;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -235,11 +235,11 @@ export type AreaUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Phone
      */
@@ -828,7 +828,7 @@ export type CatalogueServiceUpdate = {
     /**
      * Channels
      */
-    channels?: Array<Channel> | null;
+    channels?: Array<Channel>;
     /**
      * Contact Email
      */
@@ -848,11 +848,11 @@ export type CatalogueServiceUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -903,7 +903,7 @@ export type ComarcaUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -1342,7 +1342,7 @@ export type ConsultationUpdate = {
      * Assignee Id
      */
     assignee_id?: string | null;
-    priority?: Priority | null;
+    priority?: Priority;
     /**
      * Requester Email
      */
@@ -1362,7 +1362,7 @@ export type ConsultationUpdate = {
     /**
      * Subject
      */
-    subject?: string | null;
+    subject?: string;
 };
 
 /**
@@ -1938,7 +1938,7 @@ export type EntryUpdate = {
     /**
      * All Day
      */
-    all_day?: boolean | null;
+    all_day?: boolean;
     /**
      * Application Closes On
      */
@@ -1954,8 +1954,8 @@ export type EntryUpdate = {
     /**
      * Attachments
      */
-    attachments?: Array<Attachment> | null;
-    audience?: AudienceKind | null;
+    attachments?: Array<Attachment>;
+    audience?: AudienceKind;
     /**
      * Beneficiaries
      */
@@ -1987,15 +1987,15 @@ export type EntryUpdate = {
     /**
      * Ends At
      */
-    ends_at?: string | null;
+    ends_at?: string;
     /**
      * Exdates
      */
-    exdates?: Array<string> | null;
+    exdates?: Array<string>;
     /**
      * Is Public
      */
-    is_public?: boolean | null;
+    is_public?: boolean;
     /**
      * Location
      */
@@ -2016,11 +2016,11 @@ export type EntryUpdate = {
     /**
      * Registration Required
      */
-    registration_required?: boolean | null;
+    registration_required?: boolean;
     /**
      * Reminder Working Days
      */
-    reminder_working_days?: Array<number> | null;
+    reminder_working_days?: Array<number>;
     /**
      * Rrule
      */
@@ -2028,12 +2028,12 @@ export type EntryUpdate = {
     /**
      * Starts At
      */
-    starts_at?: string | null;
-    status?: EntryStatus | null;
+    starts_at?: string;
+    status?: EntryStatus;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -2678,7 +2678,7 @@ export type ExpedienteUpdate = {
     /**
      * Deadline Is Legal
      */
-    deadline_is_legal?: boolean | null;
+    deadline_is_legal?: boolean;
     /**
      * Description
      */
@@ -2687,11 +2687,11 @@ export type ExpedienteUpdate = {
      * Documents
      */
     documents?: Array<DocumentIn> | null;
-    status?: ExpedienteStatus | null;
+    status?: ExpedienteStatus;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -2822,7 +2822,7 @@ export type FaqEntryUpdate = {
     /**
      * Answer
      */
-    answer?: string | null;
+    answer?: string;
     /**
      * Area Id
      */
@@ -2830,11 +2830,11 @@ export type FaqEntryUpdate = {
     /**
      * Is Published
      */
-    is_published?: boolean | null;
+    is_published?: boolean;
     /**
      * Question
      */
-    question?: string | null;
+    question?: string;
     /**
      * Service Id
      */
@@ -2842,7 +2842,7 @@ export type FaqEntryUpdate = {
     /**
      * Tags
      */
-    tags?: Array<string> | null;
+    tags?: Array<string>;
 };
 
 /**
@@ -3189,15 +3189,15 @@ export type IntegrationClientUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Scopes
      */
-    scopes?: Array<IntegrationScope> | null;
+    scopes?: Array<IntegrationScope>;
 };
 
 /**
@@ -3504,7 +3504,7 @@ export type MunicipalityUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Latitude
      */
@@ -3516,7 +3516,7 @@ export type MunicipalityUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Population
      */
@@ -4319,7 +4319,7 @@ export type ProcedureTypeUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Legal Term Days
      */
@@ -4327,7 +4327,7 @@ export type ProcedureTypeUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -4748,28 +4748,28 @@ export type SlaPolicyUpdate = {
     /**
      * First Response Target
      */
-    first_response_target?: number | null;
+    first_response_target?: number;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Is Default
      */
-    is_default?: boolean | null;
+    is_default?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Resolution Target
      */
-    resolution_target?: number | null;
-    unit?: SlaUnit | null;
+    resolution_target?: number;
+    unit?: SlaUnit;
     /**
      * Warning Thresholds
      */
-    warning_thresholds?: Array<number> | null;
+    warning_thresholds?: Array<number>;
 };
 
 /**
@@ -5008,7 +5008,7 @@ export type SuggestionUpdate = {
      * Public Answer
      */
     public_answer?: string | null;
-    status?: SuggestionStatus | null;
+    status?: SuggestionStatus;
 };
 
 /**
@@ -5278,7 +5278,7 @@ export type TrainingUpdate = {
     /**
      * Audience
      */
-    audience?: string | null;
+    audience?: string;
     /**
      * Description
      */
@@ -5286,8 +5286,8 @@ export type TrainingUpdate = {
     /**
      * Hours
      */
-    hours?: number | string | null;
-    modality?: Modality | null;
+    hours?: number | string;
+    modality?: Modality;
     /**
      * Sessions
      *
@@ -5301,7 +5301,7 @@ export type TrainingUpdate = {
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -5432,11 +5432,11 @@ export type UserUpdate = {
     /**
      * Full Name
      */
-    full_name?: string | null;
+    full_name?: string;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Job Title
      */
@@ -5449,7 +5449,7 @@ export type UserUpdate = {
      * Password
      */
     password?: string | null;
-    role?: Role | null;
+    role?: Role;
 };
 
 /**
@@ -5796,16 +5796,20 @@ export type WebhookSubscriptionUpdate = {
     description?: string | null;
     /**
      * Event Types
+     *
+     * Tipos de evento que se envían (vacío: todos)
      */
-    event_types?: Array<NotificationKind> | null;
+    event_types?: Array<NotificationKind>;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Url
+     *
+     * Dirección http(s) que recibe los eventos (sin credenciales ni fragmento)
      */
-    url?: string | null;
+    url?: string;
 };
 
 /**
@@ -5941,6 +5945,10 @@ export type AnnouncementsCreateData = {
 
 export type AnnouncementsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -6066,6 +6074,10 @@ export type AnnouncementsUpdateData = {
 
 export type AnnouncementsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -6081,6 +6093,10 @@ export type AnnouncementsUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -6278,6 +6294,10 @@ export type AreasListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -6306,6 +6326,10 @@ export type AreasCreateData = {
 };
 
 export type AreasCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -6361,6 +6385,10 @@ export type AreasGetData = {
 
 export type AreasGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -6398,6 +6426,10 @@ export type AreasUpdateData = {
 };
 
 export type AreasUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -6452,6 +6484,10 @@ export type AssistantAskData = {
 
 export type AssistantAskErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -6501,6 +6537,10 @@ export type AssistantFeedbackData = {
 };
 
 export type AssistantFeedbackErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -6744,9 +6784,17 @@ export type AuthLogoutData = {
 
 export type AuthLogoutErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -6813,9 +6861,17 @@ export type AuthRefreshData = {
 
 export type AuthRefreshErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -6862,6 +6918,10 @@ export type AuthTokenErrors = {
      * No autenticado
      */
     401: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -6969,6 +7029,10 @@ export type CalendarFeedTokensCreateData = {
 };
 
 export type CalendarFeedTokensCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7123,6 +7187,10 @@ export type ComarcasListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -7151,6 +7219,10 @@ export type ComarcasCreateData = {
 };
 
 export type ComarcasCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7205,6 +7277,10 @@ export type ComarcasUpdateData = {
 };
 
 export type ComarcasUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7367,6 +7443,10 @@ export type ConsultationsCreateData = {
 
 export type ConsultationsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -7467,6 +7547,10 @@ export type ConsultationsUpdateData = {
 
 export type ConsultationsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -7482,6 +7566,10 @@ export type ConsultationsUpdateErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -7689,6 +7777,10 @@ export type ConsultationsMessagesCreateData = {
 
 export type ConsultationsMessagesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -7704,6 +7796,10 @@ export type ConsultationsMessagesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -7784,6 +7880,10 @@ export type SurveysAnswerData = {
 };
 
 export type SurveysAnswerErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7901,6 +8001,10 @@ export type ConsultationsTransitionData = {
 
 export type ConsultationsTransitionErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -7916,6 +8020,10 @@ export type ConsultationsTransitionErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8018,6 +8126,10 @@ export type EventsCreateData = {
 
 export type EventsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8117,6 +8229,10 @@ export type EventsUpdateData = {
 
 export type EventsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8132,6 +8248,10 @@ export type EventsUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8304,6 +8424,10 @@ export type EventsRegisterData = {
 };
 
 export type EventsRegisterErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -8498,6 +8622,10 @@ export type ExpedientesCreateData = {
 
 export type ExpedientesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8513,6 +8641,10 @@ export type ExpedientesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8644,6 +8776,10 @@ export type ExpedientesUpdateData = {
 
 export type ExpedientesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8659,6 +8795,10 @@ export type ExpedientesUpdateErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8702,6 +8842,10 @@ export type ExpedientesAddStageData = {
 
 export type ExpedientesAddStageErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8713,6 +8857,10 @@ export type ExpedientesAddStageErrors = {
      * Recurso no encontrado
      */
     404: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8823,6 +8971,10 @@ export type FaqCreateData = {
 
 export type FaqCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8915,6 +9067,10 @@ export type FaqUpdateData = {
 
 export type FaqUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8973,6 +9129,10 @@ export type HolidaysListData = {
 
 export type HolidaysListErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -9004,6 +9164,10 @@ export type HolidaysCreateData = {
 
 export type HolidaysCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9015,6 +9179,10 @@ export type HolidaysCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9153,6 +9321,10 @@ export type IntegrationClientsCreateData = {
 
 export type IntegrationClientsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9206,6 +9378,10 @@ export type IntegrationClientsUpdateData = {
 };
 
 export type IntegrationClientsUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -9326,6 +9502,10 @@ export type IntegrationsBatchData = {
 
 export type IntegrationsBatchErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9438,6 +9618,10 @@ export type IntegrationsExpedientesUpsertData = {
 
 export type IntegrationsExpedientesUpsertErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9505,6 +9689,10 @@ export type IntegrationsExpedientesEventsCreateData = {
 };
 
 export type IntegrationsExpedientesEventsCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -9598,6 +9786,10 @@ export type MunicipalitiesListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -9626,6 +9818,10 @@ export type MunicipalitiesCreateData = {
 };
 
 export type MunicipalitiesCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -9681,6 +9877,10 @@ export type MunicipalitiesGetData = {
 
 export type MunicipalitiesGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -9718,6 +9918,10 @@ export type MunicipalitiesUpdateData = {
 };
 
 export type MunicipalitiesUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -9958,6 +10162,10 @@ export type NotificationsDigestSetData = {
 
 export type NotificationsDigestSetErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9965,6 +10173,10 @@ export type NotificationsDigestSetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -10035,6 +10247,10 @@ export type NotificationsPreferencesSetData = {
 
 export type NotificationsPreferencesSetErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10042,6 +10258,10 @@ export type NotificationsPreferencesSetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -10331,6 +10551,10 @@ export type ProcedureTypesCreateData = {
 
 export type ProcedureTypesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10342,6 +10566,10 @@ export type ProcedureTypesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -10381,6 +10609,10 @@ export type ProcedureTypesUpdateData = {
 
 export type ProcedureTypesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10396,6 +10628,10 @@ export type ProcedureTypesUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -10630,6 +10866,10 @@ export type SurveysLinkAnswerData = {
 
 export type SurveysLinkAnswerErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -10751,6 +10991,10 @@ export type ServicesListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -10779,6 +11023,10 @@ export type ServicesCreateData = {
 };
 
 export type ServicesCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -10834,6 +11082,10 @@ export type ServicesGetData = {
 
 export type ServicesGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -10871,6 +11123,10 @@ export type ServicesUpdateData = {
 };
 
 export type ServicesUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -10975,6 +11231,10 @@ export type SlaPoliciesCreateData = {
 
 export type SlaPoliciesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10986,6 +11246,10 @@ export type SlaPoliciesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11025,6 +11289,10 @@ export type SlaPoliciesUpdateData = {
 
 export type SlaPoliciesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11040,6 +11308,10 @@ export type SlaPoliciesUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11136,6 +11408,10 @@ export type SuggestionsCreateData = {
 
 export type SuggestionsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11227,6 +11503,10 @@ export type SuggestionsUpdateData = {
 };
 
 export type SuggestionsUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -11460,6 +11740,10 @@ export type TrainingsCreateData = {
 
 export type TrainingsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11598,6 +11882,10 @@ export type TrainingsUpdateData = {
 
 export type TrainingsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11609,6 +11897,10 @@ export type TrainingsUpdateErrors = {
      * Recurso no encontrado
      */
     404: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11710,6 +12002,10 @@ export type TrainingsAttendanceAddData = {
 };
 
 export type TrainingsAttendanceAddErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -11886,6 +12182,10 @@ export type UsersCreateData = {
 
 export type UsersCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11981,6 +12281,10 @@ export type UsersUpdateData = {
 };
 
 export type UsersUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -12089,6 +12393,10 @@ export type VisitsInPersonData = {
 
 export type VisitsInPersonErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -12187,6 +12495,10 @@ export type WebhooksCreateData = {
 };
 
 export type WebhooksCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -12360,6 +12672,10 @@ export type WebhooksUpdateData = {
 };
 
 export type WebhooksUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
