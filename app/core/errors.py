@@ -59,6 +59,22 @@ class InvalidCursor(AppError):
     title = "Cursor de paginación no válido"
 
 
+class MalformedBody(AppError):
+    """A body that is not a JSON document: malformed, not UTF-8, or nested too deep to parse."""
+
+    status = 400
+    code = "malformed-json"
+    title = "JSON mal formado"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "El cuerpo de la petición no es un documento JSON válido (UTF-8)",
+            errors=[
+                FieldError(loc=["body"], pointer="/", message="JSON no válido", code="json_invalid")
+            ],
+        )
+
+
 class Unauthorized(AppError):
     status = 401
     code = "unauthorized"
@@ -249,15 +265,14 @@ _BODY_PARSE_ERROR = "There was an error parsing the body"
 def malformed_body_response(request: Request) -> JSONResponse:
     """The one answer to a body that is not a JSON document: malformed JSON, invalid UTF-8,
     nesting too deep to parse."""
+    error = MalformedBody()
     return problem_response(
         request,
-        status=400,
-        code="malformed-json",
-        title="JSON mal formado",
-        detail="El cuerpo de la petición no es un documento JSON válido (UTF-8)",
-        errors=[
-            FieldError(loc=["body"], pointer="/", message="JSON no válido", code="json_invalid")
-        ],
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
     )
 
 

@@ -45,7 +45,7 @@ _BEACON_BODY = {
     summary="Contar una visita al Punto de Información",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(413, 415, 422, 429),
+    responses=problem_responses(400, 413, 415, 422, 429),
     openapi_extra=_BEACON_BODY,
 )
 async def beacon(request: Request, session: SessionDep, redis: RedisDep) -> Response:

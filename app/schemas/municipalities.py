@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from annotated_types import Ge
+from annotated_types import Ge, Le
 from pydantic import field_validator
 from sqlmodel import Field
 
@@ -30,6 +30,10 @@ class ComarcaPublic(ComarcaBase):
 
 
 class MunicipalityCreate(MunicipalityBase, StrictInput):
+    population: Annotated[Int32, Ge(0)] | None = None
+    latitude: Annotated[Float, Ge(-90), Le(90)] | None = None
+    longitude: Annotated[Float, Ge(-180), Le(180)] | None = None
+
     @field_validator("ine_code")
     @classmethod
     def _digits(cls, v: str | None) -> str | None:

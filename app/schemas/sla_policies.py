@@ -14,6 +14,18 @@ from app.schemas.base import Bool, Int32, PatchInput, StrictInput
 
 
 class SlaPolicyCreate(SlaPolicyBase, StrictInput):
+    first_response_target: Annotated[Int32, Ge(1), Le(2000)] = Field(
+        description="Plazo de primera respuesta"
+    )
+    resolution_target: Annotated[Int32, Ge(1), Le(5000)] = Field(description="Plazo de resolución")
+    warning_thresholds: list[Int32] = Field(
+        default_factory=lambda: [50, 80],
+        description="Avisos al alcanzar estos porcentajes del plazo",
+    )
+    is_default: Bool = Field(
+        default=False, description="Política general: se aplica cuando ninguna otra encaja"
+    )
+
     @field_validator("warning_thresholds")
     @classmethod
     def _thresholds(cls, v: list[int]) -> list[int]:

@@ -10921,6 +10921,10 @@ export type VisitsBeaconData = {
 
 export type VisitsBeaconErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * Cuerpo de la petición demasiado grande
      */
     413: Problem;
