@@ -22,6 +22,7 @@ from app.core.observability import (
 )
 from app.core.queue import close_arq
 from app.core.redis import close_redis
+from app.core.routing import HeadMiddleware
 from app.core.runtime import freeze_startup_heap
 from app.core.spa import SpaMiddleware
 from app.routers import (
@@ -100,6 +101,7 @@ def create_app() -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
         expose_headers=["ETag", "X-Request-Id", "Retry-After"],
     )
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxies:
         # Outermost, so logs, limits and metrics see the client the trusted proxy names.

@@ -7,6 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi.openapi.models import (
+    OAuthFlowClientCredentials,
+    OAuthFlowPassword,
+    OAuthFlows,
+)
 from fastapi.security import OAuth2PasswordBearer
 from redis.asyncio import Redis
 
@@ -21,14 +27,33 @@ from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
 from app.models.user import User
 
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token",
-    auto_error=False,
-    scheme_name="OAuth2",
-    description=(
-        "Token de acceso JWT (contraseña para personas, client_credentials para integraciones)"
-    ),
-)
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+
+
+class _BearerFromTokenEndpoint(OAuth2PasswordBearer):
+    """A bearer token from the token endpoint, which grants it to people (`password`) and to
+    integrations (`client_credentials`): both flows are declared in the security scheme."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            tokenUrl=TOKEN_URL,
+            auto_error=False,
+            scheme_name="OAuth2",
+            description=(
+                "Token de acceso JWT (contraseña para personas, client_credentials para "
+                "integraciones)"
+            ),
+        )
+        self.model = OAuth2Model(
+            flows=OAuthFlows(
+                password=OAuthFlowPassword(tokenUrl=TOKEN_URL, scopes={}),
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={}),
+            ),
+            description=self.model.description,
+        )
+
+
+oauth2_scheme = _BearerFromTokenEndpoint()
 
 _INVALID = "Credenciales de acceso no válidas o caducadas"
 

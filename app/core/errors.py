@@ -15,9 +15,11 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.schemas.problems import FieldError, Problem
 
@@ -58,6 +60,22 @@ class InvalidCursor(AppError):
     status = 400
     code = "invalid-cursor"
     title = "Cursor de paginación no válido"
+
+
+class MalformedBody(AppError):
+    """A body that is not a JSON document: malformed, not UTF-8, or nested too deep to parse."""
+
+    status = 400
+    code = "malformed-json"
+    title = "JSON mal formado"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "El cuerpo de la petición no es un documento JSON válido (UTF-8)",
+            errors=[
+                FieldError(loc=["body"], pointer="/", message="JSON no válido", code="json_invalid")
+            ],
+        )
 
 
 class Unauthorized(AppError):
@@ -286,17 +304,30 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What FastAPI says when it cannot decode a body at all (invalid UTF-8, nesting too deep for
+# the parser): the same problem as JSON that does not parse.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+def malformed_body_response(request: Request) -> JSONResponse:
+    """The one answer to a body that is not a JSON document: malformed JSON, invalid UTF-8,
+    nesting too deep to parse."""
+    error = MalformedBody()
+    return problem_response(
+        request,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+    )
+
+
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = validation_field_errors(exc.errors())
     if any(e.code == "json_invalid" for e in errors):
-        return problem_response(
-            request,
-            status=400,
-            code="malformed-json",
-            title="JSON mal formado",
-            detail="El cuerpo de la petición no es un documento JSON válido",
-        )
+        return malformed_body_response(request)
     fields = ", ".join(e.pointer for e in errors[:5])
     return problem_response(
         request,
@@ -310,13 +341,32 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400 and detail == _BODY_PARSE_ERROR:
+        return malformed_body_response(request)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No existe la ruta {request.url.path}"
     elif exc.status_code == 405:
         detail = f"El método {request.method} no está permitido en {request.url.path}"
-    return problem_response(
-        request, status=exc.status_code, detail=detail, headers=dict(exc.headers or {})
-    )
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem_response(request, status=exc.status_code, detail=detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of every route whose path matches the request's (Starlette names only the
+    first matching route's), with HEAD wherever GET is answered."""
+    scope = dict(request.scope)
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
+        if not route_methods:
+            continue
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= set(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5

@@ -1,7 +1,10 @@
 """Keyset (cursor) pagination shared by every list endpoint.
 
 A cursor is an opaque, URL-safe token holding the sort-key values of the last row returned, plus
-a fingerprint of the sort so that a cursor from one ordering is refused by another. The next page
+a fingerprint of the sort so that a cursor from one ordering is refused by another, signed with
+an HMAC keyed from the application secret: only cursors this server issued are accepted, so no
+forged value (a NUL, a lone surrogate, an integer beyond int64, a date-time at the end of the
+calendar) reaches the database. Every value is range-checked as well. The next page
 is `WHERE (k1, k2) > (v1, v2) ORDER BY k1, k2 LIMIT n + 1`, which an index on the sort keys serves
 at the same cost for page 5,000 as for page 1.
 """
@@ -11,11 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -25,7 +30,9 @@ from sqlalchemy import types as sa_types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core.config import get_settings
 from app.core.errors import InvalidCursor
+from app.schemas.problems import FieldError
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -79,6 +86,42 @@ def _encode_value(value: Any) -> Any:
     return str(value)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Keys stored as PostgreSQL `timestamptz`/`date`: years it can hold and Python can shift by a day.
+_MIN_DATETIME = datetime(2, 1, 1, tzinfo=UTC)
+_MAX_DATETIME = datetime(9998, 12, 31, tzinfo=UTC)
+_SIGNATURE_BYTES = 16
+
+
+@lru_cache(maxsize=4)
+def _signing_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"oaaa-pagination-cursor-v1", hashlib.sha256).digest()
+
+
+def _signature(payload: bytes) -> bytes:
+    key = _signing_key(get_settings().jwt_secret.get_secret_value())
+    return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _b64decode(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError("not base64")
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+def _storable_text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("not a string")
+    if "\x00" in raw:
+        raise ValueError("NUL in text")
+    raw.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError
+    return raw
+
+
 def _decode_value(raw: Any, key: InstrumentedAttribute[Any]) -> Any:
     column_type = key.property.columns[0].type
     if isinstance(column_type, sa_types.TypeDecorator):
@@ -86,22 +129,27 @@ def _decode_value(raw: Any, key: InstrumentedAttribute[Any]) -> Any:
     if raw is None:
         raise ValueError("null sort key")
     if isinstance(column_type, sa_types.DateTime):
-        value = datetime.fromisoformat(str(raw))
+        value = datetime.fromisoformat(_storable_text(raw))
         if value.tzinfo is None:
             raise ValueError("naive datetime")
+        if not _MIN_DATETIME <= value <= _MAX_DATETIME:
+            raise ValueError("datetime out of range")
         return value
     if isinstance(column_type, sa_types.Date):
-        return date.fromisoformat(str(raw))
+        day = date.fromisoformat(_storable_text(raw))
+        if not _MIN_DATETIME.date() <= day <= _MAX_DATETIME.date():
+            raise ValueError("date out of range")
+        return day
     if isinstance(column_type, sa_types.Uuid):
-        return uuid.UUID(str(raw))
+        return uuid.UUID(_storable_text(raw))
     if isinstance(column_type, sa_types.Integer):
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise ValueError("not an int")
+        if not INT64_MIN <= raw <= INT64_MAX:
+            raise ValueError("int out of range")
         return raw
     if isinstance(column_type, sa_types.String):
-        if not isinstance(raw, str):
-            raise ValueError("not a string")
-        return raw
+        return _storable_text(raw)
     raise ValueError(f"unsupported sort key type {column_type!r}")
 
 
@@ -110,24 +158,44 @@ def encode_cursor(
 ) -> str:
     payload = {"f": _fingerprint(keys, descending), "v": [_encode_value(v) for v in values]}
     raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{_b64encode(raw)}.{_b64encode(_signature(raw))}"
 
 
 def decode_cursor(
     cursor: str, keys: Sequence[InstrumentedAttribute[Any]], descending: bool
 ) -> list[Any]:
+    """The sort-key values of a cursor this server issued for this listing; anything else (a
+    cursor altered, forged, from another listing or signed with another secret) is a 400."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        body, _, signature = cursor.partition(".")
+        raw = _b64decode(body)
+        if not hmac.compare_digest(_b64decode(signature), _signature(raw)):
+            raise ValueError("bad signature")
+        payload = json.loads(raw)
         if not isinstance(payload, dict) or payload.get("f") != _fingerprint(keys, descending):
             raise ValueError("cursor from another listing")
         values = payload.get("v")
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError("wrong number of values")
         return [_decode_value(v, k) for v, k in zip(values, keys, strict=True)]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeError,
+        json.JSONDecodeError,
+    ) as exc:
         raise InvalidCursor(
-            "El cursor no es válido para este listado; repita la consulta sin cursor"
+            "El cursor no es válido para este listado; repita la consulta sin cursor",
+            errors=[
+                FieldError(
+                    loc=["query", "cursor"],
+                    pointer="/cursor",
+                    message="cursor no válido",
+                    code="invalid-cursor",
+                )
+            ],
         ) from exc
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import email.message
+import inspect
 import re
+import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 
@@ -44,11 +50,73 @@ async def reject_nul(request: Request) -> None:
             raise UnprocessableEntity(NUL_DETAIL)
 
 
+class _UuidConvertor(Convertor[str]):
+    """A path segment that is a UUID (any case, with or without hyphens); pydantic parses it."""
+
+    regex = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: Any) -> str:
+        return str(value)
+
+
+register_url_convertor("id", _UuidConvertor())
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+def _typed_path(path: str, endpoint: Callable[..., Any]) -> str:
+    """`{name}` becomes `{name:id}` for UUID parameters and `{name:int}` for integer ones, so a
+    literal sibling (`/users/me`, `/events/feed`) is never captured by an `{id}` route: a method
+    it lacks is a 405 naming the allowed ones and an unknown segment a 404, not a 422."""
+    converters: dict[str, str] = {}
+    hints = get_type_hints(endpoint, include_extras=True)
+    for name in inspect.signature(endpoint).parameters:
+        annotation = hints.get(name)
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        if annotation is uuid.UUID:
+            converters[name] = "id"
+        elif annotation is int:
+            converters[name] = "int"
+
+    def typed(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{{{name}:{converters[name]}}}" if name in converters else match.group(0)
+
+    return _PATH_PARAM.sub(typed, path)
+
+
+# Every operation that takes a body can answer these before its own validation runs: a body that
+# is not JSON (400), too large (413) or of another media type (415).
+_BODY_ERRORS = problem_responses(400, 413, 415, 422)
+_AUTH_ERRORS = problem_responses(401)
+
+
+def _reads_a_token(dependant: Dependant) -> bool:
+    if isinstance(dependant.call, SecurityBase):
+        return True
+    return any(_reads_a_token(d) for d in dependant.dependencies)
+
+
 class ApiRoute(APIRoute):
     """Refuses request bodies whose content type the operation does not accept (415).
 
-    FastAPI would otherwise try to validate, e.g., an XML body as JSON and answer 422.
+    FastAPI would otherwise try to validate, e.g., an XML body as JSON and answer 422. Path
+    parameters are typed in the path (see `_typed_path`), and every operation with a body
+    documents the problems any body can meet.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(_typed_path(path, endpoint), endpoint, **kwargs)
+        documented: dict[int | str, dict[str, Any]] = {}
+        if self.body_field is not None:
+            documented |= _BODY_ERRORS
+        if _reads_a_token(self.dependant):
+            documented |= _AUTH_ERRORS  # a token presented and refused, even where optional
+        for status, response in documented.items():
+            self.responses.setdefault(status, response)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -91,3 +159,34 @@ READ_ERRORS = problem_responses(401, 422)
 SCOPED_READ_ERRORS = problem_responses(401, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 413, 415, 422)
 CREATE_ERRORS = problem_responses(401, 403, 409, 413, 415, 422)
+
+
+class HeadMiddleware:
+    """Answers HEAD wherever GET is answered (monitors and calendar clients poll with HEAD): the
+    request runs as a GET and only the headers are sent, so they are GET's own (Content-Type,
+    Content-Length, ETag…). A streaming response is told the client left once its headers are
+    out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def receive_until_done() -> Message:
+            if done:
+                return {"type": "http.disconnect"}
+            return await receive()
+
+        async def send_headers_only(message: Message) -> None:
+            nonlocal done
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not done:
+                done = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive_until_done, send_headers_only)

@@ -42,7 +42,7 @@ class MunicipalityBase(SQLModel):
         max_length=11,
         description="Código INE (5 dígitos para municipios; opcional para ELM)",
     )
-    population: int | None = Field(default=None, ge=0)
+    population: int | None = Field(default=None, ge=0, le=2_147_483_647)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     parent_id: uuid.UUID | None = Field(default=None, description="Municipio matriz de una ELM")

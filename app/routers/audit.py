@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,6 +15,7 @@ from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute
 from app.models.audit import ActorType
 from app.schemas.audit import AuditLogPublic
+from app.schemas.base import Instant
 
 router = APIRouter(tags=["audit"], route_class=ApiRoute)
 
@@ -36,8 +36,8 @@ async def list_audit_log(
     actor_id: uuid.UUID | None = None,
     actor_type: ActorType | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> Page[AuditLogPublic]:
     """Newest first; filter by entity, actor, action and time range."""
     rows, cursor = await audit.list_entries(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -16,6 +15,7 @@ from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
 from app.models.calendar import EntryKind
+from app.schemas.base import Instant
 from app.schemas.calendar import (
     EntryCreate,
     EntryDetail,
@@ -87,8 +87,8 @@ def _ics(body: bytes, filename: str, if_none_match: str | None, *, public: bool)
 async def list_events(
     session: SessionDep,
     actor: OptionalActor,
-    from_: Annotated[datetime, Query(alias="from", description="Comienzo del intervalo")],
-    to: Annotated[datetime, Query(description="Final del intervalo (máximo 400 días)")],
+    from_: Annotated[Instant, Query(alias="from", description="Comienzo del intervalo")],
+    to: Annotated[Instant, Query(description="Final del intervalo (máximo 400 días)")],
     kind: EntryKind | None = None,
     area_id: uuid.UUID | None = None,
     municipality_id: Annotated[
@@ -113,8 +113,8 @@ async def list_events(
 )
 async def list_public_events(
     session: SessionDep,
-    from_: Annotated[datetime, Query(alias="from", description="Comienzo del intervalo")],
-    to: Annotated[datetime, Query(description="Final del intervalo (máximo 400 días)")],
+    from_: Annotated[Instant, Query(alias="from", description="Comienzo del intervalo")],
+    to: Annotated[Instant, Query(description="Final del intervalo (máximo 400 días)")],
     kind: EntryKind | None = None,
     area_id: uuid.UUID | None = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
@@ -178,7 +178,7 @@ async def get_event(
     session: SessionDep,
     actor: OptionalActor,
     occurrence_start: Annotated[
-        datetime | None, Query(description="Sesión de una actividad periódica")
+        Instant | None, Query(description="Sesión de una actividad periódica")
     ] = None,
 ) -> EntryDetail:
     """One entry with the registered and remaining places of an occurrence."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,6 +17,7 @@ from app.core.routing import ApiRoute
 from app.models.area import Channel
 from app.models.audit import ActorType
 from app.models.consultation import Consultation, ConsultationStatus, Priority, SlaState
+from app.schemas.base import Instant
 from app.schemas.consultations import (
     AccessCodeResponse,
     ConsultationCreate,
@@ -86,8 +86,8 @@ async def list_consultations(
     priority: Priority | None = None,
     assignee_id: uuid.UUID | None = None,
     sla_state: Annotated[list[SlaState] | None, Query()] = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: Instant | None = None,
+    received_to: Instant | None = None,
     q: Annotated[
         str | None,
         Query(min_length=2, max_length=200, description="Texto libre (español, sin tildes)"),

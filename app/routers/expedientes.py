@@ -4,7 +4,6 @@ types with their stages."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -16,6 +15,7 @@ from app.core.pagination import Page, PageDep
 from app.core.routing import ApiRoute
 from app.core.scoping import get_visible
 from app.models.expediente import ExpedienteStatus
+from app.schemas.base import Day
 from app.schemas.expedientes import (
     ExpedienteCreate,
     ExpedienteDetail,
@@ -101,8 +101,8 @@ async def list_expedientes(
     stage_code: Annotated[str | None, Query(max_length=63)] = None,
     status: Annotated[list[ExpedienteStatus] | None, Query()] = None,
     stalled: bool | None = None,
-    deadline_from: date | None = None,
-    deadline_to: date | None = None,
+    deadline_from: Day | None = None,
+    deadline_to: Day | None = None,
     consultation_id: uuid.UUID | None = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
 ) -> Page[ExpedientePublic]:

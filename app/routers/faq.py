@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +14,7 @@ from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
+from app.schemas.base import Day
 from app.schemas.faq import (
     AskRequest,
     AskResponse,
@@ -205,10 +205,10 @@ async def stats(
     session: SessionDep,
     actor: OfficeActor,
     from_date: Annotated[
-        date | None, Query(alias="from", description="Primer día (Europe/Madrid), incluido")
+        Day | None, Query(alias="from", description="Primer día (Europe/Madrid), incluido")
     ] = None,
     to_date: Annotated[
-        date | None, Query(alias="to", description="Último día (Europe/Madrid), incluido")
+        Day | None, Query(alias="to", description="Último día (Europe/Madrid), incluido")
     ] = None,
 ) -> AssistantStats:
     """Preguntas recibidas, respondidas, no útiles, convertidas en consulta y tasa de desvío."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,6 +14,7 @@ from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute
 from app.core.scoping import Actor
+from app.schemas.base import Day
 from app.schemas.surveys import (
     PublicSurveyInfo,
     SurveyAnswer,
@@ -32,10 +32,10 @@ Token = Annotated[
     str, Path(min_length=3, max_length=200, description="Token del enlace de la encuesta")
 ]
 FromDate = Annotated[
-    date | None, Query(alias="from", description="Primer día (Europe/Madrid), incluido")
+    Day | None, Query(alias="from", description="Primer día (Europe/Madrid), incluido")
 ]
 ToDate = Annotated[
-    date | None, Query(alias="to", description="Último día (Europe/Madrid), incluido")
+    Day | None, Query(alias="to", description="Último día (Europe/Madrid), incluido")
 ]
 
 

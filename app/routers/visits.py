@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,6 +11,7 @@ from app.core.deps import OfficeActor
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 from app.core.redis import RedisDep
 from app.core.routing import ApiRoute, media_type
+from app.schemas.base import Day
 from app.schemas.visits import PAGE_PATTERN, InPersonVisits, VisitReport, VisitRow
 from app.services import visits as service
 
@@ -45,7 +45,7 @@ _BEACON_BODY = {
     summary="Contar una visita al Punto de Información",
     status_code=204,
     response_class=Response,
-    responses=problem_responses(413, 415, 422, 429),
+    responses=problem_responses(400, 413, 415, 422, 429),
     openapi_extra=_BEACON_BODY,
 )
 async def beacon(request: Request, session: SessionDep, redis: RedisDep) -> Response:
@@ -85,9 +85,9 @@ async def report(
     session: SessionDep,
     actor: OfficeActor,
     from_day: Annotated[
-        date | None, Query(alias="from", description="Primer día (por defecto, hace 29 días)")
+        Day | None, Query(alias="from", description="Primer día (por defecto, hace 29 días)")
     ] = None,
-    to_day: Annotated[date | None, Query(alias="to", description="Último día, incluido")] = None,
+    to_day: Annotated[Day | None, Query(alias="to", description="Último día, incluido")] = None,
     channel: Literal["web", "in_person"] | None = None,
 ) -> VisitReport:
     """Daily counts per page and channel, and totals (office staff)."""

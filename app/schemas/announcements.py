@@ -8,8 +8,9 @@ from datetime import datetime
 from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
+from app.models.announcement import Announcement
 from app.models.calendar import AudienceKind
-from app.schemas.base import StrictInput
+from app.schemas.base import Bool, PatchInput, StrictInput
 
 MAX_MUNICIPALITIES = 500
 
@@ -23,7 +24,7 @@ class AnnouncementCreate(StrictInput):
     audience: AudienceKind = AudienceKind.all
     comarca_id: uuid.UUID | None = None
     municipality_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_MUNICIPALITIES)
-    is_public: bool = False
+    is_public: Bool = False
 
     @model_validator(mode="after")
     def _audience_shape(self) -> AnnouncementCreate:
@@ -31,13 +32,15 @@ class AnnouncementCreate(StrictInput):
         return self
 
 
-class AnnouncementUpdate(StrictInput):
+class AnnouncementUpdate(PatchInput):
+    table_model = Announcement
+
     title: str | None = Field(default=None, min_length=3, max_length=300)
     body: str | None = Field(default=None, min_length=1, max_length=50_000)
     audience: AudienceKind | None = None
     comarca_id: uuid.UUID | None = None
     municipality_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_MUNICIPALITIES)
-    is_public: bool | None = None
+    is_public: Bool | None = None
 
 
 class AnnouncementPublic(SQLModel):

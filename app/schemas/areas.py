@@ -7,15 +7,17 @@ import uuid
 from pydantic import EmailStr
 from sqlmodel import Field
 
-from app.models.area import AreaBase, CatalogueServiceBase, Channel
-from app.schemas.base import StrictInput
+from app.models.area import Area, AreaBase, CatalogueService, CatalogueServiceBase, Channel
+from app.schemas.base import Bool, PatchInput, StrictInput
 
 
 class AreaCreate(AreaBase, StrictInput):
     pass
 
 
-class AreaUpdate(StrictInput):
+class AreaUpdate(PatchInput):
+    table_model = Area
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     email: EmailStr | None = Field(default=None, max_length=254)
@@ -23,7 +25,7 @@ class AreaUpdate(StrictInput):
     seat_municipality_id: uuid.UUID | None = Field(
         default=None, description="Municipio sede del área (vacío: la sede de la Diputación)"
     )
-    is_active: bool | None = None
+    is_active: Bool | None = None
 
 
 class AreaPublic(AreaBase):
@@ -35,14 +37,16 @@ class CatalogueServiceCreate(CatalogueServiceBase, StrictInput):
     pass
 
 
-class CatalogueServiceUpdate(StrictInput):
+class CatalogueServiceUpdate(PatchInput):
+    table_model = CatalogueService
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
     channels: list[Channel] | None = None
     contact_email: EmailStr | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=40)
     default_sla_policy_id: uuid.UUID | None = None
-    is_active: bool | None = None
+    is_active: Bool | None = None
 
 
 class CatalogueServicePublic(CatalogueServiceBase):

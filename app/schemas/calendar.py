@@ -5,19 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models.base import check_day, check_instant
 from app.models.calendar import (
     AudienceKind,
+    CalendarEntry,
     EntryKind,
     EntryStatus,
     Modality,
 )
 from app.models.sla import DayTermUnit
-from app.schemas.base import StrictInput
+from app.schemas.base import DECIMAL_TEXT, Bool, Day, Instant, Int32, PatchInput, StrictInput
 
 
 class Attachment(BaseModel):
@@ -33,28 +35,26 @@ class EntryFields(StrictInput):
     title: str | None = Field(default=None, min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     area_id: uuid.UUID | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    all_day: bool | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    all_day: Bool | None = None
     modality: Modality | None = None
     location: str | None = Field(default=None, max_length=300)
     online_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     audience: AudienceKind | None = None
     comarca_id: uuid.UUID | None = None
     municipality_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
-    is_public: bool | None = None
-    registration_required: bool | None = None
-    capacity: int | None = Field(default=None, ge=1, le=100000)
-    registration_deadline: datetime | None = None
+    is_public: Bool | None = None
+    registration_required: Bool | None = None
+    capacity: Annotated[Int32, Ge(1), Le(100000)] | None = Field(default=None)
+    registration_deadline: Instant | None = None
     attachments: list[Attachment] | None = Field(default=None, max_length=50)
     rrule: str | None = Field(default=None, max_length=500)
-    exdates: list[datetime] | None = Field(default=None, max_length=500)
-    application_opens_on: date | None = None
-    application_closes_on: date | None = None
-    closing_term_working_days: int | None = Field(
+    exdates: list[Instant] | None = Field(default=None, max_length=500)
+    application_opens_on: Day | None = None
+    application_closes_on: Day | None = None
+    closing_term_working_days: Annotated[Int32, Ge(1), Le(365)] | None = Field(
         default=None,
-        ge=1,
-        le=365,
         description="Duración del plazo de solicitud, en la unidad closing_term_unit",
     )
     closing_term_unit: DayTermUnit | None = Field(
@@ -63,9 +63,11 @@ class EntryFields(StrictInput):
         "months",
     )
     bulletin_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
-    budget: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    budget: Decimal | None = Field(
+        default=None, ge=0, max_digits=14, decimal_places=2, json_schema_extra=DECIMAL_TEXT
+    )
     beneficiaries: str | None = Field(default=None, max_length=2000)
-    reminder_working_days: list[int] | None = Field(default=None, max_length=10)
+    reminder_working_days: list[Int32] | None = Field(default=None, max_length=10)
 
     @field_validator("starts_at", "ends_at", "registration_deadline")
     @classmethod
@@ -93,10 +95,12 @@ class EntryFields(StrictInput):
 class EntryCreate(EntryFields):
     kind: EntryKind
     title: str = Field(min_length=3, max_length=300)
-    starts_at: datetime
+    starts_at: Instant
 
 
-class EntryUpdate(EntryFields):
+class EntryUpdate(EntryFields, PatchInput):
+    table_model = CalendarEntry
+
     status: EntryStatus | None = None
 
 
@@ -165,7 +169,7 @@ class RegistrationCreate(StrictInput):
     attendee_email: str | None = Field(
         default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
     )
-    occurrence_start: datetime | None = None
+    occurrence_start: Instant | None = None
 
 
 class RegistrationPublic(BaseModel):

@@ -14,8 +14,14 @@ from app.models.audit import ActorType
 from app.models.base import (
     check_instant,
 )
-from app.models.consultation import ConsultationStatus, MessageVisibility, Priority, SlaState
-from app.schemas.base import StrictInput
+from app.models.consultation import (
+    Consultation,
+    ConsultationStatus,
+    MessageVisibility,
+    Priority,
+    SlaState,
+)
+from app.schemas.base import Instant, PatchInput, StrictInput
 
 
 class ConsultationCreate(StrictInput):
@@ -27,7 +33,7 @@ class ConsultationCreate(StrictInput):
     channel: Channel | None = Field(
         default=None, description="web para municipios; teléfono, correo… para la oficina"
     )
-    received_at: datetime | None = Field(
+    received_at: Instant | None = Field(
         default=None, description="Momento real de recepción (no futuro); por defecto, ahora"
     )
     service_id: uuid.UUID | None = None
@@ -45,7 +51,9 @@ class ConsultationCreate(StrictInput):
         return check_instant(v)
 
 
-class ConsultationUpdate(StrictInput):
+class ConsultationUpdate(PatchInput):
+    table_model = Consultation
+
     subject: str | None = Field(default=None, min_length=3, max_length=300)
     service_id: uuid.UUID | None = None
     priority: Priority | None = None

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from pydantic import AnyHttpUrl, StringConstraints, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
@@ -13,9 +14,15 @@ from app.models.base import (
     check_day,
     check_instant,
 )
-from app.models.expediente import CODE_PATTERN, EXTERNAL_REF_PATTERN, ExpedienteStatus
+from app.models.expediente import (
+    CODE_PATTERN,
+    EXTERNAL_REF_PATTERN,
+    Expediente,
+    ExpedienteStatus,
+    ProcedureType,
+)
 from app.models.sla import DayTermUnit, term_limit_error
-from app.schemas.base import StrictInput
+from app.schemas.base import Bool, Day, Instant, Int32, PatchInput, StrictInput
 
 
 class StageDefinitionIn(StrictInput):
@@ -25,10 +32,10 @@ class StageDefinitionIn(StrictInput):
         default=DayTermUnit.working_days,
         description="Unidad: working_days (por defecto), natural_days o months",
     )
-    expected_working_days: int | None = Field(
-        default=None, ge=1, le=750, description="Duración prevista, en la unidad expected_unit"
+    expected_working_days: Annotated[Int32, Ge(1), Le(750)] | None = Field(
+        default=None, description="Duración prevista, en la unidad expected_unit"
     )
-    waits_on_municipality: bool = False
+    waits_on_municipality: Bool = False
 
     @field_validator("expected_working_days")
     @classmethod
@@ -53,7 +60,7 @@ class ProcedureTypeCreate(StrictInput):
     code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)] = Field(max_length=63)
     name: str = Field(min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
-    legal_term_days: int | None = Field(default=None, ge=1, le=3650)
+    legal_term_days: Annotated[Int32, Ge(1), Le(3650)] | None = Field(default=None)
     stages: list[StageDefinitionIn] = Field(min_length=1, max_length=100)
 
     @field_validator("stages")
@@ -65,11 +72,13 @@ class ProcedureTypeCreate(StrictInput):
         return v
 
 
-class ProcedureTypeUpdate(StrictInput):
+class ProcedureTypeUpdate(PatchInput):
+    table_model = ProcedureType
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     description: str | None = Field(default=None, max_length=8000)
-    legal_term_days: int | None = Field(default=None, ge=1, le=3650)
-    is_active: bool | None = None
+    legal_term_days: Annotated[Int32, Ge(1), Le(3650)] | None = Field(default=None)
+    is_active: Bool | None = None
 
 
 class ProcedureTypePublic(SQLModel):
@@ -148,9 +157,9 @@ class ExpedienteCreate(StrictInput):
     )
     title: str = Field(min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
-    opened_at: datetime | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool = False
+    opened_at: Instant | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool = False
     stage_code: str | None = Field(
         default=None, description="Fase inicial (por defecto, la primera)"
     )
@@ -168,12 +177,14 @@ class ExpedienteCreate(StrictInput):
         return check_day(v)
 
 
-class ExpedienteUpdate(StrictInput):
+class ExpedienteUpdate(PatchInput):
+    table_model = Expediente
+
     title: str | None = Field(default=None, min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     status: ExpedienteStatus | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool | None = None
     documents: list[DocumentIn] | None = Field(default=None, max_length=100)
     consultation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
 
@@ -185,7 +196,7 @@ class StageEventIn(StrictInput):
         default=None, max_length=100, description="Identificador del evento en el sistema de origen"
     )
     stage_code: str = Field(max_length=63)
-    occurred_at: datetime
+    occurred_at: Instant
     comment: str | None = Field(default=None, max_length=2000)
 
     @field_validator("occurred_at")
@@ -205,10 +216,10 @@ class ExpedienteUpsert(StrictInput):
     title: str = Field(min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     status: ExpedienteStatus = ExpedienteStatus.open
-    opened_at: datetime
-    closed_at: datetime | None = None
-    deadline_date: date | None = None
-    deadline_is_legal: bool = False
+    opened_at: Instant
+    closed_at: Instant | None = None
+    deadline_date: Day | None = None
+    deadline_is_legal: Bool = False
     documents: list[DocumentIn] = Field(default_factory=list, max_length=100)
 
     @field_validator("opened_at", "closed_at")

@@ -8,21 +8,23 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models.area import Channel
-from app.models.faq import FaqEntryBase, Feedback
-from app.schemas.base import StrictInput
+from app.models.faq import FaqEntry, FaqEntryBase, Feedback
+from app.schemas.base import Bool, PatchInput, StrictInput
 
 
 class FaqEntryCreate(FaqEntryBase, StrictInput):
     pass
 
 
-class FaqEntryUpdate(StrictInput):
+class FaqEntryUpdate(PatchInput):
+    table_model = FaqEntry
+
     question: str | None = Field(default=None, min_length=5, max_length=500)
     answer: str | None = Field(default=None, min_length=5, max_length=20000)
     area_id: uuid.UUID | None = None
     service_id: uuid.UUID | None = None
     tags: list[str] | None = None
-    is_published: bool | None = None
+    is_published: Bool | None = None
 
 
 class FaqEntryPublic(FaqEntryBase):
@@ -71,7 +73,7 @@ class AskResponse(BaseModel):
 
 
 class FeedbackRequest(StrictInput):
-    helpful: bool = Field(description="Si la respuesta resolvió la duda")
+    helpful: Bool = Field(description="Si la respuesta resolvió la duda")
 
 
 class FeedbackResponse(BaseModel):

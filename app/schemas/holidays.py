@@ -9,14 +9,14 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.base import check_day
-from app.schemas.base import StrictInput
+from app.schemas.base import Bool, Day, StrictInput
 
 
 class HolidayCreate(StrictInput):
     municipality_id: uuid.UUID | None = Field(
         default=None, description="Municipio (vacío: corrección para toda la provincia)"
     )
-    day: date
+    day: Day
 
     @field_validator("day")
     @classmethod
@@ -26,7 +26,7 @@ class HolidayCreate(StrictInput):
         return checked
 
     name: str = Field(min_length=2, max_length=200)
-    is_holiday: bool = Field(
+    is_holiday: Bool = Field(
         default=True, description="false: el día deja de ser festivo (corrección oficial)"
     )
 

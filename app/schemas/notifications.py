@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Field, SQLModel
 
 from app.models.notification import NotificationKind
-from app.schemas.base import StrictInput
+from app.schemas.base import Bool, StrictInput
 
 
 class NotificationPublic(SQLModel):
@@ -32,8 +32,8 @@ class UnreadCount(SQLModel):
 
 class PreferenceItem(StrictInput):
     kind: NotificationKind
-    in_app: bool = True
-    email: bool = True
+    in_app: Bool = True
+    email: Bool = True
 
 
 class StreamTicket(SQLModel):
@@ -42,7 +42,7 @@ class StreamTicket(SQLModel):
 
 
 class DigestUpdate(StrictInput):
-    enabled: bool = Field(description="Un único correo diario en lugar de uno por aviso")
+    enabled: Bool = Field(description="Un único correo diario en lugar de uno por aviso")
 
 
 class DigestPublic(SQLModel):

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from app.models.survey import SuggestionKind, SuggestionStatus
-from app.schemas.base import StrictInput
+from app.models.survey import Suggestion, SuggestionKind, SuggestionStatus
+from app.schemas.base import PatchInput, StrictInput
 
 
 class SuggestionCreate(StrictInput):
@@ -20,7 +20,9 @@ class SuggestionCreate(StrictInput):
     )
 
 
-class SuggestionUpdate(StrictInput):
+class SuggestionUpdate(PatchInput):
+    table_model = Suggestion
+
     status: SuggestionStatus | None = None
     public_answer: str | None = Field(default=None, max_length=20000)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, Field
 from sqlmodel import SQLModel
 
-from app.schemas.base import StrictInput
+from app.schemas.base import Int32, StrictInput
 
 
 class SurveyGroupBy(StrEnum):
@@ -22,9 +24,9 @@ class SurveyGroupBy(StrEnum):
 
 
 class SurveyAnswer(StrictInput):
-    attention: int = Field(ge=1, le=5, description="Atención recibida (1–5)")
-    process: int = Field(ge=1, le=5, description="Proceso seguido y plazos (1–5)")
-    resolution: int = Field(ge=1, le=5, description="Resolución del problema (1–5)")
+    attention: Annotated[Int32, Ge(1), Le(5)] = Field(description="Atención recibida (1–5)")
+    process: Annotated[Int32, Ge(1), Le(5)] = Field(description="Proceso seguido y plazos (1–5)")
+    resolution: Annotated[Int32, Ge(1), Le(5)] = Field(description="Resolución del problema (1–5)")
     comment: str | None = Field(default=None, max_length=4000)
 
 

@@ -11,12 +11,13 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.calendar import Modality
-from app.schemas.base import StrictInput
+from app.models.training import TrainingAction
+from app.schemas.base import DECIMAL_TEXT, Day, Instant, PatchInput, StrictInput
 
 
 class SessionIn(StrictInput):
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Instant
+    ends_at: Instant
     location: str | None = Field(default=None, max_length=300)
 
     @model_validator(mode="after")
@@ -40,19 +41,34 @@ class TrainingCreate(StrictInput):
     description: str | None = Field(default=None, max_length=20_000)
     audience: str = Field(min_length=2, max_length=200, description="A quién se dirige")
     modality: Modality
-    hours: Decimal = Field(gt=0, le=1000, max_digits=6, decimal_places=2)
+    hours: Decimal = Field(
+        gt=0,
+        le=1000,
+        max_digits=6,
+        decimal_places=2,
+        schema_extra={"json_schema_extra": DECIMAL_TEXT},
+    )
     area_id: uuid.UUID | None = None
-    starts_on: date | None = None
+    starts_on: Day | None = None
     sessions: list[SessionIn] = Field(default_factory=list, max_length=200)
 
 
-class TrainingUpdate(StrictInput):
+class TrainingUpdate(PatchInput):
+    table_model = TrainingAction
+
     title: str | None = Field(default=None, min_length=3, max_length=300)
     description: str | None = Field(default=None, max_length=20_000)
     audience: str | None = Field(default=None, min_length=2, max_length=200)
     modality: Modality | None = None
-    hours: Decimal | None = Field(default=None, gt=0, le=1000, max_digits=6, decimal_places=2)
-    starts_on: date | None = None
+    hours: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        max_digits=6,
+        decimal_places=2,
+        schema_extra={"json_schema_extra": DECIMAL_TEXT},
+    )
+    starts_on: Day | None = None
     sessions: list[SessionIn] | None = Field(
         default=None, max_length=200, description="Sustituye todas las sesiones"
     )
@@ -75,7 +91,13 @@ class TrainingPublic(SQLModel):
 class AttendanceCreate(StrictInput):
     municipality_id: uuid.UUID
     role: str = Field(min_length=1, max_length=100, description="Cargo o puesto")
-    attended_hours: Decimal = Field(ge=0, le=1000, max_digits=6, decimal_places=2)
+    attended_hours: Decimal = Field(
+        ge=0,
+        le=1000,
+        max_digits=6,
+        decimal_places=2,
+        schema_extra={"json_schema_extra": DECIMAL_TEXT},
+    )
     name: str | None = Field(default=None, max_length=200, description="Opcional")
 
 

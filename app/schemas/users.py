@@ -11,19 +11,21 @@ from sqlmodel import Field
 from app.models.base import (
     Role,
 )
-from app.models.integration import IntegrationClientBase, IntegrationScope
-from app.models.user import UserBase, _check_role_scope
-from app.schemas.base import StrictInput
+from app.models.integration import IntegrationClient, IntegrationClientBase, IntegrationScope
+from app.models.user import User, UserBase, _check_role_scope
+from app.schemas.base import Bool, PatchInput, StrictInput
 
 
 class IntegrationClientCreate(IntegrationClientBase, StrictInput):
     pass
 
 
-class IntegrationClientUpdate(StrictInput):
+class IntegrationClientUpdate(PatchInput):
+    table_model = IntegrationClient
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     scopes: list[IntegrationScope] | None = None
-    is_active: bool | None = None
+    is_active: Bool | None = None
 
 
 class IntegrationClientPublic(IntegrationClientBase):
@@ -47,13 +49,15 @@ class UserCreate(UserBase, StrictInput):
         return self
 
 
-class UserUpdate(StrictInput):
+class UserUpdate(PatchInput):
+    table_model = User
+
     full_name: str | None = Field(default=None, min_length=2, max_length=200)
     job_title: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     municipality_id: uuid.UUID | None = None
     area_id: uuid.UUID | None = None
-    is_active: bool | None = None
+    is_active: Bool | None = None
     password: str | None = Field(default=None, min_length=12, max_length=128)
 
 

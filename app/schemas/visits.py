@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+from annotated_types import Ge, Le
 from pydantic import StringConstraints, field_validator
-from sqlmodel import Field, SQLModel
+from sqlmodel import SQLModel
 
 from app.models.base import check_day
-from app.schemas.base import StrictInput
+from app.schemas.base import Day, Int32, StrictInput
 
 PAGE_PATTERN = r"^[a-z0-9/_-]{1,100}$"
 
 
 class InPersonVisits(StrictInput):
-    day: date
-    count: int = Field(ge=1, le=100_000)
+    day: Day
+    count: Annotated[Int32, Ge(1), Le(100_000)]
     page: Annotated[str, StringConstraints(pattern=PAGE_PATTERN, max_length=100)] = "oficina"
 
     @field_validator("day")

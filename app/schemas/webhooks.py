@@ -14,8 +14,9 @@ from app.models.notification import (
     DeliveryStatus,
     NotificationKind,
     WebhookDelivery,
+    WebhookSubscription,
 )
-from app.schemas.base import StrictInput
+from app.schemas.base import Bool, PatchInput, StrictInput
 
 
 def message_id(delivery_id: uuid.UUID) -> str:
@@ -51,6 +52,10 @@ WebhookUrl = Annotated[
         min_length=8,
         max_length=MAX_URL_LENGTH,
         description="Dirección http(s) que recibe los eventos (sin credenciales ni fragmento)",
+        # What `_check_url` enforces, as far as a pattern can say it.
+        schema_extra={
+            "json_schema_extra": {"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@#/?]+[^\s#]*$"}
+        },
     ),
     AfterValidator(_check_url),
 ]
@@ -65,7 +70,7 @@ class WebhookSubscriptionCreate(StrictInput):
     url: WebhookUrl
     description: str | None = Field(default=None, max_length=500)
     event_types: EventTypes = Field(default_factory=list)
-    is_active: bool = True
+    is_active: Bool = True
     area_id: uuid.UUID | None = Field(
         default=None,
         description=(
@@ -75,11 +80,13 @@ class WebhookSubscriptionCreate(StrictInput):
     )
 
 
-class WebhookSubscriptionUpdate(StrictInput):
+class WebhookSubscriptionUpdate(PatchInput):
+    table_model = WebhookSubscription
+
     url: WebhookUrl | None = None
     description: str | None = Field(default=None, max_length=500)
     event_types: EventTypes | None = None
-    is_active: bool | None = None
+    is_active: Bool | None = None
     area_id: uuid.UUID | None = None
 
 

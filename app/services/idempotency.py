@@ -51,7 +51,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
         canonical = json.dumps(
             json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
-    except ValueError:  # includes UnicodeDecodeError and an empty body
+    except (ValueError, RecursionError):  # also UnicodeDecodeError, empty or too deep a body
         canonical = body
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), canonical):

@@ -39,7 +39,7 @@ from app.services.webhooks import absolute_link
 
 logger = logging.getLogger("app.newsletter")
 
-QUARTER_PATTERN = r"^[0-9]{4}-Q[1-4]$"
+QUARTER_PATTERN = r"^(20[0-9]{2}|2100)-Q[1-4]$"  # the years parse_quarter accepts
 _QUARTER_RE = re.compile(r"^([0-9]{4})-Q([1-4])$")
 JOB = "send_newsletter"
 MAX_ATTEMPTS = 6

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from app.core import audit
 from app.core.config import get_settings
-from app.core.errors import UnprocessableEntity
+from app.core.errors import MalformedBody, UnprocessableEntity
 from app.core.ratelimit import enforce_rate_limit
 from app.core.scoping import Actor
 from app.core.time import MADRID
@@ -51,8 +51,8 @@ def parse_beacon(raw: bytes) -> str:
         raise _invalid('El cuerpo está vacío; se espera {"page": "..."}', "")
     try:
         data: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _invalid("El cuerpo no es un documento JSON válido", "") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedBody() from exc
     if not isinstance(data, dict):
         raise _invalid('Se espera un objeto {"page": "..."}', "")
     extra = sorted(str(k) for k in data if k != "page")

@@ -408,6 +408,8 @@ async def test_without_a_grace_period_any_reuse_revokes_the_family(client, sessi
         "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}
     )
     assert_problem(after, 401)
+
+
 async def test_a_legacy_argon2_client_secret_logs_in_and_is_rewritten_as_a_keyed_digest(
     client, session
 ):

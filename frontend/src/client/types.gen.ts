@@ -137,11 +137,11 @@ export type AnnouncementPublic = {
  * AnnouncementUpdate
  */
 export type AnnouncementUpdate = {
-    audience?: AudienceKind | null;
+    audience?: AudienceKind;
     /**
      * Body
      */
-    body?: string | null;
+    body?: string;
     /**
      * Comarca Id
      */
@@ -149,15 +149,15 @@ export type AnnouncementUpdate = {
     /**
      * Is Public
      */
-    is_public?: boolean | null;
+    is_public?: boolean;
     /**
      * Municipality Ids
      */
-    municipality_ids?: Array<string> | null;
+    municipality_ids?: Array<string>;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -247,11 +247,11 @@ export type AreaUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Phone
      */
@@ -966,7 +966,7 @@ export type CatalogueServiceUpdate = {
     /**
      * Channels
      */
-    channels?: Array<Channel> | null;
+    channels?: Array<Channel>;
     /**
      * Contact Email
      */
@@ -986,11 +986,11 @@ export type CatalogueServiceUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -1041,7 +1041,7 @@ export type ComarcaUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -1480,7 +1480,7 @@ export type ConsultationUpdate = {
      * Assignee Id
      */
     assignee_id?: string | null;
-    priority?: Priority | null;
+    priority?: Priority;
     /**
      * Requester Email
      */
@@ -1500,7 +1500,7 @@ export type ConsultationUpdate = {
     /**
      * Subject
      */
-    subject?: string | null;
+    subject?: string;
 };
 
 /**
@@ -2091,7 +2091,7 @@ export type EntryUpdate = {
     /**
      * All Day
      */
-    all_day?: boolean | null;
+    all_day?: boolean;
     /**
      * Application Closes On
      */
@@ -2107,8 +2107,8 @@ export type EntryUpdate = {
     /**
      * Attachments
      */
-    attachments?: Array<Attachment> | null;
-    audience?: AudienceKind | null;
+    attachments?: Array<Attachment>;
+    audience?: AudienceKind;
     /**
      * Beneficiaries
      */
@@ -2128,7 +2128,7 @@ export type EntryUpdate = {
     /**
      * Unidad del plazo de solicitud: working_days (por defecto), natural_days o months
      */
-    closing_term_unit?: DayTermUnit | null;
+    closing_term_unit?: DayTermUnit;
     /**
      * Closing Term Working Days
      *
@@ -2146,15 +2146,15 @@ export type EntryUpdate = {
     /**
      * Ends At
      */
-    ends_at?: string | null;
+    ends_at?: string;
     /**
      * Exdates
      */
-    exdates?: Array<string> | null;
+    exdates?: Array<string>;
     /**
      * Is Public
      */
-    is_public?: boolean | null;
+    is_public?: boolean;
     /**
      * Location
      */
@@ -2175,11 +2175,11 @@ export type EntryUpdate = {
     /**
      * Registration Required
      */
-    registration_required?: boolean | null;
+    registration_required?: boolean;
     /**
      * Reminder Working Days
      */
-    reminder_working_days?: Array<number> | null;
+    reminder_working_days?: Array<number>;
     /**
      * Rrule
      */
@@ -2187,12 +2187,12 @@ export type EntryUpdate = {
     /**
      * Starts At
      */
-    starts_at?: string | null;
-    status?: EntryStatus | null;
+    starts_at?: string;
+    status?: EntryStatus;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -2837,7 +2837,7 @@ export type ExpedienteUpdate = {
     /**
      * Deadline Is Legal
      */
-    deadline_is_legal?: boolean | null;
+    deadline_is_legal?: boolean;
     /**
      * Description
      */
@@ -2846,11 +2846,11 @@ export type ExpedienteUpdate = {
      * Documents
      */
     documents?: Array<DocumentIn> | null;
-    status?: ExpedienteStatus | null;
+    status?: ExpedienteStatus;
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -2981,7 +2981,7 @@ export type FaqEntryUpdate = {
     /**
      * Answer
      */
-    answer?: string | null;
+    answer?: string;
     /**
      * Area Id
      */
@@ -2989,11 +2989,11 @@ export type FaqEntryUpdate = {
     /**
      * Is Published
      */
-    is_published?: boolean | null;
+    is_published?: boolean;
     /**
      * Question
      */
-    question?: string | null;
+    question?: string;
     /**
      * Service Id
      */
@@ -3001,7 +3001,7 @@ export type FaqEntryUpdate = {
     /**
      * Tags
      */
-    tags?: Array<string> | null;
+    tags?: Array<string>;
 };
 
 /**
@@ -3593,15 +3593,15 @@ export type IntegrationClientUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Scopes
      */
-    scopes?: Array<IntegrationScope> | null;
+    scopes?: Array<IntegrationScope>;
 };
 
 /**
@@ -3930,7 +3930,7 @@ export type MunicipalityUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Latitude
      */
@@ -3942,7 +3942,7 @@ export type MunicipalityUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Population
      */
@@ -4937,7 +4937,7 @@ export type ProcedureTypeUpdate = {
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Legal Term Days
      */
@@ -4945,7 +4945,7 @@ export type ProcedureTypeUpdate = {
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
 };
 
 /**
@@ -5434,28 +5434,28 @@ export type SlaPolicyUpdate = {
     /**
      * First Response Target
      */
-    first_response_target?: number | null;
+    first_response_target?: number;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Is Default
      */
-    is_default?: boolean | null;
+    is_default?: boolean;
     /**
      * Name
      */
-    name?: string | null;
+    name?: string;
     /**
      * Resolution Target
      */
-    resolution_target?: number | null;
-    unit?: SlaUnit | null;
+    resolution_target?: number;
+    unit?: SlaUnit;
     /**
      * Warning Thresholds
      */
-    warning_thresholds?: Array<number> | null;
+    warning_thresholds?: Array<number>;
 };
 
 /**
@@ -5796,7 +5796,7 @@ export type SuggestionUpdate = {
      * Public Answer
      */
     public_answer?: string | null;
-    status?: SuggestionStatus | null;
+    status?: SuggestionStatus;
 };
 
 /**
@@ -6072,7 +6072,7 @@ export type TrainingUpdate = {
     /**
      * Audience
      */
-    audience?: string | null;
+    audience?: string;
     /**
      * Description
      */
@@ -6080,8 +6080,8 @@ export type TrainingUpdate = {
     /**
      * Hours
      */
-    hours?: number | string | null;
-    modality?: Modality | null;
+    hours?: number | string;
+    modality?: Modality;
     /**
      * Sessions
      *
@@ -6095,7 +6095,7 @@ export type TrainingUpdate = {
     /**
      * Title
      */
-    title?: string | null;
+    title?: string;
 };
 
 /**
@@ -6226,11 +6226,11 @@ export type UserUpdate = {
     /**
      * Full Name
      */
-    full_name?: string | null;
+    full_name?: string;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Job Title
      */
@@ -6243,7 +6243,7 @@ export type UserUpdate = {
      * Password
      */
     password?: string | null;
-    role?: Role | null;
+    role?: Role;
 };
 
 /**
@@ -6590,16 +6590,20 @@ export type WebhookSubscriptionUpdate = {
     description?: string | null;
     /**
      * Event Types
+     *
+     * Tipos de evento que se envían (vacío: todos)
      */
-    event_types?: Array<NotificationKind> | null;
+    event_types?: Array<NotificationKind>;
     /**
      * Is Active
      */
-    is_active?: boolean | null;
+    is_active?: boolean;
     /**
      * Url
+     *
+     * Dirección http(s) que recibe los eventos (sin credenciales ni fragmento)
      */
-    url?: string | null;
+    url?: string;
 };
 
 /**
@@ -6735,6 +6739,10 @@ export type AnnouncementsCreateData = {
 
 export type AnnouncementsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -6860,6 +6868,10 @@ export type AnnouncementsUpdateData = {
 
 export type AnnouncementsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -6875,6 +6887,10 @@ export type AnnouncementsUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -7072,6 +7088,10 @@ export type AreasListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -7100,6 +7120,10 @@ export type AreasCreateData = {
 };
 
 export type AreasCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7155,6 +7179,10 @@ export type AreasGetData = {
 
 export type AreasGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -7192,6 +7220,10 @@ export type AreasUpdateData = {
 };
 
 export type AreasUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7246,6 +7278,10 @@ export type AssistantAskData = {
 
 export type AssistantAskErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -7295,6 +7331,10 @@ export type AssistantFeedbackData = {
 };
 
 export type AssistantFeedbackErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7538,9 +7578,17 @@ export type AuthLogoutData = {
 
 export type AuthLogoutErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -7607,9 +7655,17 @@ export type AuthRefreshData = {
 
 export type AuthRefreshErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -7656,6 +7712,14 @@ export type AuthTokenErrors = {
      * Error OAuth2 invalid_client (con WWW-Authenticate: Basic)
      */
     401: OAuthProblem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
+    /**
+     * Tipo de contenido no admitido
+     */
+    415: Problem;
     /**
      * Error OAuth2 temporarily_unavailable: demasiados intentos (Retry-After)
      */
@@ -7763,6 +7827,10 @@ export type CalendarFeedTokensCreateData = {
 };
 
 export type CalendarFeedTokensCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -7925,6 +7993,10 @@ export type ComarcasListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -7953,6 +8025,10 @@ export type ComarcasCreateData = {
 };
 
 export type ComarcasCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -8007,6 +8083,10 @@ export type ComarcasUpdateData = {
 };
 
 export type ComarcasUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -8169,6 +8249,10 @@ export type ConsultationsCreateData = {
 
 export type ConsultationsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8269,6 +8353,10 @@ export type ConsultationsUpdateData = {
 
 export type ConsultationsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8284,6 +8372,10 @@ export type ConsultationsUpdateErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8491,6 +8583,10 @@ export type ConsultationsMessagesCreateData = {
 
 export type ConsultationsMessagesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8506,6 +8602,10 @@ export type ConsultationsMessagesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8586,6 +8686,10 @@ export type SurveysAnswerData = {
 };
 
 export type SurveysAnswerErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -8703,6 +8807,10 @@ export type ConsultationsTransitionData = {
 
 export type ConsultationsTransitionErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8718,6 +8826,10 @@ export type ConsultationsTransitionErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -8820,6 +8932,10 @@ export type EventsCreateData = {
 
 export type EventsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8919,6 +9035,10 @@ export type EventsUpdateData = {
 
 export type EventsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -8934,6 +9054,10 @@ export type EventsUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9114,6 +9238,10 @@ export type EventsRegisterData = {
 };
 
 export type EventsRegisterErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -9308,6 +9436,10 @@ export type ExpedientesCreateData = {
 
 export type ExpedientesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9323,6 +9455,10 @@ export type ExpedientesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9454,6 +9590,10 @@ export type ExpedientesUpdateData = {
 
 export type ExpedientesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9469,6 +9609,10 @@ export type ExpedientesUpdateErrors = {
      * Precondition Failed
      */
     412: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9512,6 +9656,10 @@ export type ExpedientesAddStageData = {
 
 export type ExpedientesAddStageErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9523,6 +9671,10 @@ export type ExpedientesAddStageErrors = {
      * Recurso no encontrado
      */
     404: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9633,6 +9785,10 @@ export type FaqCreateData = {
 
 export type FaqCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9725,6 +9881,10 @@ export type FaqUpdateData = {
 
 export type FaqUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9783,6 +9943,10 @@ export type HolidaysListData = {
 
 export type HolidaysListErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -9814,6 +9978,10 @@ export type HolidaysCreateData = {
 
 export type HolidaysCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9825,6 +9993,10 @@ export type HolidaysCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9859,6 +10031,10 @@ export type HolidaysImportApplyData = {
 
 export type HolidaysImportApplyErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9866,6 +10042,10 @@ export type HolidaysImportApplyErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -9900,6 +10080,10 @@ export type HolidaysImportPreviewData = {
 
 export type HolidaysImportPreviewErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -9907,6 +10091,10 @@ export type HolidaysImportPreviewErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -10230,6 +10418,10 @@ export type IndicatorsSetPublicationData = {
 
 export type IndicatorsSetPublicationErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10241,6 +10433,14 @@ export type IndicatorsSetPublicationErrors = {
      * Recurso no encontrado
      */
     404: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
+    /**
+     * Tipo de contenido no admitido
+     */
+    415: Problem;
     /**
      * Datos no válidos
      */
@@ -10329,6 +10529,10 @@ export type IntegrationClientsCreateData = {
 
 export type IntegrationClientsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10382,6 +10586,10 @@ export type IntegrationClientsUpdateData = {
 };
 
 export type IntegrationClientsUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -10502,6 +10710,10 @@ export type IntegrationsBatchData = {
 
 export type IntegrationsBatchErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10614,6 +10826,10 @@ export type IntegrationsExpedientesUpsertData = {
 
 export type IntegrationsExpedientesUpsertErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -10681,6 +10897,10 @@ export type IntegrationsExpedientesEventsCreateData = {
 };
 
 export type IntegrationsExpedientesEventsCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -10774,6 +10994,10 @@ export type MunicipalitiesListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -10802,6 +11026,10 @@ export type MunicipalitiesCreateData = {
 };
 
 export type MunicipalitiesCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -10857,6 +11085,10 @@ export type MunicipalitiesGetData = {
 
 export type MunicipalitiesGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -10894,6 +11126,10 @@ export type MunicipalitiesUpdateData = {
 };
 
 export type MunicipalitiesUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -11134,6 +11370,10 @@ export type NotificationsDigestSetData = {
 
 export type NotificationsDigestSetErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11141,6 +11381,10 @@ export type NotificationsDigestSetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11211,6 +11455,10 @@ export type NotificationsPreferencesSetData = {
 
 export type NotificationsPreferencesSetErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11218,6 +11466,10 @@ export type NotificationsPreferencesSetErrors = {
      * Acceso denegado
      */
     403: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11480,6 +11732,10 @@ export type PlazosComputeData = {
 
 export type PlazosComputeErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -11563,6 +11819,10 @@ export type ProcedureTypesCreateData = {
 
 export type ProcedureTypesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11574,6 +11834,10 @@ export type ProcedureTypesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11613,6 +11877,10 @@ export type ProcedureTypesUpdateData = {
 
 export type ProcedureTypesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -11628,6 +11896,10 @@ export type ProcedureTypesUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -11862,6 +12134,10 @@ export type SurveysLinkAnswerData = {
 
 export type SurveysLinkAnswerErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -11912,6 +12188,10 @@ export type VisitsBeaconData = {
 };
 
 export type VisitsBeaconErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * Cuerpo de la petición demasiado grande
      */
@@ -12170,6 +12450,10 @@ export type ServicesListErrors = {
      */
     400: Problem;
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
@@ -12198,6 +12482,10 @@ export type ServicesCreateData = {
 };
 
 export type ServicesCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -12253,6 +12541,10 @@ export type ServicesGetData = {
 
 export type ServicesGetErrors = {
     /**
+     * No autenticado
+     */
+    401: Problem;
+    /**
      * Recurso no encontrado
      */
     404: Problem;
@@ -12290,6 +12582,10 @@ export type ServicesUpdateData = {
 };
 
 export type ServicesUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -12394,6 +12690,10 @@ export type SlaPoliciesCreateData = {
 
 export type SlaPoliciesCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -12405,6 +12705,10 @@ export type SlaPoliciesCreateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -12444,6 +12748,10 @@ export type SlaPoliciesUpdateData = {
 
 export type SlaPoliciesUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -12459,6 +12767,10 @@ export type SlaPoliciesUpdateErrors = {
      * Conflicto con el estado actual
      */
     409: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -12555,6 +12867,10 @@ export type SuggestionsCreateData = {
 
 export type SuggestionsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -12646,6 +12962,10 @@ export type SuggestionsUpdateData = {
 };
 
 export type SuggestionsUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -12879,6 +13199,10 @@ export type TrainingsCreateData = {
 
 export type TrainingsCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -13017,6 +13341,10 @@ export type TrainingsUpdateData = {
 
 export type TrainingsUpdateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -13028,6 +13356,10 @@ export type TrainingsUpdateErrors = {
      * Recurso no encontrado
      */
     404: Problem;
+    /**
+     * Cuerpo de la petición demasiado grande
+     */
+    413: Problem;
     /**
      * Tipo de contenido no admitido
      */
@@ -13129,6 +13461,10 @@ export type TrainingsAttendanceAddData = {
 };
 
 export type TrainingsAttendanceAddErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -13305,6 +13641,10 @@ export type UsersCreateData = {
 
 export type UsersCreateErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -13400,6 +13740,10 @@ export type UsersUpdateData = {
 };
 
 export type UsersUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -13508,6 +13852,10 @@ export type VisitsInPersonData = {
 
 export type VisitsInPersonErrors = {
     /**
+     * Petición incorrecta
+     */
+    400: Problem;
+    /**
      * No autenticado
      */
     401: Problem;
@@ -13606,6 +13954,10 @@ export type WebhooksCreateData = {
 };
 
 export type WebhooksCreateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
@@ -13779,6 +14131,10 @@ export type WebhooksUpdateData = {
 };
 
 export type WebhooksUpdateErrors = {
+    /**
+     * Petición incorrecta
+     */
+    400: Problem;
     /**
      * No autenticado
      */
