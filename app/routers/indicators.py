@@ -3,7 +3,6 @@ metadata) and the yearly open-data bundle."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -12,6 +11,7 @@ from app.core.db import SessionDep
 from app.core.deps import OfficeActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.routing import ApiRoute
+from app.schemas.base import Day
 from app.schemas.indicators import (
     IndicatorCatalogue,
     IndicatorData,
@@ -110,9 +110,9 @@ async def indicator_data(
         Query(max_length=7, description="AAAA, AAAA-Qn o AAAA-MM; por defecto, el año en curso"),
     ] = None,
     from_day: Annotated[
-        date | None, Query(alias="from", description="Primer día de un intervalo propio")
+        Day | None, Query(alias="from", description="Primer día de un intervalo propio")
     ] = None,
-    to_day: Annotated[date | None, Query(alias="to", description="Último día, incluido")] = None,
+    to_day: Annotated[Day | None, Query(alias="to", description="Último día, incluido")] = None,
     disaggregation: Annotated[
         list[str] | None,
         Query(

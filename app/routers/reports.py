@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,6 +13,7 @@ from app.core.db import SessionDep, get_session
 from app.core.deps import CurrentActor
 from app.core.errors import invalid_field, problem_responses
 from app.core.routing import ApiRoute
+from app.schemas.base import Day
 from app.schemas.indicators import OperationsReport, SlaReport
 from app.services.indicators import periods
 from app.services.reports import exports, operations
@@ -33,8 +33,8 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 PeriodQuery = Annotated[
     str | None, Query(max_length=7, description="AAAA, AAAA-Qn o AAAA-MM; por defecto, este año")
 ]
-FromQuery = Annotated[date | None, Query(alias="from", description="Primer día de un intervalo")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Último día, incluido")]
+FromQuery = Annotated[Day | None, Query(alias="from", description="Primer día de un intervalo")]
+ToQuery = Annotated[Day | None, Query(alias="to", description="Último día, incluido")]
 
 
 @router.get(

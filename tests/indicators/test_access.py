@@ -306,7 +306,7 @@ async def test_open_data_bundle(client, session):
     assert all(int(row["Value"]) >= 5 for row in rows if row["Entidad local"])
     assert zf.read("meta/oaaa-16-7-consultas.md").decode().startswith("---\n")
     assert_problem(await client.get(f"{URL}/open-data/1990.zip"), 422)
-    assert_problem(await client.get(f"{URL}/open-data/abc.zip"), 422)
+    assert_problem(await client.get(f"{URL}/open-data/abc.zip"), 404)  # not a year: no such path
 
 
 async def test_demo_data_gives_every_indicator_a_figure(client, session):
