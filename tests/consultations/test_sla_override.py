@@ -274,3 +274,30 @@ async def test_an_invalid_override_is_a_422_naming_the_field_and_changes_nothing
     after = (await client.get(f"{URL}/{c['id']}", headers=w["staff"])).json()
     assert after["sla_override"] is None
     assert after["version"] == c["version"]
+
+
+async def test_area_staff_set_it_on_what_is_forwarded_to_them_and_no_other_area_sees_it(
+    client, session
+):
+    w = await _world(client, session)
+    fomento = await f.area(session, "fomento")
+    cultura = await f.area(session, "cultura")
+    mine = await f.auth_headers(client, await f.user(session, Role.area_staff, area_id=fomento.id))
+    other = await f.auth_headers(client, await f.user(session, Role.area_staff, area_id=cultura.id))
+    c = await _record(client, w, madrid(2026, 11, 5, 10, 0))
+    r = await client.post(
+        f"{URL}/{c['id']}/transitions",
+        json={"to": "forwarded", "area_id": str(fomento.id)},
+        headers=w["staff"],
+    )
+    assert r.status_code == 200, r.text
+    etag = r.headers["etag"]
+    denied = await client.patch(
+        f"{URL}/{c['id']}", json=_override(10, "natural_days"), headers=other | {"If-Match": etag}
+    )
+    assert_problem(denied, 404)
+    ok = await client.patch(
+        f"{URL}/{c['id']}", json=_override(10, "natural_days"), headers=mine | {"If-Match": etag}
+    )
+    assert ok.status_code == 200, ok.text
+    assert day_of(ok.json()["resolution_due_at"]) == date(2026, 11, 16)
