@@ -82,6 +82,18 @@ class Consultation(SQLModel, table=True):
             name="sla_state_values",
         ),
         CheckConstraint("status <> 'forwarded' OR area_id IS NOT NULL", name="forwarded_has_area"),
+        # A legal term set for this consultation: unit, resolution term and legal basis together.
+        CheckConstraint(
+            "sla_override_unit IS NULL OR sla_override_unit IN"
+            " ('working_days', 'working_hours', 'natural_days', 'months')",
+            name="sla_override_unit_values",
+        ),
+        CheckConstraint(
+            "(sla_override_unit IS NULL) = (sla_override_resolution_target IS NULL)"
+            " AND (sla_override_unit IS NULL) = (sla_override_basis IS NULL)"
+            " AND (sla_override_unit IS NOT NULL OR sla_override_first_response_target IS NULL)",
+            name="sla_override_complete",
+        ),
         # A municipality's open consultations, newest first.
         Index(
             "ix_consultation_municipality_open",
@@ -156,6 +168,12 @@ class Consultation(SQLModel, table=True):
     sla_state: str = Field(default=SlaState.on_track, max_length=16)
     sla_next_check_at: datetime | None = aware_datetime_field()
     sla_breached_at: datetime | None = aware_datetime_field()
+    # A legal term fixed for this consultation, overriding its policy's targets (same unit for
+    # both; without a first-response term the policy's applies).
+    sla_override_unit: str | None = Field(default=None, max_length=16)
+    sla_override_resolution_target: int | None = None
+    sla_override_first_response_target: int | None = None
+    sla_override_basis: str | None = Field(default=None, max_length=200)
 
     version: int = 1
     search_vector: Any = Field(
@@ -173,6 +191,18 @@ class Consultation(SQLModel, table=True):
     )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+    @property
+    def sla_override(self) -> dict[str, Any] | None:
+        """The legal term fixed for this consultation, if any, as shown in responses."""
+        if self.sla_override_unit is None:
+            return None
+        return {
+            "unit": self.sla_override_unit,
+            "resolution_target": self.sla_override_resolution_target,
+            "first_response_target": self.sla_override_first_response_target,
+            "basis": self.sla_override_basis,
+        }
 
 
 class ConsultationEvent(SQLModel, table=True):

@@ -148,8 +148,9 @@ async def update_consultation(
     response: Response,
     if_match: IfMatch = None,
 ) -> ConsultationPublic:
-    """Subject, service, priority, assignee, requester; requires If-Match (412 when stale).
-    A new priority or service recomputes the due dates."""
+    """Subject, service, priority, assignee, requester and a legal term fixed for this
+    consultation (`sla_override`, null to go back to the policy's); requires If-Match (412 when
+    stale). A new priority, service or legal term recomputes the due dates."""
     c = await lifecycle.update(session, actor, consultation_id, data, if_match)
     return _public(c, response)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import field_validator
+from annotated_types import Ge, Le
+from pydantic import ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.area import Channel
@@ -21,7 +22,10 @@ from app.models.consultation import (
     Priority,
     SlaState,
 )
-from app.schemas.base import Instant, PatchInput, StrictInput
+from app.models.sla import TERM_LIMITS, SlaUnit, term_limit_error
+from app.schemas.base import Instant, Int32, PatchInput, StrictInput
+
+TermTarget = Annotated[Int32, Ge(1), Le(max(TERM_LIMITS.values()))]
 
 
 class ConsultationCreate(StrictInput):
@@ -51,6 +55,49 @@ class ConsultationCreate(StrictInput):
         return check_instant(v)
 
 
+class SlaOverride(StrictInput):
+    """A legal term fixed for this consultation (e.g. by a law or a resolution), replacing its
+    SLA policy's resolution target and, when given, its first-response target."""
+
+    unit: SlaUnit = Field(description="Unidad del plazo (días hábiles, horas hábiles…)")
+    resolution_target: TermTarget = Field(description="Plazo de resolución en esa unidad")
+    first_response_target: TermTarget | None = Field(
+        default=None,
+        description="Plazo de primera respuesta en esa unidad (vacío: el de la política)",
+    )
+    basis: str = Field(
+        min_length=3, max_length=200, description="Fundamento legal, p. ej. «Art. 21.3 Ley 39/2015»"
+    )
+
+    @field_validator("basis")
+    @classmethod
+    def _basis(cls, v: str) -> str:
+        v = v.strip()
+        if len(v) < 3:
+            raise ValueError("indique el fundamento legal del plazo")
+        return v
+
+    @field_validator("resolution_target", "first_response_target")
+    @classmethod
+    def _within_unit(cls, v: int | None, info: ValidationInfo) -> int | None:
+        unit = info.data.get("unit")
+        error = term_limit_error(unit, v) if unit is not None else None
+        if error:
+            raise ValueError(error)
+        resolution = info.data.get("resolution_target")
+        later = v is not None and resolution is not None and v > resolution
+        if info.field_name == "first_response_target" and later:
+            raise ValueError("la primera respuesta no puede vencer después de la resolución")
+        return v
+
+
+class SlaOverridePublic(SQLModel):
+    unit: SlaUnit
+    resolution_target: int
+    first_response_target: int | None
+    basis: str
+
+
 class ConsultationUpdate(PatchInput):
     table_model = Consultation
 
@@ -61,6 +108,11 @@ class ConsultationUpdate(PatchInput):
     requester_name: str | None = Field(default=None, max_length=200)
     requester_email: str | None = Field(default=None, max_length=254)
     requester_phone: str | None = Field(default=None, max_length=40)
+    sla_override: SlaOverride | None = Field(
+        default=None,
+        description="Plazo legal fijado para esta consulta en lugar del de su política;"
+        " null lo retira",
+    )
 
 
 class TransitionRequest(StrictInput):
@@ -104,6 +156,9 @@ class ConsultationPublic(SQLModel):
     closed_at: datetime | None
     paused_at: datetime | None
     sla_state: SlaState
+    sla_override: SlaOverridePublic | None = Field(
+        description="Plazo legal fijado para esta consulta en lugar del de su política"
+    )
     version: int
     created_at: datetime
     updated_at: datetime

@@ -152,3 +152,17 @@ async def test_a_transition_gives_up_with_409_when_the_row_stays_locked(
     assert codes == [409]
     detail = (await client.get(f"{URL}/{cid}", headers=h["office"])).json()
     assert detail["status"] == "received"  # the rejected write changed nothing
+
+
+async def test_one_of_many_legal_terms_with_the_same_etag_wins(client, session):
+    h, _, cid = await _world(client, session)
+    etag = (await client.get(f"{URL}/{cid}", headers=h["office"])).headers["etag"]
+    office = h["office"] | {"If-Match": etag}
+    bodies = [
+        {"sla_override": {"unit": "natural_days", "resolution_target": n, "basis": "Art. 21.3"}}
+        for n in range(10, 20)
+    ]
+    codes = await f.concurrently([("PATCH", f"{URL}/{cid}", b, office) for b in bodies])
+    assert sorted(codes) == [200] + [412] * 9
+    history = (await client.get(f"{URL}/{cid}/history", headers=h["office"])).json()["items"]
+    assert [e["kind"] for e in history].count("deadline_override_set") == 1

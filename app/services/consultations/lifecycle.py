@@ -49,6 +49,45 @@ AREA_TARGETS = frozenset({S.in_progress, S.waiting_on_municipality, S.answered})
 MUNICIPAL_TARGETS = frozenset({S.closed, S.in_progress})
 
 
+# A legal term set on one consultation: the columns it is stored in, and its unit in words.
+OVERRIDE_FIELDS = (
+    "sla_override_unit",
+    "sla_override_resolution_target",
+    "sla_override_first_response_target",
+    "sla_override_basis",
+)
+UNIT_WORDS = {
+    "working_days": "días hábiles",
+    "working_hours": "horas hábiles",
+    "natural_days": "días naturales",
+    "months": "meses",
+}
+OVERRIDE_CLEARED = "plazo de la política restablecido"
+
+
+def _override_columns(value: dict[str, Any] | None) -> dict[str, Any]:
+    """The PATCH's `sla_override` object (or null) as the columns that store it."""
+    if value is None:
+        return dict.fromkeys(OVERRIDE_FIELDS)
+    return {
+        "sla_override_unit": str(value["unit"]),
+        "sla_override_resolution_target": value["resolution_target"],
+        "sla_override_first_response_target": value.get("first_response_target"),
+        "sla_override_basis": value["basis"],
+    }
+
+
+def override_words(c: Consultation) -> str:
+    """The history line of a legal term set on the consultation, in Spanish."""
+    if c.sla_override_unit is None:
+        return OVERRIDE_CLEARED
+    unit = UNIT_WORDS.get(c.sla_override_unit, c.sla_override_unit)
+    text = f"plazo fijado para esta consulta: {c.sla_override_resolution_target} {unit}"
+    if c.sla_override_first_response_target is not None:
+        text += f" (primera respuesta: {c.sla_override_first_response_target} {unit})"
+    return f"{text}; fundamento: {c.sla_override_basis}"
+
+
 def etag(c: Consultation) -> str:
     return queries.version_etag(c.version)
 
@@ -120,6 +159,8 @@ async def update(
         raise Forbidden("Solo el personal de la oficina o del área puede modificar la consulta")
     check_if_match(c, if_match, required=True)
     patch = data.model_dump(exclude_unset=True)
+    if "sla_override" in patch:
+        patch.update(_override_columns(patch.pop("sla_override")))
     queries.reject_nulls(Consultation, patch)
     if "service_id" in patch:
         await check_service(session, patch["service_id"])
@@ -131,7 +172,9 @@ async def update(
     changes = audit.diff(before, audit.snapshot(c, patch.keys()))
     if not changes:
         return c
-    if "priority" in changes or "service_id" in changes:
+    override_changed = any(f in changes for f in OVERRIDE_FIELDS)
+    sla_changed = "priority" in changes or "service_id" in changes or override_changed
+    if sla_changed:
         await sla.recompute(session, c, now)
         changes["resolution_due_at"] = {"to": audit.jsonable(c.resolution_due_at)}
     c.version += 1
@@ -140,7 +183,10 @@ async def update(
             session, c, actor, "assigned", is_public=False, data={"assignee_id": c.assignee_id}
         )
         await notices.assigned(session, c, actor)
-    if "priority" in changes or "service_id" in changes:
+    if override_changed:
+        kind = "deadline_override_set" if c.sla_override_unit else "deadline_override_cleared"
+        await record_event(session, c, actor, kind, data={"reason": override_words(c), **changes})
+    elif sla_changed:
         await record_event(session, c, actor, "sla_recomputed", data=changes)
     await session.flush()
     await audit.record(session, actor, "consultation.update", "consultation", c.id, changes)

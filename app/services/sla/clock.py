@@ -163,7 +163,7 @@ async def select_policy(
 
 def _due(
     cal: WorkingCalendar,
-    policy: SlaPolicy,
+    unit: str,
     start: datetime,
     target: int,
     paused_days: int,
@@ -171,31 +171,36 @@ def _due(
 ) -> datetime:
     # Stored in UTC: arithmetic on datetimes sharing a ZoneInfo is wall-clock arithmetic, which
     # is an hour off across a daylight-saving change.
-    if policy.unit == SlaUnit.working_hours:
+    if unit == SlaUnit.working_hours:
         return cal.add_working_seconds(start, target * 3600 + paused_seconds).astimezone(UTC)
-    return cal.due_instant(start, target, policy.unit, extra_days=paused_days).astimezone(UTC)
+    return cal.due_instant(start, target, unit, extra_days=paused_days).astimezone(UTC)
 
 
 def compute_due_dates(
-    cal: WorkingCalendar, policy: SlaPolicy, c: Consultation
-) -> tuple[datetime, datetime]:
-    """First-response and resolution due instants, extended by the time spent paused."""
-    first = _due(
-        cal,
-        policy,
-        c.sla_started_at,
-        policy.first_response_target,
-        c.paused_working_days,
-        c.paused_working_seconds,
-    )
-    resolution = _due(
-        cal,
-        policy,
-        c.sla_started_at,
-        policy.resolution_target,
-        c.paused_working_days,
-        c.paused_working_seconds,
-    )
+    cal: WorkingCalendar, policy: SlaPolicy | None, c: Consultation
+) -> tuple[datetime | None, datetime | None]:
+    """First-response and resolution due instants, extended by the time spent paused.
+
+    A legal term set on the consultation replaces the policy's resolution target (and its
+    first-response target when it has one); a first response never falls due after the
+    resolution."""
+
+    def due(unit: str, target: int) -> datetime:
+        return _due(
+            cal, unit, c.sla_started_at, target, c.paused_working_days, c.paused_working_seconds
+        )
+
+    first: datetime | None = None
+    resolution: datetime | None = None
+    if policy is not None:
+        first = due(policy.unit, policy.first_response_target)
+        resolution = due(policy.unit, policy.resolution_target)
+    if c.sla_override_unit is not None and c.sla_override_resolution_target is not None:
+        resolution = due(c.sla_override_unit, c.sla_override_resolution_target)
+        if c.sla_override_first_response_target is not None:
+            first = due(c.sla_override_unit, c.sla_override_first_response_target)
+        if first is not None:
+            first = min(first, resolution)
     return first, resolution
 
 
@@ -290,7 +295,8 @@ async def recompute(
     calendar: WorkingCalendar | None = None,
 ) -> SlaPolicy | None:
     """Re-selects the policy (priority or service changed), recomputes the due dates on the
-    municipality's calendar (holidays changed) and the state. `calendar`: the municipality's,
+    municipality's calendar (holidays changed), honouring a legal term set on the consultation,
+    and the state. `calendar`: the municipality's,
     already loaded by the caller, used when it covers the years needed."""
     policy = (
         await select_policy(session, c.service_id, c.priority)
@@ -304,16 +310,14 @@ async def recompute(
     # The deemed start depends on the calendar too (art. 31.2.b): a holiday added or removed
     # on the day of reception moves it.
     c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
-    if policy is None:
-        c.sla_policy_id = None
-        c.first_response_due_at = c.resolution_due_at = None
+    c.sla_policy_id = policy.id if policy is not None else None
+    c.first_response_due_at, c.resolution_due_at = compute_due_dates(cal, policy, c)
+    if c.resolution_due_at is None:
         c.sla_state, c.sla_next_check_at = SlaState.on_track, None
         return None
-    c.sla_policy_id = policy.id
-    c.first_response_due_at, c.resolution_due_at = compute_due_dates(cal, policy, c)
     # A breach already recorded stays a breach only if it still is one under the new dates.
     c.sla_breached_at = None
-    apply_state(c, policy.warning_thresholds, now)
+    apply_state(c, policy.warning_thresholds if policy is not None else [], now)
     return policy
 
 

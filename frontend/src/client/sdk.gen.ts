@@ -423,8 +423,9 @@ export const consultationsGet = <ThrowOnError extends boolean = false>(options: 
 /**
  * Modificar una consulta
  *
- * Subject, service, priority, assignee, requester; requires If-Match (412 when stale).
- * A new priority or service recomputes the due dates.
+ * Subject, service, priority, assignee, requester and a legal term fixed for this
+ * consultation (`sla_override`, null to go back to the policy's); requires If-Match (412 when
+ * stale). A new priority, service or legal term recomputes the due dates.
  */
 export const consultationsUpdate = <ThrowOnError extends boolean = false>(options: Options<ConsultationsUpdateData, ThrowOnError>) => (options.client ?? client).patch<ConsultationsUpdateResponses, ConsultationsUpdateErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

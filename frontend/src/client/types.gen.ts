@@ -1186,6 +1186,10 @@ export type ConsultationCreated = {
      */
     service_id: string | null;
     /**
+     * Plazo legal fijado para esta consulta en lugar del de su política
+     */
+    sla_override: SlaOverridePublic | null;
+    /**
      * Sla Policy Id
      */
     sla_policy_id: string | null;
@@ -1405,6 +1409,10 @@ export type ConsultationPublic = {
      */
     service_id: string | null;
     /**
+     * Plazo legal fijado para esta consulta en lugar del de su política
+     */
+    sla_override: SlaOverridePublic | null;
+    /**
      * Sla Policy Id
      */
     sla_policy_id: string | null;
@@ -1497,6 +1505,10 @@ export type ConsultationUpdate = {
      * Service Id
      */
     service_id?: string | null;
+    /**
+     * Plazo legal fijado para esta consulta en lugar del de su política; null lo retira
+     */
+    sla_override?: SlaOverride | null;
     /**
      * Subject
      */
@@ -5319,6 +5331,56 @@ export type SkippedDay = {
      * weekend, national, regional (Extremadura), local, seat (sede del órgano) o correction
      */
     kind: string;
+};
+
+/**
+ * SlaOverride
+ *
+ * A legal term fixed for this consultation (e.g. by a law or a resolution), replacing its
+ * SLA policy's resolution target and, when given, its first-response target.
+ */
+export type SlaOverride = {
+    /**
+     * Basis
+     *
+     * Fundamento legal, p. ej. «Art. 21.3 Ley 39/2015»
+     */
+    basis: string;
+    /**
+     * First Response Target
+     *
+     * Plazo de primera respuesta en esa unidad (vacío: el de la política)
+     */
+    first_response_target?: number | null;
+    /**
+     * Resolution Target
+     *
+     * Plazo de resolución en esa unidad
+     */
+    resolution_target: number;
+    /**
+     * Unidad del plazo (días hábiles, horas hábiles…)
+     */
+    unit: SlaUnit;
+};
+
+/**
+ * SlaOverridePublic
+ */
+export type SlaOverridePublic = {
+    /**
+     * Basis
+     */
+    basis: string;
+    /**
+     * First Response Target
+     */
+    first_response_target: number | null;
+    /**
+     * Resolution Target
+     */
+    resolution_target: number;
+    unit: SlaUnit;
 };
 
 /**

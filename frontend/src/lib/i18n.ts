@@ -220,6 +220,8 @@ export const es = {
     historyCreated: "Consulta registrada",
     historyKinds: {
       deadline_recomputed: "Plazo recalculado por cambio de calendario",
+      deadline_override_set: "Plazo legal fijado para esta consulta",
+      deadline_override_cleared: "Plazo de la política restablecido",
       sla_recomputed: "Plazo recalculado",
     } as Record<string, string>,
     survey: "Encuesta de satisfacción",
