@@ -92,6 +92,7 @@ def _typed_path(path: str, endpoint: Callable[..., Any]) -> str:
 # is not JSON (400), too large (413) or of another media type (415).
 _BODY_ERRORS = problem_responses(400, 413, 415, 422)
 _AUTH_ERRORS = problem_responses(401)
+_PATH_ERRORS = problem_responses(404)
 
 
 def _reads_a_token(dependant: Dependant) -> bool:
@@ -109,8 +110,11 @@ class ApiRoute(APIRoute):
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(_typed_path(path, endpoint), endpoint, **kwargs)
+        typed = _typed_path(path, endpoint)
+        super().__init__(typed, endpoint, **kwargs)
         documented: dict[int | str, dict[str, Any]] = {}
+        if typed != path:
+            documented |= _PATH_ERRORS  # a segment that is not an identifier: no such path
         if self.body_field is not None:
             documented |= _BODY_ERRORS
         if _reads_a_token(self.dependant):

@@ -452,3 +452,26 @@ def test_the_security_scheme_declares_both_grants():
     flows = SPEC["components"]["securitySchemes"]["OAuth2"]["flows"]
     assert flows["password"]["tokenUrl"] == "/api/v1/auth/token"
     assert flows["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
+
+
+def _takes_an_identifier(op: dict[str, Any]) -> bool:
+    return any(
+        p["in"] == "path"
+        and (
+            _branches(p["schema"])[0].get("type") == "integer"
+            or _branches(p["schema"])[0].get("format") == "uuid"
+        )
+        for p in op.get("parameters", [])
+    )
+
+
+ID_PATHS = [(method, path) for method, path, op in _operations() if _takes_an_identifier(op)]
+
+
+@pytest.mark.parametrize(("method", "path"), ID_PATHS, ids=[f"{m} {p}" for m, p in ID_PATHS])
+async def test_a_segment_that_is_not_an_identifier_is_a_documented_404(client, method, path):
+    """Identifier segments are typed in the path: anything else matches no route."""
+    assert "404" in SPEC["paths"][path][method]["responses"]
+    url = re.sub(r"{(\w+)}", "0.5x", path)
+    r = await client.request(method.upper(), url)
+    assert r.status_code in (404, 405), r.text

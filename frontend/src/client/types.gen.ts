@@ -10275,6 +10275,10 @@ export type IndicatorsOpenDataErrors = {
      */
     401: Problem;
     /**
+     * Recurso no encontrado
+     */
+    404: Problem;
+    /**
      * Datos no válidos
      */
     422: Problem;
