@@ -436,7 +436,26 @@ async def _database_error_handler(request: Request, exc: Exception) -> JSONRespo
     other database or OS error goes on to the unexpected-error handler."""
     if database_unavailable(exc):
         return _database_unavailable_response(request, exc)
+    refused = _constraint_refusal(exc)
+    if refused is not None:
+        logger.warning("constraint refused a write: %s", type(exc).__name__)
+        return await _app_error_handler(request, refused)
     raise exc
+
+
+def _constraint_refusal(exc: BaseException) -> AppError | None:
+    """A write the database refused by a constraint that no service check caught first (for
+    instance during an autoflush): the caller's data was wrong, so 409/422, never 500."""
+    if not isinstance(exc, sa_exc.IntegrityError):
+        return None
+    for e in _chain(exc):
+        if isinstance(e, asyncpg.UniqueViolationError):
+            return Conflict("El recurso ya existe")
+        if isinstance(e, asyncpg.ForeignKeyViolationError):
+            return UnprocessableEntity("Una de las referencias indicadas no existe")
+        if isinstance(e, asyncpg.CheckViolationError | asyncpg.NotNullViolationError):
+            return UnprocessableEntity("Los datos no cumplen las reglas")
+    return None
 
 
 async def _redis_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -466,3 +467,18 @@ async def test_grant_call_terms_in_natural_days_and_months(client, session):
     assert r.json()["application_closes_on"] == "2026-12-02"
     problem = assert_problem(await call(37, "months"), 422)
     assert problem["errors"][0]["loc"][-1] == "closing_term_working_days"
+
+
+async def test_an_unknown_area_or_comarca_in_a_change_is_a_422_and_changes_nothing(client, session):
+    _, h = await _setup(client, session)
+    entry = await _create(client, h["office"])
+    url = f"{URL}/{entry['id']}"
+    for field in ("area_id", "comarca_id"):
+        r = await client.patch(
+            url, json={field: str(uuid.uuid4()), "title": "Otro"}, headers=h["office"]
+        )
+        problem = assert_problem(r, 422)
+        assert problem["errors"][0]["loc"][-1] == field
+    after = await client.get(url, headers=h["office"])
+    assert after.json()["title"] == entry["title"]
+    assert after.json()["sequence"] == entry["sequence"]

@@ -164,3 +164,17 @@ def test_too_many_connections_behind_the_drivers_adapter_is_unavailable():
     wrapped.__cause__ = adapted
     assert database_unavailable(wrapped)
     assert not database_unavailable(sa_exc.DBAPIError("SELECT 1", None, AdaptedError("x")))
+
+
+def test_a_constraint_the_services_did_not_check_is_the_callers_error_not_a_500():
+    from app.core.errors import Conflict, UnprocessableEntity, _constraint_refusal
+
+    def integrity(driver: Exception) -> sa_exc.IntegrityError:
+        wrapped = sa_exc.IntegrityError("UPDATE", None, driver)
+        wrapped.__cause__ = driver
+        return wrapped
+
+    fk = _constraint_refusal(integrity(asyncpg.ForeignKeyViolationError("fk")))
+    assert isinstance(fk, UnprocessableEntity)
+    assert isinstance(_constraint_refusal(integrity(asyncpg.UniqueViolationError("uq"))), Conflict)
+    assert _constraint_refusal(sa_exc.DBAPIError("SELECT 1", None, ValueError("x"))) is None

@@ -22,6 +22,7 @@ from app.core.errors import (
 )
 from app.core.scoping import Actor, get_visible
 from app.core.time import MADRID
+from app.models.area import Area
 from app.models.base import Role
 from app.models.calendar import (
     AudienceKind,
@@ -31,6 +32,7 @@ from app.models.calendar import (
     EntryStatus,
     EventRegistration,
 )
+from app.models.municipality import Comarca
 from app.models.sla import DayTermUnit, term_limit_error
 from app.schemas.calendar import (
     EntryCreate,
@@ -131,7 +133,17 @@ def _check_exdates(entry: CalendarEntry) -> None:
         )
 
 
+async def _check_references(session: AsyncSession, entry: CalendarEntry) -> None:
+    """The área and comarca named exist (read without flushing the pending change)."""
+    with session.no_autoflush:
+        if entry.area_id is not None and await session.get(Area, entry.area_id) is None:
+            raise invalid_field("area_id", "el área indicada no existe")
+        if entry.comarca_id is not None and await session.get(Comarca, entry.comarca_id) is None:
+            raise invalid_field("comarca_id", "la comarca indicada no existe")
+
+
 async def _validate(session: AsyncSession, entry: CalendarEntry, mun_ids: list[uuid.UUID]) -> None:
+    await _check_references(session, entry)
     if entry.ends_at < entry.starts_at:
         raise invalid_field("ends_at", "el final no puede ser anterior al comienzo")
     if entry.audience == AudienceKind.comarca and entry.comarca_id is None:
