@@ -63,6 +63,22 @@ class _UuidConvertor(Convertor[str]):
 
 
 register_url_convertor("id", _UuidConvertor())
+
+
+class _ReferenceConvertor(Convertor[str]):
+    """An external reference, which may hold slashes but never ends in `/events`: that suffix
+    names the reference's event collection, not another reference."""
+
+    regex = ".+(?<!/events)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: Any) -> str:
+        return str(value)
+
+
+register_url_convertor("ref", _ReferenceConvertor())
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 

@@ -111,7 +111,7 @@ def _no_headers(body: Any) -> dict[str, str]:
 
 
 @router.put(
-    PREFIX + "/{external_ref:path}",
+    PREFIX + "/{external_ref:ref}",
     operation_id="integrations_expedientes_upsert",
     summary="Crear o actualizar un expediente por su referencia externa",
     response_model=ExpedienteDetail,
@@ -143,7 +143,7 @@ async def upsert_expediente(
 
 
 @router.get(
-    PREFIX + "/{external_ref:path}",
+    PREFIX + "/{external_ref:ref}",
     operation_id="integrations_expedientes_get",
     summary="Consultar un expediente por su referencia externa",
     response_model=ExpedienteDetail,
@@ -159,7 +159,7 @@ async def get_expediente(
 
 
 @router.post(
-    PREFIX + "/{external_ref:path}/events",
+    PREFIX + "/{external_ref:ref}/events",
     operation_id="integrations_expedientes_events_create",
     summary="Registrar un cambio de fase de un expediente",
     status_code=201,

@@ -151,6 +151,11 @@ async def test_reference_may_contain_slashes_sent_plain_or_encoded(client, sessi
         f"{EXP}/2026/SUB/17/events", json=_event("e1", "INI", 1), headers=w["ha"]
     )
     assert ev.status_code == 201, ev.text
+    # The events collection is not another reference: only POST is offered there.
+    for method in ("GET", "PUT", "OPTIONS"):
+        other = await client.request(method, f"{EXP}/2026/SUB/17/events", headers=w["ha"])
+        assert other.status_code == 405, other.text
+        assert other.headers["allow"] == "POST"
 
 
 async def test_invalid_reference_and_unknown_procedure_are_422(client, session):
