@@ -82,3 +82,18 @@ async def timed(fn: Callable[[], Awaitable[Any]], repeat: int = 15) -> dict[str,
 
 def run(main: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(main())
+
+
+# Rows $1..$2 (g) with three random numbers each, and the municipalities as population-weighted
+# intervals of [0, total): `r * total` between `lo` and `hi` picks a municipality by population.
+ROWS_BY_POPULATION = """WITH m AS (
+    SELECT id,
+           sum(population) OVER (ORDER BY ine_code) - population AS lo,
+           sum(population) OVER (ORDER BY ine_code) AS hi
+    FROM municipality WHERE kind = 'municipality'
+), tot AS (SELECT sum(population)::float8 AS total FROM municipality WHERE kind = 'municipality'),
+s AS (
+    SELECT g, random() AS r, random() AS r2, random() AS r3
+    FROM generate_series($1::int, $2::int) AS g
+)
+"""

@@ -45,18 +45,9 @@ from bench.http_lists import http_comparison, print_http
 DB_NAME = "oaaa_bench_consultations"
 PAGE = 50
 
-LOAD_SQL = """
-WITH m AS (
-    SELECT id,
-           sum(population) OVER (ORDER BY ine_code) - population AS lo,
-           sum(population) OVER (ORDER BY ine_code) AS hi
-    FROM municipality WHERE kind = 'municipality'
-), tot AS (SELECT sum(population)::float8 AS total FROM municipality WHERE kind = 'municipality'),
-s AS (
-    SELECT g, random() AS r, random() AS r2, random() AS r3
-    FROM generate_series($1::int, $2::int) AS g
-)
-INSERT INTO consultation (
+LOAD_SQL = (
+    common.ROWS_BY_POPULATION
+    + """INSERT INTO consultation (
     id, reference, access_code_hash, municipality_id, area_id, channel, priority, status, subject,
     body,
     received_at, sla_started_at, first_response_due_at, resolution_due_at, sla_state,
@@ -91,6 +82,7 @@ CROSS JOIN LATERAL (
            + (s.r3 * interval '6 hours') AS received
 ) ts
 """
+)
 
 
 async def load(url: str, rows: int) -> float:

@@ -34,18 +34,9 @@ PEOPLE = 3_000
 TRAININGS = 250
 SURVEYS = 20_000
 
-CONSULTATIONS_SQL = """
-WITH m AS (
-    SELECT id,
-           sum(population) OVER (ORDER BY ine_code) - population AS lo,
-           sum(population) OVER (ORDER BY ine_code) AS hi
-    FROM municipality WHERE kind = 'municipality'
-), tot AS (SELECT sum(population)::float8 AS total FROM municipality WHERE kind = 'municipality'),
-s AS (
-    SELECT g, random() AS r, random() AS r2, random() AS r3
-    FROM generate_series($1::int, $2::int) AS g
-)
-INSERT INTO consultation (
+CONSULTATIONS_SQL = (
+    common.ROWS_BY_POPULATION
+    + """INSERT INTO consultation (
     id, reference, access_code_hash, municipality_id, area_id, channel, priority, status, subject,
     body, received_at, sla_started_at, first_responded_at, answered_at, sla_state,
     paused_working_days, paused_working_seconds, version, created_at, updated_at
@@ -70,6 +61,7 @@ CROSS JOIN LATERAL (
            + (s.r3 * interval '6 hours') AS received
 ) ts
 """
+)
 
 REST_SQL = [
     # Forwarding events of the forwarded consultations, a day after reception.

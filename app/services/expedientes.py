@@ -142,6 +142,23 @@ def stage_due_on(
     return cal.due_instant(start, stage.expected_working_days, stage.expected_unit).astimezone(UTC)
 
 
+def upsert_fields(
+    data: ExpedienteUpsert, municipality_id: uuid.UUID, procedure_type_id: uuid.UUID
+) -> dict[str, Any]:
+    """The columns an integration upsert sets (one item alone or in a set-based batch)."""
+    return {
+        "municipality_id": municipality_id,
+        "procedure_type_id": procedure_type_id,
+        "title": data.title,
+        "description": data.description,
+        "status": data.status,
+        "opened_at": data.opened_at,
+        "closed_at": data.closed_at if data.status != ExpedienteStatus.open else None,
+        "deadline_date": data.deadline_date,
+        "deadline_is_legal": data.deadline_is_legal,
+    }
+
+
 def needs_calendar(stage: StageDefinition | None) -> bool:
     return not (stage is None or stage.expected_working_days is None or stage.waits_on_municipality)
 
@@ -702,17 +719,7 @@ async def upsert_from_integration(
     )
     if procedure is None:
         raise UnprocessableEntity(f"El procedimiento «{data.procedure_code}» no existe en su área")
-    fields: dict[str, Any] = {
-        "municipality_id": municipality_id,
-        "procedure_type_id": procedure.id,
-        "title": data.title,
-        "description": data.description,
-        "status": data.status,
-        "opened_at": data.opened_at,
-        "closed_at": data.closed_at if data.status != ExpedienteStatus.open else None,
-        "deadline_date": data.deadline_date,
-        "deadline_is_legal": data.deadline_is_legal,
-    }
+    fields = upsert_fields(data, municipality_id, procedure.id)
     created = exp is None
     if exp is None:
         exp = Expediente(

@@ -428,17 +428,7 @@ class SetBasedBatch:
             raise UnprocessableEntity(
                 f"El procedimiento «{data.procedure_code}» no existe en su área"
             )
-        fields: dict[str, Any] = {
-            "municipality_id": municipality_id,
-            "procedure_type_id": procedure.id,
-            "title": data.title,
-            "description": data.description,
-            "status": data.status,
-            "opened_at": data.opened_at,
-            "closed_at": data.closed_at if data.status != ExpedienteStatus.open else None,
-            "deadline_date": data.deadline_date,
-            "deadline_is_legal": data.deadline_is_legal,
-        }
+        fields = expedientes.upsert_fields(data, municipality_id, procedure.id)
         created = held is None
         if held is None:
             exp = _Expediente(

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.scoping import Actor, ActorRole
 from app.models.audit import ActorType
 from app.models.base import Role
-from app.models.expediente import ProcedureType, StageDefinition
 from app.models.notification import WebhookSubscription
 from app.models.sla import Holiday
 from app.services import integrations
 from app.services.integrations_batch import SetBasedBatch, SetBasedUnavailable
 from tests import factories as f
+from tests.integrations.test_router import _procedure
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -30,26 +30,6 @@ ALMENDRALEJO, BADAJOZ = "06011", "06015"
 
 def _at(hours: int) -> str:
     return (T0 + timedelta(hours=hours)).isoformat()
-
-
-async def _procedure(session: AsyncSession, area_id: uuid.UUID, code: str) -> ProcedureType:
-    p = ProcedureType(area_id=area_id, code=code, name=f"Procedimiento {code}")
-    session.add(p)
-    await session.flush()
-    for position, (stage, name, days) in enumerate(
-        [("INI", "Inicio", 5), ("TRA", "Tramitación", 10), ("RES", "Resolución", None)], start=1
-    ):
-        session.add(
-            StageDefinition(
-                procedure_type_id=p.id,
-                position=position,
-                code=stage,
-                name=name,
-                expected_working_days=days,
-            )
-        )
-    await session.commit()
-    return p
 
 
 async def _integration(session: AsyncSession, code: str) -> Actor:
