@@ -38,7 +38,7 @@ async def test_a_feed_link_stored_as_plain_sha256_works_and_is_rewritten(client,
     assert r.status_code == 201, r.text
     url = r.json()["url"]
     raw = url.rsplit("/", 1)[1].removesuffix(".ics")
-    stored = (await session.execute(select(FeedToken.token_hash))).scalar_one()
+    stored = (await session.execute(select(col(FeedToken.token_hash)))).scalar_one()
     assert stored == security.digest_token(raw)
     # As a link issued before keyed digests were stored:
     await session.execute(update(FeedToken).values(token_hash=_sha256(raw)))
@@ -49,7 +49,7 @@ async def test_a_feed_link_stored_as_plain_sha256_works_and_is_rewritten(client,
     assert "BEGIN:VCALENDAR" in r.text
     session.expire_all()
     assert (
-        await session.execute(select(FeedToken.token_hash))
+        await session.execute(select(col(FeedToken.token_hash)))
     ).scalar_one() == security.digest_token(raw)
     r = await client.get(url[url.index("/api/v1/") :])
     assert r.status_code == 200
@@ -69,7 +69,7 @@ async def test_a_refresh_token_stored_as_plain_sha256_rotates_once(client, sessi
     r = await client.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": raw})
     assert r.status_code == 200, r.text
     successor = r.json()["refresh_token"]
-    hashes = set((await session.execute(select(RefreshToken.token_hash))).scalars())
+    hashes = set((await session.execute(select(col(RefreshToken.token_hash)))).scalars())
     assert security.digest_token(successor) in hashes
     # The old token was used: presenting it again is reuse, not a second rotation.
     r = await client.post(
