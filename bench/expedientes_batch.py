@@ -252,6 +252,10 @@ async def main_async(url: str, runs: int, rows: int, keep: bool) -> None:
         statements += 1
 
     event.listen(get_engine().sync_engine, "before_cursor_execute", count)
+    # As the API and the worker do once start-up is over.
+    from app.core.runtime import freeze_startup_heap
+
+    freeze_startup_heap()
 
     async def batch(items: list[Any]) -> dict[str, int]:
         async with get_sessionmaker()() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -23,11 +24,21 @@ SECRET_FIELDS = frozenset({"password", "password_hash", "secret_hash", "client_s
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_TEXT: dict[type, Any] = {
+    uuid.UUID: str,
+    Decimal: str,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+}
 
 
 def jsonable(value: Any) -> Any:
-    if type(value) in _PLAIN:  # most values: nothing to convert, no isinstance checks
+    kind = type(value)
+    if kind in _PLAIN:  # most values: nothing to convert, no isinstance checks
         return value
+    exact = _TEXT.get(kind)
+    if exact is not None:
+        return exact(value)
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -41,6 +52,17 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def recorded_fields(model: type[SQLModel]) -> tuple[str, ...]:
+    """The fields a snapshot of a whole `model` row records: all but the columns PostgreSQL
+    computes from the others (search vectors), which say nothing a person changed."""
+    table = getattr(model, "__table__", None)
+    computed = (
+        {c.name for c in table.columns if c.computed is not None} if table is not None else set()
+    )
+    return tuple(name for name in model.model_fields if name not in computed)
+
+
 def snapshot(
     obj: object, fields: Iterable[str] | None = None, *, for_diff: bool = False
 ) -> dict[str, Any]:
@@ -48,7 +70,7 @@ def snapshot(
     digest so that a change to them is noticed without recording them."""
     if fields is None:
         assert isinstance(obj, SQLModel), "the fields of anything else must be named"
-        fields = type(obj).model_fields
+        fields = recorded_fields(type(obj))
     keys = list(fields)
     out: dict[str, Any] = {}
     for key in keys:

@@ -247,8 +247,23 @@ def new_refresh_token() -> tuple[str, str]:
     return token, digest_token(token)
 
 
+@functools.lru_cache(maxsize=4)
+def _derive_lookup_key(app_secret: str) -> bytes:
+    return hmac.new(app_secret.encode(), b"oaaa:token-lookup-digest:v1", hashlib.sha256).digest()
+
+
 def digest_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The stored, indexed form of a machine-generated bearer token (refresh tokens, calendar
+    feed links): HMAC-SHA-256 with a key derived from the application secret, in hex, so a
+    copy of the table alone does not let anyone test guesses."""
+    key_ = _derive_lookup_key(get_settings().jwt_secret.get_secret_value())
+    return hmac.new(key_, token.encode(), hashlib.sha256).hexdigest()
+
+
+def token_digests(token: str) -> tuple[str, str]:
+    """The digests a stored token may have: the current keyed one, then the plain SHA-256 of
+    tokens issued before it (looked up with both; a match on the second is rewritten)."""
+    return digest_token(token), hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_client_secret() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, PlainValidator, StringConstraints
+from pydantic import AfterValidator, Discriminator, PlainValidator, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.models.expediente import EXTERNAL_REF_PATTERN
@@ -15,8 +15,19 @@ from app.schemas.problems import FieldError
 
 MAX_BATCH_ITEMS = 500
 
+
+def _not_the_events_path(ref: str) -> str:
+    # `…/{ref}/events` is where an expediente's events are posted: a reference ending so could
+    # never be read back by its path.
+    if ref.endswith("/events"):
+        raise ValueError("la referencia no puede terminar en «/events»")
+    return ref
+
+
 ExternalRef = Annotated[
-    str, StringConstraints(min_length=1, max_length=100, pattern=EXTERNAL_REF_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=EXTERNAL_REF_PATTERN),
+    AfterValidator(_not_the_events_path),
 ]
 
 

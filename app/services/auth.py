@@ -224,11 +224,12 @@ async def rotate_refresh_token(
     (the caller must commit that revocation even though it answers 401).
     """
     now = datetime.now(UTC)
+    digests = security.token_digests(raw_token)
     stored = (
         (
             await session.execute(
                 select(RefreshToken)
-                .where(col(RefreshToken.token_hash) == security.digest_token(raw_token))
+                .where(col(RefreshToken.token_hash).in_(digests))
                 .with_for_update()
             )
         )
@@ -288,7 +289,7 @@ async def logout(
             (
                 await session.execute(
                     select(RefreshToken).where(
-                        col(RefreshToken.token_hash) == security.digest_token(raw_refresh_token)
+                        col(RefreshToken.token_hash).in_(security.token_digests(raw_refresh_token))
                     )
                 )
             )

@@ -18,8 +18,9 @@ caller then undoes the whole attempt and applies the items one by one.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -69,8 +70,14 @@ def item_error(exc: AppError) -> BatchItemError:
     )
 
 
-def _row(obj: object, table: Table, skip: Iterable[str] = ()) -> dict[str, Any]:
-    return {c.name: getattr(obj, c.name) for c in table.columns if c.name not in set(skip)}
+def _row(obj: object, table: Table) -> dict[str, Any]:
+    """The values of `obj` for the columns of `table` that are written (not computed ones)."""
+    return {name: getattr(obj, name) for name in _written_columns(table)}
+
+
+@functools.cache
+def _written_columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if c.computed is None)
 
 
 @dataclass(slots=True, eq=False)
@@ -133,7 +140,7 @@ class _Document:
 
 
 # The fields a creation's audit snapshot records (`crud.create`: every field of the model).
-_SNAPSHOT_FIELDS = tuple(Expediente.model_fields)
+_SNAPSHOT_FIELDS = audit.recorded_fields(Expediente)
 
 
 @dataclass
@@ -157,12 +164,7 @@ class _AuditRow:
     entity_id: uuid.UUID
     changes: dict[str, Any]
     at: datetime
-    # A creation's snapshot takes the search vector PostgreSQL computes on insert.
-    created: _Held | None = None
 
-
-# The columns the search vector is computed from.
-_SEARCHED = ("external_ref", "title", "description")
 
 # Columns rewritten when an existing expediente changes.
 _UPDATED_COLUMNS = (
@@ -353,11 +355,9 @@ class SetBasedBatch:
 
     # ---- applying the items ----------------------------------------------------------------
 
-    def _audit(
-        self, action: str, exp: _Expediente, changes: dict[str, Any], created: _Held | None = None
-    ) -> None:
+    def _audit(self, action: str, exp: _Expediente, changes: dict[str, Any]) -> None:
         # `changes` is JSON already (`audit.snapshot`, `audit.diff` or plain values).
-        self.audits.append(_AuditRow(action, exp.id, changes, datetime.now(UTC), created))
+        self.audits.append(_AuditRow(action, exp.id, changes, datetime.now(UTC)))
 
     def _municipality(self, data: ExpedienteUpsert) -> uuid.UUID:
         if data.municipality_id is not None:
@@ -443,9 +443,7 @@ class SetBasedBatch:
             held = _Held(exp=exp, in_db=False)
             self.held[external_ref] = held
             self.created.append(held)
-            self._audit(
-                "expediente.create", exp, audit.snapshot(exp, _SNAPSHOT_FIELDS), created=held
-            )
+            self._audit("expediente.create", exp, audit.snapshot(exp, _SNAPSHOT_FIELDS))
             changes: dict[str, Any] = {}
         else:
             exp = held.exp
@@ -526,19 +524,17 @@ class SetBasedBatch:
         session = self.session
         now = datetime.now(UTC)
         t: Table = Expediente.__table__  # type: ignore[attr-defined]
-        vectors: dict[uuid.UUID, Any] = {}
-        created_rows = [_row(h.exp, t, skip={"search_vector"}) for h in self.created]
+        created_rows = [_row(h.exp, t) for h in self.created]
         inserted = await queries.insert_rows(
             session,
             t,
             created_rows,
             on_conflict="ON CONFLICT ON CONSTRAINT uq_expediente_area_external_ref DO NOTHING",
-            returning=("id", "search_vector"),
+            returning=("id",),
         )
         if len(inserted) != len(created_rows):
             # Another request inserted one of these references meanwhile.
             raise SetBasedUnavailable("simultaneous first insert")
-        vectors.update({row.id: row.search_vector for row in inserted})
 
         changed = [h for h in self.held.values() if h.in_db and h.touched]
         for h in changed:
@@ -553,33 +549,8 @@ class SetBasedBatch:
         await self._write_documents()
         await self._write_entries()
 
-        # A creation's snapshot shows the search vector of the text it was created with; when a
-        # later item of the batch changed that text, the vector is computed for it apart.
-        stale = [
-            a
-            for a in self.audits
-            if a.created is not None
-            and tuple(a.changes.get(c) for c in _SEARCHED)
-            != tuple(getattr(a.created.exp, c) for c in _SEARCHED)
-        ]
-        if stale:
-            vector = t.c.search_vector.computed
-            assert vector is not None
-            computed = vector.sqltext
-            arrays = ", ".join(f"CAST(:{c} AS text[])" for c in _SEARCHED)
-            result = await session.execute(
-                text(
-                    f"SELECT {computed} FROM unnest({arrays})"  # noqa: S608
-                    f" WITH ORDINALITY AS v({', '.join(_SEARCHED)}, n) ORDER BY n"
-                ),
-                {c: [a.changes.get(c) for a in stale] for c in _SEARCHED},
-            )
-            vectors |= dict(zip((a.entity_id for a in stale), result.scalars(), strict=True))
         audit_rows = []
         for a in self.audits:
-            changes = a.changes
-            if a.created is not None:
-                changes = {**changes, "search_vector": vectors.get(a.entity_id)}
             audit_rows.append(
                 {
                     "occurred_at": a.at,
@@ -589,7 +560,7 @@ class SetBasedBatch:
                     "action": a.action,
                     "entity_type": "expediente",
                     "entity_id": str(a.entity_id),
-                    "changes": changes,
+                    "changes": a.changes,
                     "request_id": request_id_var.get(),
                     "client_ip": client_ip_var.get(),
                 }

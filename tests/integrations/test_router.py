@@ -92,7 +92,7 @@ async def _scalar(session, sql, **params):
 async def _audit_rows(session, expediente_id):
     rows = await session.execute(
         text(
-            "SELECT action, actor_type, actor_id FROM audit_log"
+            "SELECT action, actor_type, actor_id, changes FROM audit_log"
             " WHERE entity_type = 'expediente' AND entity_id = :id ORDER BY id"
         ),
         {"id": str(expediente_id)},
@@ -128,6 +128,9 @@ async def test_upsert_creates_updates_and_ignores_the_same_body(client, session)
     assert [r.action for r in audit] == ["expediente.create"]
     assert audit[0].actor_type == "integration"
     assert audit[0].actor_id == w["a"].id
+    # The row as created, but not what PostgreSQL derives from it (the search vector).
+    assert audit[0].changes["title"] == body["title"]
+    assert "search_vector" not in audit[0].changes
 
     changed = await _put(client, w["ha"], "OBR-2026-1", _body(title="Licencia de obra mayor"))
     assert changed.status_code == 200
@@ -330,6 +333,7 @@ async def test_batch_applies_valid_items_and_reports_each_failure(client, sessio
         {"op": "upsert", "external_ref": "B-1", "expediente": _body()},
         {"op": "upsert", "external_ref": "B-1", "expediente": _body(title="Título nuevo")},
         {"op": "event", "external_ref": "B-1", "event": _event("e2", "TRA", 3)},
+        {"op": "upsert", "external_ref": "B-5/events", "expediente": _body()},
     ]
     r = await client.post(f"{BASE}/batch", json={"items": items}, headers=w["ha"])
     assert r.status_code == 200, r.text
@@ -350,6 +354,7 @@ async def test_batch_applies_valid_items_and_reports_each_failure(client, sessio
         "unchanged",
         "updated",
         "placed",
+        "error",
     ]
     assert [i["index"] for i in body["items"]] == list(range(len(items)))
     assert body["counts"] == {
@@ -358,7 +363,7 @@ async def test_batch_applies_valid_items_and_reports_each_failure(client, sessio
         "unchanged": 1,
         "placed": 2,
         "duplicate": 1,
-        "error": 8,
+        "error": 9,
     }
     res = body["items"]
     assert (res[0]["op"], res[0]["external_ref"], res[0]["version"]) == ("upsert", "B-1", 1)
@@ -379,11 +384,14 @@ async def test_batch_applies_valid_items_and_reports_each_failure(client, sessio
     assert "nada" in res[8]["error"]["detail"]
     assert res[9]["error"]["errors"][0]["pointer"] == "/items/9/external_ref"
     assert res[10]["error"]["errors"][0]["code"] == "extra_forbidden"
+    # A reference ending in /events could never be read back by its path.
+    assert res[14]["error"]["errors"][0]["pointer"] == "/items/14/external_ref"
+    assert "/events" in res[14]["error"]["errors"][0]["message"]
 
     exp = (await client.get(f"{EXP}/B-1", headers=w["ha"])).json()
     assert exp["title"] == "Título nuevo"
     assert [e["external_event_id"] for e in exp["timeline"]] == ["e1", "e2"]
-    assert exp["version"] == res[-1]["version"] == 4
+    assert exp["version"] == res[13]["version"] == 4
     assert await _scalar(session, "SELECT count(*) FROM expediente") == 1
     actors = await session.execute(
         text("SELECT DISTINCT actor_type, actor_id FROM audit_log WHERE entity_type = 'expediente'")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from app.core.errors import (
     NotFound,
 )
 from app.core.scoping import Actor, get_visible, visible
+from app.core.security import digest_token, token_digests
 from app.models.base import Role
 from app.models.calendar import (
     FeedToken,
@@ -27,10 +27,6 @@ from app.schemas.calendar import (
     FeedTokenCreated,
     FeedTokenPublic,
 )
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def feed_url(token: str) -> str:
@@ -46,7 +42,7 @@ async def create_feed_token(
     token = secrets.token_urlsafe(32)
     obj = FeedToken(
         municipality_id=mid,
-        token_hash=hash_token(token),
+        token_hash=digest_token(token),
         label=data.label,
         created_by_id=actor.id,
     )
@@ -91,12 +87,14 @@ async def revoke_feed_token(session: AsyncSession, actor: Actor, token_id: uuid.
 
 async def feed_actor(session: AsyncSession, token: str) -> Actor:
     """The municipality behind a private feed token, as an actor; unknown or revoked: 404."""
+    current, legacy = token_digests(token)
     stmt = select(FeedToken).where(
-        col(FeedToken.token_hash) == hash_token(token), col(FeedToken.revoked_at).is_(None)
+        col(FeedToken.token_hash).in_((current, legacy)), col(FeedToken.revoked_at).is_(None)
     )
     obj = (await session.execute(stmt)).scalars().first()
     if obj is None:
         raise NotFound("El enlace del calendario no existe o ha sido revocado")
+    obj.token_hash = current  # a link issued before keyed digests is rewritten on first use
     obj.last_used_at = datetime.now(UTC)
     await session.flush()
     from app.models.audit import ActorType
