@@ -286,7 +286,8 @@ async def test_producer_queues_one_wake_up_per_commit_and_never_twice(session):
         (wake,) = queued
         info = await Job(wake.decode(), arq, _queue_name=queue_name()).info()
     assert wake.decode().startswith(job_id("webhooks", ""))
-    assert info is not None and info.function == "deliver_webhooks"
+    assert info is not None
+    assert info.function == "deliver_webhooks"
 
 
 async def test_a_retry_wakes_the_engine_when_it_is_due(session):

@@ -362,6 +362,18 @@ DISABLED = "suscripción desactivada"
 START_MARGIN_SECONDS = 2.0
 # One `deliver_webhooks` job drains for at most this long, then hands over to a new job.
 MAX_DRAIN_SECONDS = 120.0
+# A 2xx answer up to this long is read to its end so that its connection is reused.
+ANSWER_READ_MAX_BYTES = 64 * 1024
+
+
+async def _discard_body(response: httpx.Response) -> None:
+    """Reads a short answer to its end, so that its connection can carry the next request; a
+    long one is left unread (its connection is closed instead)."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > ANSWER_READ_MAX_BYTES:
+            return
 
 
 async def _post(
@@ -378,6 +390,7 @@ async def _post(
             ) as response:
                 status = response.status_code
                 if 200 <= status < 300:
+                    await _discard_body(response)
                     return status, None, False
                 if response.is_redirect:
                     location = response.headers.get("location", "")[:300]
