@@ -7,8 +7,9 @@ worker's `unit_of_work()` call it — and a rollback drops them. Sending is best
 database rows are the truth, so a Redis outage only delays work that the sweepers (pending
 deliveries) and the streams' catch-up queries (notifications) find again.
 
-A job id is deterministic for the work it stands for (`{prefix}webhook:{id}:{attempt}`), so the
-producer, a retry and the sweeper never queue the same work twice.
+A job id is deterministic for the work it stands for (`{prefix}email:{id}:{attempt}`), so the
+producer, a retry and the sweeper never queue the same work twice; a wake-up (`once=True`)
+leaves once per commit however often it was asked for.
 """
 
 from __future__ import annotations

@@ -283,7 +283,8 @@ class H2Receiver:
             while data := await reader.read(65535):
                 for ev in conn.receive_data(data):
                     if isinstance(ev, h2.events.RequestReceived):
-                        streams[ev.stream_id] = (dict(ev.headers), bytearray())
+                        headers = {str(k): str(v) for k, v in ev.headers or []}
+                        streams[ev.stream_id] = (headers, bytearray())
                     elif isinstance(ev, h2.events.DataReceived):
                         streams[ev.stream_id][1].extend(ev.data)
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)

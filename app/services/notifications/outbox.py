@@ -41,7 +41,6 @@ logger = logging.getLogger("app.notifications")
 
 # The delivery engine's arq jobs (`services.notifications.delivery`): webhooks are claimed
 # in batches by `deliver_webhooks`, which a commit wakes up; each e-mail is a job of its own.
-WEBHOOK_JOB = "deliver_webhook"
 WEBHOOKS_JOB = "deliver_webhooks"
 EMAIL_JOB = "deliver_email"
 
