@@ -3,8 +3,8 @@
 One subscription points at a local receiver (a separate process on 127.0.0.1 that answers 200
 and notes when each `webhook-id` first arrived). In a database built by the real migrations:
 
-  engine  the producer records events through `outbox.emit` (one transaction per batch,
-          as the SLA scan does) and queues their deliveries after each commit
+  engine  the producer records events through `outbox.emit_many` (one transaction and a
+          few statements per batch) and queues their deliveries after each commit
           (`core.queue`: one wake-up per commit); a real arq worker process
           (`WorkerSettings`, OAAA_WEBHOOK_CONCURRENCY = C) claims due deliveries in batches,
           signs and POSTs them over pooled connections and records the attempts and outcomes
@@ -185,8 +185,9 @@ class Bench:
     async def _emit(self, count: int) -> None:
         from app.core import queue
         from app.core.db import get_sessionmaker
-        from app.services.notifications.outbox import Audience, EventSpec, emit
+        from app.services.notifications.outbox import Audience, EventSpec, emit_many
 
+        specs = []
         async with queue.unit_of_work(get_sessionmaker(), self.arq) as session:
             for _ in range(count):
                 self.sequence += 1
@@ -204,9 +205,9 @@ class Bench:
                     payload={"reference": f"OAAA-2026-{n:06d}"},
                     audience=Audience(office=False, area=False),
                 )
-                item = await emit(session, spec)
-                assert item is not None
-        # the unit of work queued the deliveries after its commit, as producers do
+                specs.append(spec)
+            assert len(await emit_many(session, specs)) == count
+        # the unit of work wakes the engine after its commit, as producers do
 
     async def engine(self, events: int, rate: float | None) -> tuple[dict[str, Any], list[Any]]:
         """Emits `events` (as fast as possible in batches of 500, or one per transaction at

@@ -467,6 +467,8 @@ class WebhookEngine:
         self._finished: list[Attempted] = []
         self._recorder: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Set whenever a request ends or a wake-up arrives: the drain loop looks again.
+        self._changed = asyncio.Event()
         self._draining = False
 
     # -- claiming ----------------------------------------------------------------------------
@@ -510,7 +512,11 @@ class WebhookEngine:
         for item in claimed:
             task = asyncio.create_task(self._send(item))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._changed.set()
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -668,6 +674,7 @@ class WebhookEngine:
         While one drain runs, another call only tells it to look again."""
         if self._draining:
             self._wake.set()
+            self._changed.set()
             return 0
         self._draining = True
         claimed_total = 0
@@ -675,6 +682,7 @@ class WebhookEngine:
         exhausted = False
         try:
             while True:
+                self._changed.clear()
                 if self._wake.is_set():
                     self._wake.clear()
                     exhausted = False
@@ -687,20 +695,14 @@ class WebhookEngine:
                         self._start(claimed)
                         exhausted = len(claimed) < room
                     else:
-                        await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                        await self._changed.wait()
                     continue
                 if not self._inflight:
                     await self._settle()
                     if self._wake.is_set() and not overtime:
                         continue
                     break
-                woken = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait(
-                        {*self._inflight, woken}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    woken.cancel()
+                await self._changed.wait()
         finally:
             self._draining = False
         if (not exhausted or self._wake.is_set()) and self.redis is not None:
