@@ -342,3 +342,27 @@ async def test_http2_is_used_when_the_receiver_offers_it(session, monkeypatch, t
         verify(secret, headers, body)
     rows = await _rows(session, ids)
     assert {row["status"] for row in rows.values()} == {"succeeded"}
+
+
+async def test_a_delivery_that_cannot_start_within_its_lease_is_released_unsent(
+    session, monkeypatch
+):
+    from app.services.notifications import delivery
+
+    async with r.http_receiver() as receiver:
+        _, (delivery_id,) = await _deliveries(session, receiver.url, 1)
+        async with _engine() as engine:
+            # As if it had waited for its destination until too late to end within the lease.
+            monkeypatch.setattr(delivery, "START_MARGIN_SECONDS", 3600.0)
+            assert await engine.deliver([delivery_id]) == {delivery_id: "released"}
+            assert receiver.requests == []
+            row = (await _rows(session, [delivery_id]))[delivery_id]
+            assert (row["status"], row["attempts"], row["locked_until"]) == ("pending", 0, None)
+            assert await _attempt_rows(session, [delivery_id]) == []
+
+            monkeypatch.setattr(delivery, "START_MARGIN_SECONDS", 2.0)
+            assert await engine.deliver([delivery_id]) == {delivery_id: "succeeded"}
+    assert len(receiver.requests) == 1
+    row = (await _rows(session, [delivery_id]))[delivery_id]
+    assert (row["status"], row["attempts"]) == ("succeeded", 1)
+    assert len(await _attempt_rows(session, [delivery_id])) == 1
