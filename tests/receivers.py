@@ -50,6 +50,10 @@ class HttpReceiver:
     _server: asyncio.Server | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
     _hanging: set[asyncio.StreamWriter] = field(default_factory=set)
+    # Connections accepted, and the most requests it was answering at one time.
+    connections: int = 0
+    busy: int = 0
+    max_busy: int = 0
 
     @property
     def url(self) -> str:
@@ -74,42 +78,54 @@ class HttpReceiver:
         return self.requests
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 request = await self._read(reader)
                 if request is None:
                     return
-                index = len(self.requests)
-                action = self.behaviour(index, request)
-                async with self._arrived:
-                    self.requests.append(request)
-                    self._arrived.notify_all()
-                if action == "close":
-                    return
-                if action == "hang":
-                    self._hanging.add(writer)
-                    await asyncio.sleep(3600)
-                    return
-                extra = ""
-                if isinstance(action, str) and action.startswith("delay:"):
-                    await asyncio.sleep(float(action.removeprefix("delay:")))
-                    action = 200
-                if isinstance(action, str) and action.startswith("redirect:"):
-                    extra = f"location: {action.removeprefix('redirect:')}\r\n"
-                    action = 302
-                assert isinstance(action, int)
-                payload = b"ok" if 200 <= action < 300 else b"fallo del receptor"
-                writer.write(
-                    f"HTTP/1.1 {action} X\r\ncontent-type: text/plain\r\n{extra}"
-                    f"content-length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-                await writer.drain()
+                self.busy += 1
+                self.max_busy = max(self.max_busy, self.busy)
+                try:
+                    if not await self._answer(writer, request):
+                        return
+                finally:
+                    self.busy -= 1
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
             self._hanging.discard(writer)
             writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, request: Received) -> bool:
+        """Answers one request as the behaviour says; False when the connection ends."""
+        index = len(self.requests)
+        action = self.behaviour(index, request)
+        async with self._arrived:
+            self.requests.append(request)
+            self._arrived.notify_all()
+        if action == "close":
+            return False
+        if action == "hang":
+            self._hanging.add(writer)
+            await asyncio.sleep(3600)
+            return False
+        extra = ""
+        if isinstance(action, str) and action.startswith("delay:"):
+            await asyncio.sleep(float(action.removeprefix("delay:")))
+            action = 200
+        if isinstance(action, str) and action.startswith("redirect:"):
+            extra = f"location: {action.removeprefix('redirect:')}\r\n"
+            action = 302
+        assert isinstance(action, int)
+        payload = b"ok" if 200 <= action < 300 else b"fallo del receptor"
+        writer.write(
+            f"HTTP/1.1 {action} X\r\ncontent-type: text/plain\r\n{extra}"
+            f"content-length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        return True
 
     @staticmethod
     async def _read(reader: asyncio.StreamReader) -> Received | None:

@@ -105,7 +105,14 @@ class Settings(BaseSettings):
     email_from: str = "Oficina de Atención a Alcaldes <oaaa@dip-badajoz.es>"
 
     webhook_timeout_seconds: float = 10.0
-    webhook_concurrency: int = 20
+    webhook_concurrency: int = Field(
+        default=20, ge=1, description="Peticiones de webhook simultáneas por worker"
+    )
+    webhook_destination_concurrency: int = Field(
+        default=10,
+        ge=1,
+        description="Peticiones de webhook simultáneas por worker a un mismo destino",
+    )
     # Comma-separated hosts or IP addresses that webhooks may reach even though they are
     # internal (loopback, private, link-local...). Empty: only public destinations.
     webhook_allowed_hosts: str = ""

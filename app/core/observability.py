@@ -314,13 +314,27 @@ async def observe_shared(
     labels: Mapping[str, str] | None = None,
 ) -> None:
     """One observation of the shared histogram `name` (cumulative buckets, sum and count)."""
+    await observe_shared_many(redis, name, [seconds], buckets, labels)
+
+
+async def observe_shared_many(
+    redis: Redis,
+    name: str,
+    values: Sequence[float],
+    buckets: Sequence[float],
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Several observations of the shared histogram `name` in one round trip."""
+    if not values:
+        return
     key, label = _metrics_key(f"histogram:{name}"), _label_text(labels or {})
     pipe = redis.pipeline(transaction=False)
     for le in buckets:
-        if seconds <= le:
-            pipe.hincrby(key, f"{label}|{le:g}", 1)
-    pipe.hincrby(key, f"{label}|+Inf", 1)
-    pipe.hincrbyfloat(key, f"{label}|sum", seconds)
+        count = sum(1 for seconds in values if seconds <= le)
+        if count:
+            pipe.hincrby(key, f"{label}|{le:g}", count)
+    pipe.hincrby(key, f"{label}|+Inf", len(values))
+    pipe.hincrbyfloat(key, f"{label}|sum", sum(values))
     await pipe.execute()
 
 

@@ -7,8 +7,9 @@ worker's `unit_of_work()` call it — and a rollback drops them. Sending is best
 database rows are the truth, so a Redis outage only delays work that the sweepers (pending
 deliveries) and the streams' catch-up queries (notifications) find again.
 
-A job id is deterministic for the work it stands for (`{prefix}webhook:{id}:{attempt}`), so the
-producer, a retry and the sweeper never queue the same work twice.
+A job id is deterministic for the work it stands for (`{prefix}email:{id}:{attempt}`), so the
+producer, a retry and the sweeper never queue the same work twice; a wake-up (`once=True`)
+leaves once per commit however often it was asked for.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from app.core.redis import CircuitBreaker, timeouts
 logger = logging.getLogger("app.queue")
 
 _PENDING = "oaaa.after_commit"
+_ONCE = "oaaa.after_commit.once"
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,15 @@ def enqueue(
     *args: Any,
     job_id: str | None = None,
     defer_until: datetime | None = None,
+    once: bool = False,
 ) -> None:
-    """Queues `function(*args)` for the worker once this session's transaction commits."""
+    """Queues `function(*args)` for the worker once this session's transaction commits.
+    `once=True`: a wake-up, queued at most once per commit however often it is asked for."""
+    if once:
+        asked: set[tuple[str, tuple[Any, ...]]] = _sync(session).info.setdefault(_ONCE, set())
+        if (function, args) in asked:
+            return
+        asked.add((function, args))
     _add(session, Job(function, args, job_id, defer_until))
 
 
@@ -106,6 +115,7 @@ def publish(session: AsyncSession, channel: str, data: str) -> None:
 def _drop_on_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction: nothing will commit
         session.info.pop(_PENDING, None)
+        session.info.pop(_ONCE, None)
 
 
 class GuardedArqRedis(CircuitBreaker, ArqRedis):  # type: ignore[misc]
@@ -231,11 +241,12 @@ async def send(items: list[AfterCommit], redis: ArqRedis | None = None) -> None:
 async def flush(session: AsyncSession, redis: ArqRedis | None = None) -> None:
     """After a successful commit: sends what the unit of work queued."""
     await send(pending(session).copy(), redis)
-    pending(session).clear()
+    discard(session)
 
 
 def discard(session: AsyncSession) -> None:
     pending(session).clear()
+    _sync(session).info.pop(_ONCE, None)
 
 
 @asynccontextmanager

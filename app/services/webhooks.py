@@ -388,7 +388,7 @@ async def redeliver(
 ) -> WebhookDelivery:
     """A succeeded or dead delivery goes back to pending, due now; its attempt count is kept
     (so a failed redelivery is dead-lettered again instead of starting a new day of retries).
-    Its next attempt is queued for after the commit."""
+    The webhook engine is woken after the commit."""
     delivery = await _get_delivery(session, actor, subscription_id, delivery_id, for_update=True)
     if delivery.status == DeliveryStatus.pending:
         raise Conflict("La entrega ya está pendiente de envío")
@@ -410,5 +410,5 @@ async def redeliver(
         delivery.id,
         {"status": {"from": previous, "to": DeliveryStatus.pending.value}},
     )
-    outbox.enqueue_webhook(session, delivery.id, delivery.attempts)
+    outbox.wake_webhooks(session)
     return delivery

@@ -1,4 +1,4 @@
-"""arq worker configuration: one sessionmaker and one HTTP client per worker process."""
+"""arq worker configuration: one sessionmaker and one webhook engine per worker process."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-import httpx
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
@@ -22,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core import netguard, observability
+from app.core import observability
 from app.core.config import get_settings
 from app.core.db import make_engine
 from app.core.runtime import freeze_startup_heap
@@ -31,10 +30,14 @@ from app.services.indicators.refresh import refresh_indicators
 from app.services.newsletter import MAX_ATTEMPTS, send_newsletter
 from app.services.notifications import digest
 from app.services.notifications.delivery import (
+    MAX_DRAIN_SECONDS,
+    WebhookEngine,
     deliver_email,
     deliver_webhook,
+    deliver_webhooks,
     dispatch_due_deliveries,
 )
+from app.services.notifications.destinations import Destinations
 from app.services.notifications.scan import scan_sla
 from app.worker.runner import health_check_key
 
@@ -43,7 +46,7 @@ logger = logging.getLogger("app.worker")
 
 class WorkerContext(TypedDict, total=False):
     sessionmaker: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
+    webhooks: WebhookEngine
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -51,10 +54,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     engine = make_engine(settings)
     ctx["engine"] = engine
     ctx["sessionmaker"] = async_sessionmaker(engine, expire_on_commit=False)
-    # Guarded connections (public destinations or allow-listed hosts only), no redirects.
-    ctx["http"] = netguard.webhook_client(
-        timeout=settings.webhook_timeout_seconds, max_connections=settings.webhook_concurrency
-    )
+    # One guarded client per destination (public destinations or allow-listed hosts only, no
+    # redirects), kept across jobs.
+    ctx["webhooks"] = WebhookEngine(ctx["sessionmaker"], Destinations())
     ctx["worker_id"] = uuid.uuid4().hex
     if ctx.get("redis") is not None:
         ctx["heartbeat_task"] = asyncio.create_task(_beat_forever(ctx))
@@ -72,7 +74,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             await task
         with contextlib.suppress(RedisError, OSError):
             await observability.forget_worker(ctx["redis"], ctx["worker_id"])
-    await ctx["http"].aclose()
+    await ctx["webhooks"].aclose()
     await ctx["engine"].dispose()
     logger.info("worker stopped")
 
@@ -144,6 +146,8 @@ class WorkerSettings:
         heartbeat,
         func(timed_scan(scan_sla), name="scan_sla"),
         # Results are not kept, so a job id is free again as soon as its job has run.
+        func(deliver_webhooks, keep_result=0, timeout=MAX_DRAIN_SECONDS + 120),
+        # Jobs of one delivery each, queued before the engine claimed in batches.
         func(deliver_webhook, keep_result=0, timeout=300),
         func(deliver_email, keep_result=0, timeout=300),
         func(send_newsletter, keep_result=0, timeout=300, max_tries=MAX_ATTEMPTS),

@@ -98,9 +98,12 @@ async def test_publishing_an_announcement_queues_its_webhook_deliveries_at_once(
                 text("SELECT id FROM webhook_delivery WHERE subscription_id = :s"), {"s": sub.id}
             )
         ).scalars()
-        webhooks = {queue.job_id("webhook", d, 0) for d in ids}
-        assert len(webhooks) == 1
-        assert webhooks <= await _queued(arq)  # beside the e-mail to the mayor
+        assert len(list(ids)) == 1
+        queued = await _queued(arq)
+        # A wake-up of the webhook engine, beside the e-mail to the mayor.
+        wakes = {j for j in queued if j.startswith(queue.job_id("webhooks", ""))}
+        assert len(wakes) == 1
+        assert len(queued) == 2
 
 
 async def test_a_job_without_an_id_gets_one_under_the_prefix(migrated_database):
@@ -130,3 +133,16 @@ async def test_a_sweeper_queues_past_a_job_left_running_by_a_dead_worker(migrate
         await arq.set(in_progress_key_prefix + f"{jid}:r1", b"1", px=300_000)
         assert await queue.enqueue_now(arq, "heartbeat", job_id=jid, claimable=True)
         assert await _queued(arq) == {jid, f"{jid}:r1", f"{jid}:r2"}
+
+
+@pytest.mark.committed
+async def test_a_wake_up_is_queued_once_per_commit(migrated_database):
+    async with r.arq_pool() as arq:
+        async with queue.unit_of_work(get_sessionmaker(), arq) as session:
+            for n in range(3):
+                queue.enqueue(session, "heartbeat", job_id=queue.job_id("wake", n), once=True)
+        assert await _queued(arq) == {queue.job_id("wake", 0)}
+        async with queue.unit_of_work(get_sessionmaker(), arq) as session:
+            queue.enqueue(session, "heartbeat", job_id=queue.job_id("wake", 9), once=True)
+        # The next commit wakes again.
+        assert await _queued(arq) == {queue.job_id("wake", 0), queue.job_id("wake", 9)}

@@ -334,9 +334,9 @@ async def test_redeliver_a_dead_delivery(client, session):
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "pending"
         assert response.json()["attempts"] == MAX_ATTEMPTS  # kept
-        # Queued after the commit, under the id of its next attempt.
-        jid = job_id("webhook", delivery_id, MAX_ATTEMPTS)
-        assert await arq.zscore(queue_name(), jid) is not None
+        # The engine is woken after the commit.
+        queued = await arq.zrange(queue_name(), 0, -1)
+        assert any(j.decode().startswith(job_id("webhooks", "")) for j in queued)
 
         assert_problem(await client.post(path, headers=admin), 409, "conflict")
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from app.core import queue
 from app.core.config import get_settings
 from app.core.db import get_sessionmaker
+from app.core.queue import queue_name
 from app.worker import runner
 from tests import receivers as r
 from tests.processes import (
@@ -111,12 +112,12 @@ async def test_a_delivery_whose_worker_died_before_claiming_it_is_retried_within
         await r.subscription(session, receiver.url)
         (delivery_id,) = (await r.event(session)).webhook_delivery_ids
         await queue.flush(session, arq)
-        job = queue.job_id("webhook", delivery_id, 0)
-        # The row is locked, so the worker's claim waits: it has started the job (arq marked
-        # it in progress) and not committed its claim when it is killed.
-        await blocker.execute(
-            text("SELECT 1 FROM webhook_delivery WHERE id = :i FOR UPDATE"), {"i": delivery_id}
-        )
+        (wake,) = await arq.zrange(queue_name(), 0, -1)  # the commit's wake-up of the engine
+        job = wake.decode()
+        # The table is locked against row locks (plain reads go on), so the engine's claim
+        # waits: the worker has started the job (arq marked it in progress) and not committed
+        # its claim when it is killed.
+        await blocker.execute(text("LOCK TABLE webhook_delivery IN EXCLUSIVE MODE"))
         first = start_worker(log, OAAA_DELIVERY_SWEEP_SECONDS="60")
         try:
 

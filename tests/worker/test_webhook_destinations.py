@@ -225,9 +225,9 @@ async def test_the_worker_sends_through_the_guarded_client(nothing_allowed):
     ctx: dict[str, Any] = {}
     await worker.startup(ctx)
     try:
-        http = ctx["http"]
-        assert http.follow_redirects is False
         async with r.http_receiver() as receiver:
+            http = ctx["webhooks"].destinations.client_for(receiver.url)
+            assert http.follow_redirects is False
             with pytest.raises(netguard.DestinationRefused, match="loopback"):
                 await http.post(receiver.url, content=b"{}")
         assert receiver.requests == []

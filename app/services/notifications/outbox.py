@@ -39,8 +39,9 @@ from app.models.user import User
 
 logger = logging.getLogger("app.notifications")
 
-# The delivery engine's arq jobs (`services.notifications.delivery`).
-WEBHOOK_JOB = "deliver_webhook"
+# The delivery engine's arq jobs (`services.notifications.delivery`): webhooks are claimed
+# in batches by `deliver_webhooks`, which a commit wakes up; each e-mail is a job of its own.
+WEBHOOKS_JOB = "deliver_webhooks"
 EMAIL_JOB = "deliver_email"
 
 
@@ -134,12 +135,12 @@ def delivery_job_id(kind: str, delivery_id: uuid.UUID | str, attempts: int) -> s
     return queue.job_id(kind, delivery_id, attempts)
 
 
-def enqueue_webhook(session: AsyncSession, delivery_id: uuid.UUID, attempts: int) -> None:
+def wake_webhooks(session: AsyncSession) -> None:
+    """After the commit, one job (however many deliveries the transaction recorded; its id
+    fixed here, so a retried send queues it once) wakes the webhook engine, which claims every
+    due delivery in batches."""
     queue.enqueue(
-        session,
-        WEBHOOK_JOB,
-        str(delivery_id),
-        job_id=delivery_job_id("webhook", delivery_id, attempts),
+        session, WEBHOOKS_JOB, job_id=queue.job_id("webhooks", uuid.uuid4().hex), once=True
     )
 
 
@@ -271,8 +272,8 @@ async def emit(
     message = json.dumps({"event_id": event_id})
     for user_id in in_app:
         queue.publish(session, user_channel(user_id), message)
-    for hook in hooks:
-        enqueue_webhook(session, hook.id, 0)
+    if hooks:
+        wake_webhooks(session)
     for email in emails:
         enqueue_email(session, email.id, 0)
     return Emitted(
@@ -424,8 +425,8 @@ async def emit_many(
         message = json.dumps({"event_id": item.event_id})
         for user_id in item.user_ids:
             queue.publish(session, user_channel(user_id), message)
-        for delivery_id in item.webhook_delivery_ids:
-            enqueue_webhook(session, delivery_id, 0)
+        if item.webhook_delivery_ids:
+            wake_webhooks(session)
         for delivery_id in item.email_delivery_ids:
             enqueue_email(session, delivery_id, 0)
     return out
