@@ -21,10 +21,9 @@ from app.core.security import digest_secret
 from app.core.time import MADRID
 from app.models.area import Channel
 from app.models.audit import ActorType, AuditLog
-from app.models.base import Role
+from app.models.base import Role, new_id
 from app.models.consultation import Consultation
 from app.models.faq import AssistantQuery
-from app.models.municipality import Municipality
 from app.schemas.consultations import ConsultationCreate
 from app.services.consultations import notices
 from app.services.consultations.lifecycle import check_service, get, record_event
@@ -149,13 +148,16 @@ async def create(
         raise Forbidden("Su perfil no permite registrar consultas")
     if received_at > now + RECEIVED_AT_TOLERANCE:
         raise UnprocessableEntity("La fecha de recepción no puede ser futura")
-    municipality = await session.get(Municipality, municipality_id)
+    municipality, version = await sla.municipality_and_version(session, municipality_id)
     if municipality is None or not municipality.is_active:
         raise UnprocessableEntity("El municipio indicado no existe o no está activo")
     await check_service(session, data.service_id)
 
     code = new_access_code()
+    consultation_id = new_id()
     c = Consultation(
+        id=consultation_id,
+        reference=placeholder(consultation_id),  # the number comes last (`_number`)
         access_code_hash=digest_secret(code),
         municipality_id=municipality_id,
         service_id=data.service_id,
@@ -170,7 +172,7 @@ async def create(
         received_at=received_at,
         sla_started_at=received_at,
     )
-    await sla.start_clock(session, c, now)
+    await sla.start_clock(session, c, now, version)
     query: AssistantQuery | None = None
     if data.assistant_query_id:
         # Only a question this caller asked (or asked without logging in) and not yet linked.
@@ -182,7 +184,6 @@ async def create(
             or query.municipality_id not in (None, municipality_id)
         ):
             raise UnprocessableEntity("La pregunta del asistente indicada no puede vincularse")
-    c.reference = placeholder(c.id)
     session.add(c)
     await session.flush()
     if query is not None:
