@@ -153,7 +153,11 @@ def user_channel(user_id: uuid.UUID) -> str:
     return key("notifications", str(user_id))
 
 
-async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
+async def _recipients(
+    session: AsyncSession, spec: EventSpec
+) -> tuple[list[User], dict[uuid.UUID, NotificationPreference]]:
+    """The people the event's audience names, with their preferences for its kind (one
+    statement)."""
     conditions = []
     if spec.audience.office:
         conditions.append(col(User.role) == Role.oaaa_staff)
@@ -183,9 +187,20 @@ async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
             )
         )
     if not conditions:
-        return []
-    stmt = select(User).where(col(User.is_active).is_(True), or_(*conditions))
-    return list((await session.execute(stmt)).scalars().all())
+        return [], {}
+    stmt = (
+        select(User, NotificationPreference)
+        .outerjoin(
+            NotificationPreference,
+            and_(
+                col(NotificationPreference.user_id) == col(User.id),
+                col(NotificationPreference.kind) == spec.kind,
+            ),
+        )
+        .where(col(User.is_active).is_(True), or_(*conditions))
+    )
+    rows = (await session.execute(stmt)).all()
+    return [user for user, _ in rows], {p.user_id: p for _, p in rows if p is not None}
 
 
 async def _preferences(
@@ -233,10 +248,10 @@ async def emit(
         return None
 
     who = (spec.audience, spec.area_id, spec.municipality_id)
-    if who not in cache.recipients:
-        cache.recipients[who] = await _recipients(session, spec)
-    users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     pref_key = (*who, spec.kind)
+    if who not in cache.recipients:
+        cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec)
+    users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     if pref_key not in cache.preferences:
         cache.preferences[pref_key] = await _preferences(session, users, spec.kind)
     prefs = cache.preferences[pref_key]
