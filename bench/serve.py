@@ -4,6 +4,9 @@ an event-loop lag sampler: every 10 ms it measures how late its own wake-up came
     python -m bench.serve api  --port 8101      # the application (app.main:app)
     python -m bench.serve bare --port 8102      # the bare Starlette + asyncpg baseline
 
+With `OAAA_BENCH_PROFILE=<folder>` the application runs under cProfile and writes
+`<folder>/api-<port>.prof` when it stops (read it with `python -m pstats`).
+
 `GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh);
 both apps get it the same way, outside their own routing.
 """
@@ -12,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -81,10 +87,17 @@ async def serve(which: str, port: int) -> None:
     server = uvicorn.Server(config)
     task = asyncio.create_task(sampler.run())
     print(f"{which} imported in {time.perf_counter() - started:.2f} s", flush=True)
+    profile_dir = os.environ.get("OAAA_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_dir and which == "api" else None
+    if profiler is not None:
+        profiler.enable()
     try:
         await server.serve()
     finally:
         task.cancel()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(Path(profile_dir or ".") / f"{which}-{port}.prof")
 
 
 def main() -> None:

@@ -80,7 +80,9 @@ async def test_every_text_carrying_the_reference_gets_the_real_one(client, sessi
     assert stored_event is not None
     message = email.render(stored_event, clerk.email, get_settings())
     assert reference in message["Subject"]
-    assert reference in message.get_body(("plain",)).get_content()
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    assert reference in plain.get_content()
     feed = await client.get("/api/v1/notifications", headers=await f.auth_headers(client, clerk))
     assert [n["payload"]["reference"] for n in feed.json()["items"]] == [reference]
 
