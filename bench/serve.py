@@ -7,7 +7,8 @@ an event-loop lag sampler: every 10 ms it measures how late its own wake-up came
 With `OAAA_BENCH_PROFILE=<folder>` the application runs under cProfile and writes
 `<folder>/api-<port>.prof` when it stops (read it with `python -m pstats`).
 
-`GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh);
+`GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh),
+with the process's CPU time over the same span (`cpu_ms`);
 both apps get it the same way, outside their own routing.
 """
 
@@ -30,6 +31,7 @@ LAG_INTERVAL = 0.010
 class LagSampler:
     def __init__(self) -> None:
         self.samples: list[float] = []
+        self.cpu_started = time.process_time()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -40,9 +42,12 @@ class LagSampler:
 
     def take(self) -> dict[str, Any]:
         samples, self.samples = sorted(self.samples), []
+        now = time.process_time()
+        cpu_ms, self.cpu_started = round((now - self.cpu_started) * 1000, 1), now
         if not samples:
-            return {"samples": 0}
+            return {"samples": 0, "cpu_ms": cpu_ms}
         return {
+            "cpu_ms": cpu_ms,
             "samples": len(samples),
             "median_ms": round(samples[len(samples) // 2], 2),
             "p99_ms": round(samples[min(int(len(samples) * 0.99), len(samples) - 1)], 2),
