@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -51,6 +52,7 @@ from app.routers import (
     webhooks,
 )
 from app.schemas.events import CATALOGUE, WebhookEvent
+from app.services.sla import working_days
 
 API_PREFIX = "/api/v1"
 
@@ -65,6 +67,9 @@ API de la Oficina de Atención a Alcaldes y Alcaldesas (OAAA) de la Diputación 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # The official holidays (the `holidays` package, over half a second to import) before
+    # serving: on the first creation it would stop the event loop for every request.
+    working_days.official_holidays(range(date.today().year - 1, date.today().year + 2))
     freeze_startup_heap()
     yield
     await close_redis()

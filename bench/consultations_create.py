@@ -106,21 +106,27 @@ async def creation(
     api_req = _creation(people, "/api/v1/consultations")
     bare_req = _creation(people, "/bare/consultations")
     api, bare = load.Result(), load.Result()
+    cpu_ms = {"api": 0.0, "bare": 0.0}
+
+    async def measured(name: str, port: int, req: Any) -> load.Result:
+        await load.get_json(port, "/__bench/lag")  # starts the CPU count
+        result = await load.run_load(
+            port, req, concurrency=concurrency, seconds=seconds, expect=(201,)
+        )
+        cpu_ms[name] += (await load.get_json(port, "/__bench/lag"))["cpu_ms"]
+        return result
+
     with load.server("api", env) as api_port, load.server("bare", env) as bare_port:
         for port, req in ((api_port, api_req), (bare_port, bare_req)):  # warm-up
             await load.run_load(port, req, concurrency=concurrency, seconds=1, expect=(201,))
         for _ in range(rounds):
-            api.merge(
-                await load.run_load(
-                    api_port, api_req, concurrency=concurrency, seconds=seconds, expect=(201,)
-                )
-            )
-            bare.merge(
-                await load.run_load(
-                    bare_port, bare_req, concurrency=concurrency, seconds=seconds, expect=(201,)
-                )
-            )
+            api.merge(await measured("api", api_port, api_req))
+            bare.merge(await measured("bare", bare_port, bare_req))
     a, b = api.summary(), bare.summary()
+    # The server's own CPU time per request: what the code costs, whatever share of the
+    # machine the process got.
+    a["cpu_ms_per_request"] = round(cpu_ms["api"] / api.requests, 2) if api.requests else None
+    b["cpu_ms_per_request"] = round(cpu_ms["bare"] / bare.requests, 2) if bare.requests else None
     return {
         "concurrency": concurrency,
         "api": a,
@@ -193,6 +199,10 @@ def print_creation(r: dict[str, Any], trips: list[str]) -> None:
         f"  p99 {b['p99_ms']:7.1f} ms  errors {b['errors']}"
     )
     print(f"  API / bare: {r['throughput_ratio']}  (target: API >= 100 creations/s)")
+    print(
+        f"  server CPU per request: API {a['cpu_ms_per_request']} ms,"
+        f" bare {b['cpu_ms_per_request']} ms"
+    )
     print(f"  round trips per creation: {len(trips)}")
     for t in trips:
         print(f"    {t}")

@@ -4,7 +4,11 @@ an event-loop lag sampler: every 10 ms it measures how late its own wake-up came
     python -m bench.serve api  --port 8101      # the application (app.main:app)
     python -m bench.serve bare --port 8102      # the bare Starlette + asyncpg baseline
 
-`GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh);
+With `OAAA_BENCH_PROFILE=<folder>` the application runs under cProfile and writes
+`<folder>/api-<port>.prof` when it stops (read it with `python -m pstats`).
+
+`GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh),
+with the process's CPU time over the same span (`cpu_ms`);
 both apps get it the same way, outside their own routing.
 """
 
@@ -12,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,6 +31,7 @@ LAG_INTERVAL = 0.010
 class LagSampler:
     def __init__(self) -> None:
         self.samples: list[float] = []
+        self.cpu_started = time.process_time()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -34,9 +42,12 @@ class LagSampler:
 
     def take(self) -> dict[str, Any]:
         samples, self.samples = sorted(self.samples), []
+        now = time.process_time()
+        cpu_ms, self.cpu_started = round((now - self.cpu_started) * 1000, 1), now
         if not samples:
-            return {"samples": 0}
+            return {"samples": 0, "cpu_ms": cpu_ms}
         return {
+            "cpu_ms": cpu_ms,
             "samples": len(samples),
             "median_ms": round(samples[len(samples) // 2], 2),
             "p99_ms": round(samples[min(int(len(samples) * 0.99), len(samples) - 1)], 2),
@@ -81,10 +92,17 @@ async def serve(which: str, port: int) -> None:
     server = uvicorn.Server(config)
     task = asyncio.create_task(sampler.run())
     print(f"{which} imported in {time.perf_counter() - started:.2f} s", flush=True)
+    profile_dir = os.environ.get("OAAA_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_dir and which == "api" else None
+    if profiler is not None:
+        profiler.enable()
     try:
         await server.serve()
     finally:
         task.cancel()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(Path(profile_dir or ".") / f"{which}-{port}.prof")
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def _plain(url: str) -> str:
 
 TEST_DB_URL = _with_database(ADMIN_URL, TEST_DB)
 # Rows that migrations load and every test starts from.
-REFERENCE_TABLES = ("municipality", "sla_policy")
+REFERENCE_TABLES = ("municipality", "sla_policy", "reference_data_version")
 
 # Settings are read once per process: point them at the test services before the app loads.
 os.environ["OAAA_ENVIRONMENT"] = "test"

@@ -96,15 +96,15 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def record(
-    session: AsyncSession,
+def entry(
     actor: Actor,
     action: str,
     entity_type: str,
     entity_id: Any,
     changes: Mapping[str, Any] | None = None,
 ) -> AuditLog:
-    entry = AuditLog(
+    """The audit entry `record` adds, for a caller that writes it with its own statement."""
+    return AuditLog(
         actor_type=actor.kind,
         actor_id=actor.id,
         actor_label=actor.label,
@@ -115,9 +115,20 @@ async def record(
         request_id=request_id_var.get(),
         client_ip=client_ip_var.get(),
     )
-    session.add(entry)
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: Any,
+    changes: Mapping[str, Any] | None = None,
+) -> AuditLog:
+    row = entry(actor, action, entity_type, entity_id, changes)
+    session.add(row)
     await session.flush()
-    return entry
+    return row
 
 
 async def list_entries(

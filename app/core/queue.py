@@ -29,6 +29,8 @@ from arq.constants import (
     result_key_prefix,
     retry_key_prefix,
 )
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 from sqlalchemy import event
@@ -203,39 +205,75 @@ async def _enqueue_once(
     return "queued" if job is not None else "waiting"
 
 
+# arq's `enqueue_job` in one script: the job is stored and queued unless its id is already
+# known (queued, running, or with a result). arq does it with WATCH, EXISTS and MULTI, three
+# round trips a job; as a script, a commit's jobs and messages leave in one pipeline.
+# KEYS: job key, result key, queue; ARGV: expiry (ms), serialized job, score, job id.
+_ENQUEUE_SCRIPT = """
+if redis.call('exists', KEYS[1], KEYS[2]) ~= 0 then return 0 end
+redis.call('psetex', KEYS[1], ARGV[1], ARGV[2])
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+
 async def send(items: list[AfterCommit], redis: ArqRedis | None = None) -> None:
-    """Sends after-commit items, best effort (see the module's docstring)."""
+    """Sends after-commit items, best effort (see the module's docstring), in one pipeline.
+
+    A job whose id Redis already knows goes through `enqueue_now` (already queued, running,
+    or its queue entry lost)."""
     if not items:
         return
     client = redis if redis is not None else get_arq()
-    for item in items:
-        try:
-            if isinstance(item, Job):
-                if item.job_id is None:
-                    # A generated id, under the prefix like every other job id.
-                    await client.enqueue_job(
-                        item.function,
-                        *item.args,
-                        _job_id=job_id(item.function, uuid.uuid4().hex),
-                        _queue_name=queue_name(),
-                        _defer_until=item.defer_until,
-                    )
+    if isinstance(client, CircuitBreaker) and client.is_open():
+        logger.warning("could not send after-commit work; it is recovered from the database")
+        return
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for item in items:
+                if isinstance(item, Job):
+                    _queue_script(client, pipe, item)
                 else:
-                    await enqueue_now(
-                        client,
-                        item.function,
-                        *item.args,
-                        job_id=item.job_id,
-                        defer_until=item.defer_until,
-                    )
-            else:
-                await client.publish(item.channel, item.data)
-        except (RedisError, OSError, TimeoutError):
-            logger.warning(
-                "could not send after-commit work; it is recovered from the database",
-                exc_info=True,
-            )
-            return
+                    pipe.publish(item.channel, item.data)
+            results = await pipe.execute()
+        known = [
+            item
+            for item, queued in zip(items, results, strict=True)
+            if isinstance(item, Job) and not queued
+        ]
+        for job in known:
+            if job.job_id is not None:
+                await enqueue_now(
+                    client, job.function, *job.args, job_id=job.job_id, defer_until=job.defer_until
+                )
+    except (RedisError, OSError, TimeoutError):
+        if isinstance(client, CircuitBreaker):
+            client.trip()
+        logger.warning(
+            "could not send after-commit work; it is recovered from the database", exc_info=True
+        )
+
+
+def _queue_script(client: ArqRedis, pipe: Any, job: Job) -> None:
+    """Adds `_ENQUEUE_SCRIPT` for `job` to the pipeline (a job without an id gets one under
+    the prefix, as every job id)."""
+    jid = job.job_id or job_id(job.function, uuid.uuid4().hex)
+    enqueued_ms = timestamp_ms()
+    score = to_unix_ms(job.defer_until) if job.defer_until is not None else enqueued_ms
+    payload = serialize_job(
+        job.function, job.args, {}, None, enqueued_ms, serializer=client.job_serializer
+    )
+    pipe.eval(
+        _ENQUEUE_SCRIPT,
+        3,
+        job_key_prefix + jid,
+        result_key_prefix + jid,
+        queue_name(),
+        score - enqueued_ms + client.expires_extra_ms,
+        payload,
+        score,
+        jid,
+    )
 
 
 async def flush(session: AsyncSession, redis: ArqRedis | None = None) -> None:

@@ -33,13 +33,19 @@ class CircuitBreaker:
 
     _open_until: float = 0.0
 
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    def trip(self) -> None:
+        self._open_until = time.monotonic() + REDIS_BREAK_SECONDS
+
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if time.monotonic() < self._open_until:
+        if self.is_open():
             raise RedisUnavailable("Redis no respondió hace un momento")
         try:
             return await super().execute_command(*args, **options)  # type: ignore[misc]
         except (RedisConnectionError, RedisTimeoutError, OSError):
-            self._open_until = time.monotonic() + REDIS_BREAK_SECONDS
+            self.trip()
             raise
 
 

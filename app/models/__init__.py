@@ -41,7 +41,7 @@ from app.models.notification import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.models.sla import Holiday, OfficialCalendarYear, SlaPolicy
+from app.models.sla import Holiday, OfficialCalendarYear, ReferenceDataVersion, SlaPolicy
 from app.models.survey import SatisfactionSurvey, Suggestion
 from app.models.training import TrainingAction, TrainingAttendance, TrainingSession
 from app.models.user import User
@@ -81,6 +81,7 @@ __all__ = [
     "OfficialCalendarYear",
     "ProcedureType",
     "ReferenceCounter",
+    "ReferenceDataVersion",
     "RefreshToken",
     "RevokedAccessToken",
     "Role",

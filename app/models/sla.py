@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import StringConstraints
-from sqlalchemy import ARRAY, CheckConstraint, Index, Integer, text
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ScopeSpec, created_at_field, id_field, updated_at_field
@@ -164,3 +164,15 @@ class OfficialCalendarYear(SQLModel, table=True):
     year: int = Field(primary_key=True, sa_type=Integer, sa_column_kwargs={"autoincrement": False})
     source: str = Field(max_length=500)
     recorded_at: datetime = created_at_field()
+
+
+class ReferenceDataVersion(SQLModel, table=True):
+    """One row whose `version` changes with every change to the data SLA clocks read
+    (holidays, policies, áreas' seats, municipalities): triggers set it from a sequence in the
+    writing transaction, so a process that keeps that data in memory notices the change when
+    it next reads the number, and a number seen in a rolled-back transaction never returns."""
+
+    __tablename__ = "reference_data_version"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(default=0, sa_type=BigInteger)

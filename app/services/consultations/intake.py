@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, DateTime, Integer, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import audit
 from app.core.errors import (
@@ -19,11 +20,10 @@ from app.core.scoping import Actor
 from app.core.security import digest_secret
 from app.core.time import MADRID
 from app.models.area import Channel
-from app.models.audit import ActorType
-from app.models.base import Role
-from app.models.consultation import Consultation, ReferenceCounter
+from app.models.audit import ActorType, AuditLog
+from app.models.base import Role, new_id
+from app.models.consultation import Consultation
 from app.models.faq import AssistantQuery
-from app.models.municipality import Municipality
 from app.schemas.consultations import ConsultationCreate
 from app.services.consultations import notices
 from app.services.consultations.lifecycle import check_service, get, record_event
@@ -43,20 +43,82 @@ def new_access_code() -> str:
     return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
 
 
-async def next_reference(session: AsyncSession, year: int) -> str:
-    """The next number of `year`, taken inside the caller's transaction: concurrent creations
-    queue on the counter row, and a rolled-back creation gives its number back (no gaps)."""
-    stmt = (
-        insert(ReferenceCounter)
-        .values(year=year, last_value=1)
-        .on_conflict_do_update(
-            index_elements=[col(ReferenceCounter.year)],
-            set_={"last_value": ReferenceCounter.last_value + 1},
-        )
-        .returning(col(ReferenceCounter.last_value))
+# Stands for the reference until `_number` writes it: the consultation's own id makes it
+# unique and impossible to type in advance, so no text a person wrote can contain it.
+PLACEHOLDER_PREFIX = "#"
+
+# One statement takes the year's next number and writes the reference wherever the creation
+# wrote its placeholder: the consultation and its notification event (title, body, payload);
+# the audit entry (append-only) is inserted here, with the reference. The counter row stays
+# locked from this statement to the COMMIT that follows it.
+_NUMBER = text(
+    """
+    WITH n AS (
+        INSERT INTO reference_counter (year, last_value) VALUES (:year, 1)
+        ON CONFLICT (year) DO UPDATE SET last_value = reference_counter.last_value + 1
+        RETURNING 'OAAA-' || year || '-'
+            || lpad(last_value::text, greatest(6, length(last_value::text)), '0') AS reference
+    ), c AS (
+        UPDATE consultation SET reference = n.reference FROM n WHERE consultation.id = :id
+    ), e AS (
+        UPDATE notification_event SET
+            title = replace(title, :placeholder, n.reference),
+            body = replace(body, :placeholder, n.reference),
+            payload = replace(payload::text, :placeholder, n.reference)::jsonb
+        FROM n WHERE notification_event.id = :event_id
+    ), a AS (
+        INSERT INTO audit_log (occurred_at, actor_type, actor_id, actor_label, action,
+            entity_type, entity_id, changes, request_id, client_ip)
+        SELECT :occurred_at, :actor_type, :actor_id, :actor_label, :action, :entity_type,
+            :entity_id, replace(:changes, :placeholder, n.reference)::jsonb, :request_id,
+            :client_ip
+        FROM n
     )
-    number = (await session.execute(stmt)).scalar_one()
-    return f"OAAA-{year}-{number:06d}"
+    SELECT reference FROM n
+    """
+).bindparams(
+    bindparam("year", type_=Integer),
+    bindparam("id", type_=Uuid),
+    bindparam("event_id", type_=BigInteger),
+    bindparam("occurred_at", type_=DateTime(timezone=True)),
+    bindparam("actor_id", type_=Uuid),
+)
+
+
+def placeholder(consultation_id: uuid.UUID) -> str:
+    """What stands for the reference until `_number` writes it (no longer than a reference)."""
+    return PLACEHOLDER_PREFIX + consultation_id.hex[:19]
+
+
+async def _number(
+    session: AsyncSession, c: Consultation, year: int, entry: AuditLog, event_id: int | None
+) -> str:
+    """Gives `c` the next reference of `year`, gapless: the counter row is incremented inside
+    the creating transaction, so concurrent creations queue on it and a rolled-back creation
+    gives its number back. This is the creation's last statement, right before the COMMIT, so
+    the row is held for one round trip and the commit, not for the whole creation."""
+    mark = c.reference
+    await session.flush()
+    params = {
+        "year": year,
+        "id": c.id,
+        "placeholder": mark,
+        "event_id": event_id,
+        "occurred_at": entry.occurred_at,
+        "actor_type": entry.actor_type,
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "changes": json.dumps(entry.changes),
+        "request_id": entry.request_id,
+        "client_ip": entry.client_ip,
+    }
+    reference: str = (await session.execute(_NUMBER, params)).scalar_one()
+    # The statement wrote it: nothing is left for the commit to flush.
+    set_committed_value(c, "reference", reference)
+    return reference
 
 
 async def create(
@@ -86,14 +148,16 @@ async def create(
         raise Forbidden("Su perfil no permite registrar consultas")
     if received_at > now + RECEIVED_AT_TOLERANCE:
         raise UnprocessableEntity("La fecha de recepción no puede ser futura")
-    municipality = await session.get(Municipality, municipality_id)
+    municipality, version = await sla.municipality_and_version(session, municipality_id)
     if municipality is None or not municipality.is_active:
         raise UnprocessableEntity("El municipio indicado no existe o no está activo")
     await check_service(session, data.service_id)
 
     code = new_access_code()
+    consultation_id = new_id()
     c = Consultation(
-        reference="",  # numbered below, last
+        id=consultation_id,
+        reference=placeholder(consultation_id),  # the number comes last (`_number`)
         access_code_hash=digest_secret(code),
         municipality_id=municipality_id,
         service_id=data.service_id,
@@ -108,7 +172,7 @@ async def create(
         received_at=received_at,
         sla_started_at=received_at,
     )
-    await sla.start_clock(session, c, now)
+    await sla.start_clock(session, c, now, version)
     query: AssistantQuery | None = None
     if data.assistant_query_id:
         # Only a question this caller asked (or asked without logging in) and not yet linked.
@@ -120,16 +184,12 @@ async def create(
             or query.municipality_id not in (None, municipality_id)
         ):
             raise UnprocessableEntity("La pregunta del asistente indicada no puede vincularse")
-    # The number last: concurrent creations queue on the year's counter row from here to the
-    # commit, so everything that can be read or checked is done before.
-    c.reference = await next_reference(session, received_at.astimezone(MADRID).year)
     session.add(c)
     await session.flush()
     if query is not None:
         query.consultation_id = c.id
     await record_event(session, c, actor, "created", to_status=c.status, data={"channel": channel})
-    await audit.record(
-        session,
+    entry = audit.entry(
         actor,
         "consultation.create",
         "consultation",
@@ -137,7 +197,10 @@ async def create(
         audit.snapshot(c, ["reference", "municipality_id", "channel", "priority", "service_id"])
         | {"assistant_query_id": str(data.assistant_query_id) if data.assistant_query_id else None},
     )
-    await notices.received(session, c, actor, code)
+    event = await notices.received(session, c, actor, code)
+    # The number last (see `_number`): nothing may follow it in the transaction but the COMMIT.
+    year = received_at.astimezone(MADRID).year
+    await _number(session, c, year, entry, event.event_id if event is not None else None)
     return c, code
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +25,9 @@ from sqlmodel import col, select
 
 from app.core import queries, queue
 from app.core.redis import key
-from app.models.base import Role
+from app.models.base import Role, new_id
 from app.models.notification import (
+    DeliveryStatus,
     EmailDelivery,
     Notification,
     NotificationEvent,
@@ -39,8 +40,7 @@ from app.models.user import User
 
 logger = logging.getLogger("app.notifications")
 
-# The delivery engine's arq jobs (`services.notifications.delivery`): webhooks are claimed
-# in batches by `deliver_webhooks`, which a commit wakes up; each e-mail is a job of its own.
+# The delivery engine's arq jobs (`services.notifications.delivery`).
 WEBHOOKS_JOB = "deliver_webhooks"
 EMAIL_JOB = "deliver_email"
 
@@ -153,7 +153,11 @@ def user_channel(user_id: uuid.UUID) -> str:
     return key("notifications", str(user_id))
 
 
-async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
+async def _recipients(
+    session: AsyncSession, spec: EventSpec
+) -> tuple[list[User], dict[uuid.UUID, NotificationPreference]]:
+    """The people the event's audience names, with their preferences for its kind (one
+    statement)."""
     conditions = []
     if spec.audience.office:
         conditions.append(col(User.role) == Role.oaaa_staff)
@@ -183,9 +187,20 @@ async def _recipients(session: AsyncSession, spec: EventSpec) -> list[User]:
             )
         )
     if not conditions:
-        return []
-    stmt = select(User).where(col(User.is_active).is_(True), or_(*conditions))
-    return list((await session.execute(stmt)).scalars().all())
+        return [], {}
+    stmt = (
+        select(User, NotificationPreference)
+        .outerjoin(
+            NotificationPreference,
+            and_(
+                col(NotificationPreference.user_id) == col(User.id),
+                col(NotificationPreference.kind) == spec.kind,
+            ),
+        )
+        .where(col(User.is_active).is_(True), or_(*conditions))
+    )
+    rows = (await session.execute(stmt)).all()
+    return [user for user, _ in rows], {p.user_id: p for _, p in rows if p is not None}
 
 
 async def _preferences(
@@ -233,55 +248,20 @@ async def emit(
         return None
 
     who = (spec.audience, spec.area_id, spec.municipality_id)
-    if who not in cache.recipients:
-        cache.recipients[who] = await _recipients(session, spec)
-    users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     pref_key = (*who, spec.kind)
+    if who not in cache.recipients:
+        cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec)
+    users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     if pref_key not in cache.preferences:
         cache.preferences[pref_key] = await _preferences(session, users, spec.kind)
     prefs = cache.preferences[pref_key]
-    in_app: list[uuid.UUID] = []
-    emails: list[EmailDelivery] = []
-    for user in users:
-        pref = prefs.get(user.id)
-        if pref is None or pref.in_app:
-            in_app.append(user.id)
-            session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
-        wants_email = pref.email if pref is not None else default_email(spec.kind)
-        # Digest readers get the day's notifications in one e-mail (`digest`), not each one.
-        if wants_email and not user.email_digest:
-            email = EmailDelivery(
-                event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
-            )
-            emails.append(email)
-            session.add(email)
-
     if cache.subscriptions is None:
         subs_stmt = select(WebhookSubscription).where(col(WebhookSubscription.is_active).is_(True))
         cache.subscriptions = list((await session.execute(subs_stmt)).scalars().all())
-    hooks: list[WebhookDelivery] = []
-    for sub in cache.subscriptions:
-        if sub.area_id is not None and sub.area_id != spec.area_id:
-            continue
-        if sub.event_types and spec.kind not in sub.event_types:
-            continue
-        delivery = WebhookDelivery(subscription_id=sub.id, event_id=event_id, next_attempt_at=now)
-        hooks.append(delivery)
-        session.add(delivery)
-    await session.flush()
-    message = json.dumps({"event_id": event_id})
-    for user_id in in_app:
-        queue.publish(session, user_channel(user_id), message)
-    if hooks:
-        wake_webhooks(session)
-    for email in emails:
-        enqueue_email(session, email.id, 0)
-    return Emitted(
-        event_id=event_id,
-        user_ids=in_app,
-        webhook_delivery_ids=[h.id for h in hooks],
-        email_delivery_ids=[e.id for e in emails],
-    )
+    deliveries = _Deliveries(now)
+    item = deliveries.add(event_id, spec, users, prefs, cache.subscriptions)
+    await deliveries.record(session)
+    return item
 
 
 def _is_recipient(user: User, spec: EventSpec) -> bool:
@@ -365,7 +345,7 @@ async def emit_many(
         .all()
     )
     kinds = {s.kind for _, s in fresh}
-    prefs: dict[tuple[uuid.UUID, str], NotificationPreference] = {}
+    prefs: dict[str, dict[uuid.UUID, NotificationPreference]] = {}
     if candidates:
         pref_rows = (
             (
@@ -379,7 +359,8 @@ async def emit_many(
             .scalars()
             .all()
         )
-        prefs = {(p.user_id, p.kind): p for p in pref_rows}
+        for p in pref_rows:
+            prefs.setdefault(p.kind, {})[p.user_id] = p
     subscriptions = list(
         (
             await session.execute(
@@ -390,43 +371,84 @@ async def emit_many(
         .all()
     )
 
-    out: list[Emitted] = []
-    for event_id, spec in fresh:
-        in_app: list[uuid.UUID] = []
-        emails: list[EmailDelivery] = []
-        for user in candidates:
-            if user.id == spec.author_id or not _is_recipient(user, spec):
-                continue
-            pref = prefs.get((user.id, spec.kind))
+    deliveries = _Deliveries(now)
+    out = [
+        deliveries.add(
+            event_id,
+            spec,
+            [u for u in candidates if u.id != spec.author_id and _is_recipient(u, spec)],
+            prefs.get(spec.kind, {}),
+            subscriptions,
+        )
+        for event_id, spec in fresh
+    ]
+    await deliveries.record(session)
+    return out
+
+
+class _Deliveries:
+    """The fan-out rows of one or more events, written with one set-based insert per table
+    (no ORM objects: a notice to ten people is twenty rows), then their after-commit work."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.notifications: list[dict[str, Any]] = []
+        self.emails: list[dict[str, Any]] = []
+        self.hooks: list[dict[str, Any]] = []
+        self.emitted: list[Emitted] = []
+
+    def add(
+        self,
+        event_id: int,
+        spec: EventSpec,
+        users: Iterable[User],
+        prefs: Mapping[uuid.UUID, NotificationPreference],
+        subscriptions: Iterable[WebhookSubscription],
+    ) -> Emitted:
+        now = self.now
+        item = Emitted(event_id, [], [], [])
+        pending = {"status": DeliveryStatus.pending.value, "attempts": 0, "next_attempt_at": now}
+        stamps = {"created_at": now, "updated_at": now}
+        for user in users:
+            pref = prefs.get(user.id)
             if pref is None or pref.in_app:
-                in_app.append(user.id)
-                session.add(Notification(event_id=event_id, user_id=user.id, created_at=now))
-            wants_email = pref.email if pref is not None else default_email(spec.kind)
-            if wants_email and not user.email_digest:
-                email = EmailDelivery(
-                    event_id=event_id, user_id=user.id, to_address=user.email, next_attempt_at=now
+                item.user_ids.append(user.id)
+                self.notifications.append(
+                    {"event_id": event_id, "user_id": user.id, "created_at": now}
                 )
-                emails.append(email)
-                session.add(email)
-        hooks: list[WebhookDelivery] = []
+            wants_email = pref.email if pref is not None else default_email(spec.kind)
+            # Digest readers get the day's notifications in one e-mail (`digest`), not each one.
+            if wants_email and not user.email_digest:
+                email_id = new_id()
+                item.email_delivery_ids.append(email_id)
+                self.emails.append(
+                    {"id": email_id, "event_id": event_id, "user_id": user.id}
+                    | {"to_address": user.email}
+                    | pending
+                    | stamps
+                )
         for sub in subscriptions:
             if sub.area_id is not None and sub.area_id != spec.area_id:
                 continue
             if sub.event_types and spec.kind not in sub.event_types:
                 continue
-            delivery = WebhookDelivery(
-                subscription_id=sub.id, event_id=event_id, next_attempt_at=now
+            hook_id = new_id()
+            item.webhook_delivery_ids.append(hook_id)
+            self.hooks.append(
+                {"id": hook_id, "subscription_id": sub.id, "event_id": event_id} | pending | stamps
             )
-            hooks.append(delivery)
-            session.add(delivery)
-        out.append(Emitted(event_id, in_app, [h.id for h in hooks], [e.id for e in emails]))
-    await session.flush()
-    for item in out:
-        message = json.dumps({"event_id": item.event_id})
-        for user_id in item.user_ids:
-            queue.publish(session, user_channel(user_id), message)
-        if item.webhook_delivery_ids:
+        self.emitted.append(item)
+        return item
+
+    async def record(self, session: AsyncSession) -> None:
+        await queries.insert_rows(session, Notification.__table__, self.notifications)  # type: ignore[attr-defined]
+        await queries.insert_rows(session, EmailDelivery.__table__, self.emails)  # type: ignore[attr-defined]
+        await queries.insert_rows(session, WebhookDelivery.__table__, self.hooks)  # type: ignore[attr-defined]
+        for item in self.emitted:
+            message = json.dumps({"event_id": item.event_id})
+            for user_id in item.user_ids:
+                queue.publish(session, user_channel(user_id), message)
+            for delivery_id in item.email_delivery_ids:
+                enqueue_email(session, delivery_id, 0)
+        if self.hooks:
             wake_webhooks(session)
-        for delivery_id in item.email_delivery_ids:
-            enqueue_email(session, delivery_id, 0)
-    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import or_
@@ -22,7 +22,7 @@ from app.core.time import MADRID
 from app.models.area import Area, CatalogueService
 from app.models.consultation import Consultation, ConsultationStatus, SlaState
 from app.models.municipality import Municipality
-from app.models.sla import Holiday, SlaPolicy, SlaUnit
+from app.models.sla import Holiday, ReferenceDataVersion, SlaPolicy, SlaUnit
 from app.services.sla.working_days import OfficeHours, WorkingCalendar
 
 # Years loaded around a consultation: enough for the longest admissible target plus pauses.
@@ -81,15 +81,86 @@ async def seat_municipality_ids(session: AsyncSession) -> set[uuid.UUID]:
     return ids | ({seat.id} if seat is not None else set())
 
 
+# ---- Reference data kept in memory ------------------------------------------------------------
+#
+# Policies and working calendars change rarely and are read by every creation. A caller that
+# read the reference data's version in its transaction (`municipality_and_version`, in the
+# same statement as the municipality it needs anyway) passes it on, and gets them from memory
+# while the version is the one they were cached under: any change to holidays, policies,
+# áreas or municipalities changes the version (triggers, migration 0015_refdata), so the next
+# read sees it and the cache starts afresh. Without a version everything is read as before.
+
+CALENDARS_KEPT = 1024
+
+
+@dataclass
+class _ReferenceCache:
+    version: int = -1
+    policies: list[SlaPolicy] | None = None
+    calendars: dict[tuple[object, ...], WorkingCalendar] = field(default_factory=dict)
+
+
+_reference = _ReferenceCache()
+
+
+def _cached(version: int | None) -> _ReferenceCache | None:
+    """The cache of `version`, emptied when the version is newer than the one it holds; None
+    for an older version (a transaction that started before the change) or none."""
+    global _reference
+    if version is None:
+        return None
+    if version > _reference.version:
+        _reference = _ReferenceCache(version)
+    return _reference if _reference.version == version else None
+
+
+def forget_reference_data() -> None:
+    """Empties the in-memory reference data (tests)."""
+    global _reference
+    _reference = _ReferenceCache()
+
+
+async def municipality_and_version(
+    session: AsyncSession, municipality_id: uuid.UUID
+) -> tuple[Municipality | None, int | None]:
+    """The municipality and the version of the reference data, in one statement."""
+    version = select(col(ReferenceDataVersion.version)).where(col(ReferenceDataVersion.id) == 1)
+    stmt = select(Municipality, version.scalar_subquery()).where(
+        col(Municipality.id) == municipality_id
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def load_calendar(
     session: AsyncSession,
     municipality_id: uuid.UUID | None,
     years: range,
     *,
     area_id: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> WorkingCalendar:
     """National + Extremadura holidays, province-wide corrections, the municipality's own local
-    holidays and those of the organ's seat (art. 30.6; the área's seat when it has one)."""
+    holidays and those of the organ's seat (art. 30.6; the área's seat when it has one).
+    `version`: the reference data's, read in this transaction (see `_ReferenceCache`)."""
+    cache = _cached(version)
+    key = (municipality_id, years.start, years.stop, area_id)
+    if cache is not None and key in cache.calendars:
+        return cache.calendars[key]
+    cal = await _load_calendar(session, municipality_id, years, area_id)
+    if cache is not None:
+        if len(cache.calendars) >= CALENDARS_KEPT:
+            cache.calendars.clear()
+        cache.calendars[key] = cal
+    return cal
+
+
+async def _load_calendar(
+    session: AsyncSession,
+    municipality_id: uuid.UUID | None,
+    years: range,
+    area_id: uuid.UUID | None,
+) -> WorkingCalendar:
     first, last = date(years.start, 1, 1), date(years.stop - 1, 12, 31)
     seat = await seat_municipality(session, area_id)
     places = [m for m in (municipality_id, seat.id if seat else None) if m is not None]
@@ -132,16 +203,26 @@ async def load_calendar(
     )
 
 
+async def _active_policies(session: AsyncSession, version: int | None) -> Sequence[SlaPolicy]:
+    cache = _cached(version)
+    if cache is not None and cache.policies is not None:
+        return cache.policies
+    stmt = select(SlaPolicy).where(col(SlaPolicy.is_active).is_(True))
+    policies = list((await session.execute(stmt)).scalars().all())
+    if cache is not None:
+        # Out of the session: the cached rows belong to no transaction and are only read.
+        for policy in policies:
+            session.expunge(policy)
+        cache.policies = policies
+    return policies
+
+
 async def select_policy(
-    session: AsyncSession, service_id: uuid.UUID | None, priority: str
+    session: AsyncSession, service_id: uuid.UUID | None, priority: str, version: int | None = None
 ) -> SlaPolicy | None:
     """The most specific active policy: service+priority, the service's default, service,
-    priority, then the general one."""
-    policies = (
-        (await session.execute(select(SlaPolicy).where(col(SlaPolicy.is_active).is_(True))))
-        .scalars()
-        .all()
-    )
+    priority, then the general one. `version`: as for `load_calendar`."""
+    policies = await _active_policies(session, version)
 
     def find(service: uuid.UUID | None, prio: str | None) -> SlaPolicy | None:
         return next((p for p in policies if p.service_id == service and p.priority == prio), None)
@@ -293,20 +374,24 @@ async def recompute(
     *,
     reselect_policy: bool = True,
     calendar: WorkingCalendar | None = None,
+    version: int | None = None,
 ) -> SlaPolicy | None:
     """Re-selects the policy (priority or service changed), recomputes the due dates on the
     municipality's calendar (holidays changed), honouring a legal term set on the consultation,
     and the state. `calendar`: the municipality's,
-    already loaded by the caller, used when it covers the years needed."""
+    already loaded by the caller, used when it covers the years needed. `version`: the
+    reference data's, read in this transaction (see `_ReferenceCache`)."""
     policy = (
-        await select_policy(session, c.service_id, c.priority)
+        await select_policy(session, c.service_id, c.priority, version)
         if reselect_policy or c.sla_policy_id is None
         else await session.get(SlaPolicy, c.sla_policy_id)
     )
     years = calendar_years(c.received_at, now)
     cal = calendar
     if cal is None or not set(years) <= cal.years:
-        cal = await load_calendar(session, c.municipality_id, years, area_id=c.area_id)
+        cal = await load_calendar(
+            session, c.municipality_id, years, area_id=c.area_id, version=version
+        )
     # The deemed start depends on the calendar too (art. 31.2.b): a holiday added or removed
     # on the day of reception moves it.
     c.sla_started_at = cal.effective_start(c.received_at).astimezone(UTC)
@@ -321,10 +406,12 @@ async def recompute(
     return policy
 
 
-async def start_clock(session: AsyncSession, c: Consultation, now: datetime) -> None:
+async def start_clock(
+    session: AsyncSession, c: Consultation, now: datetime, version: int | None = None
+) -> None:
     """Sets when the clock starts (received on a non-working day: next working day) and when
-    it falls due."""
-    await recompute(session, c, now)
+    it falls due. `version`: as for `recompute`."""
+    await recompute(session, c, now, version=version)
 
 
 async def pause(c: Consultation, now: datetime) -> None:
