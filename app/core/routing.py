@@ -12,9 +12,10 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.security.base import SecurityBase
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
@@ -179,6 +180,41 @@ READ_ERRORS = problem_responses(401, 422)
 SCOPED_READ_ERRORS = problem_responses(401, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 413, 415, 422)
 CREATE_ERRORS = problem_responses(401, 403, 409, 413, 415, 422)
+
+
+class ApiRouter(APIRouter):
+    """An `APIRouter` that turns away at once a path none of its routes can match.
+
+    FastAPI matches included routers lazily: for each request it asks every route of every
+    router in turn, and twice (to choose, then to handle), which cost about a third of a
+    request's CPU. A route can only match a path that holds its first segment, a literal
+    (`consultations` of `/consultations/{id}`), as a whole segment; a router whose routes all
+    begin with a literal answers `NONE` for a path holding none of them, without asking them.
+    """
+
+    _heads: frozenset[str] | None = None
+    _heads_counted = -1
+
+    def _route_heads(self) -> frozenset[str] | None:
+        if self._heads_counted != len(self.routes):
+            heads: set[str] | None = set()
+            for route in self.routes:
+                path = route.path if isinstance(route, APIRoute) else ""
+                head = path.split("/", 2)[1] if path.startswith("/") else ""
+                if not head or "{" in head:
+                    heads = None  # a route that may match anything: ask them all
+                    break
+                assert heads is not None
+                heads.add(head)
+            self._heads = frozenset(heads) if heads is not None else None
+            self._heads_counted = len(self.routes)
+        return self._heads
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        heads = self._route_heads()
+        if heads is not None and heads.isdisjoint(scope["path"].split("/")):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 class HeadMiddleware:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.core.db import SessionDep, read_only
 from app.core.deps import CurrentActor, OfficeActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.calendar import EntryStatus
 from app.schemas.announcements import (
     AnnouncementCreate,
@@ -28,7 +28,7 @@ from app.schemas.newsletter import DispatchResult, Newsletter
 from app.services import announcements as service
 from app.services import newsletter
 
-router = APIRouter(tags=["announcements"], route_class=ApiRoute)
+router = ApiRouter(tags=["announcements"], route_class=ApiRoute)
 
 URL = "/announcements"
 

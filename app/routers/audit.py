@@ -5,19 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core import audit
 from app.core.db import SessionDep
 from app.core.deps import AdminActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.audit import ActorType
 from app.schemas.audit import AuditLogPublic
 from app.schemas.base import Instant
 
-router = APIRouter(tags=["audit"], route_class=ApiRoute)
+router = ApiRouter(tags=["audit"], route_class=ApiRoute)
 
 
 @router.get(

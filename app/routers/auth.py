@@ -27,7 +27,7 @@ from app.core.errors import (
     validation_field_errors,
 )
 from app.core.redis import RedisDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.area import Area
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
@@ -38,7 +38,7 @@ from app.schemas.problems import OAuthProblem
 from app.services import auth as auth_service
 from app.services.auth import IssuedTokens
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=ApiRoute)
+router = ApiRouter(prefix="/auth", tags=["auth"], route_class=ApiRoute)
 
 REFRESH_COOKIE = "oaaa_refresh"
 INVALID_REFRESH = "Token de renovación no válido, caducado o revocado"

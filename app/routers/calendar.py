@@ -6,13 +6,13 @@ import hashlib
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import Header, Query, Response
 
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor, OptionalActor
 from app.core.errors import problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import Actor
 from app.models.calendar import EntryKind
 from app.schemas.base import Instant
@@ -30,7 +30,7 @@ from app.schemas.calendar import (
 )
 from app.services.calendar import agenda, entries, feeds, ical, registrations
 
-router = APIRouter(tags=["calendar"], route_class=ApiRoute)
+router = ApiRouter(tags=["calendar"], route_class=ApiRoute)
 
 ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {

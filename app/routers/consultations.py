@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 
 from app.core.db import SessionDep, SettingsDep, read_only
 from app.core.deps import CurrentActor
@@ -13,7 +13,7 @@ from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
 from app.core.responses import page_response
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.area import Channel
 from app.models.audit import ActorType
 from app.models.consultation import Consultation, ConsultationStatus, Priority, SlaState
@@ -32,7 +32,7 @@ from app.schemas.consultations import (
 )
 from app.services.consultations import intake, lifecycle, search, thread, tracking
 
-router = APIRouter(tags=["consultations"], route_class=ApiRoute)
+router = ApiRouter(tags=["consultations"], route_class=ApiRoute)
 
 IfMatch = Annotated[
     str | None,

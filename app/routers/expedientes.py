@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import Header, Query, Response
 
 from app.core.db import SessionDep, read_only
 from app.core.deps import AdminActor, CurrentActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import get_visible
 from app.models.expediente import ExpedienteStatus
 from app.schemas.base import Day
@@ -29,7 +29,7 @@ from app.schemas.expedientes import (
 )
 from app.services import expedientes as service
 
-router = APIRouter(tags=["expedientes"], route_class=ApiRoute)
+router = ApiRouter(tags=["expedientes"], route_class=ApiRoute)
 
 IfMatch = Annotated[
     str | None, Header(description="ETag de la versión que se modifica (control de concurrencia)")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from app.core.db import SessionDep
 from app.core.deps import OfficeActor, OptionalActor, require_roles
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import Actor
 from app.schemas.base import Day
 from app.schemas.faq import (
@@ -28,7 +28,7 @@ from app.schemas.faq import (
 )
 from app.services import faq as faq_service
 
-router = APIRouter(tags=["faq"], route_class=ApiRoute)
+router = ApiRouter(tags=["faq"], route_class=ApiRoute)
 
 FaqEditor = Annotated[Actor, Depends(require_roles("oaaa_staff", "area_staff"))]
 

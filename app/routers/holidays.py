@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from app.core.db import SessionDep
 from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.schemas.holidays import (
     CalendarImport,
     CalendarImportReport,
@@ -20,7 +20,7 @@ from app.schemas.holidays import (
 from app.services.sla import calendar_import
 from app.services.sla import holidays as service
 
-router = APIRouter(tags=["calendar"], route_class=ApiRoute)
+router = ApiRouter(tags=["calendar"], route_class=ApiRoute)
 
 
 @router.get(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from app.core.db import SessionDep
 from app.core.deps import OfficeActor, OptionalActor
 from app.core.errors import problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.schemas.base import Day
 from app.schemas.indicators import (
     IndicatorCatalogue,
@@ -21,7 +21,7 @@ from app.schemas.indicators import (
 from app.services.indicators import opensdg, periods
 from app.services.indicators import service as indicators
 
-router = APIRouter(prefix="/indicators", tags=["indicators"], route_class=ApiRoute)
+router = ApiRouter(prefix="/indicators", tags=["indicators"], route_class=ApiRoute)
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 IndicatorId = Annotated[str, Path(max_length=64, description="Identificador del indicador")]

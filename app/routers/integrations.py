@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from app.core.db import SessionDep
 from app.core.deps import require_scope
 from app.core.errors import problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import Actor
 from app.models.expediente import EXTERNAL_REF_PATTERN
 from app.models.integration import IntegrationScope
@@ -27,7 +27,7 @@ from app.schemas.integrations import (
 from app.services import expedientes, idempotency
 from app.services import integrations as service
 
-router = APIRouter(tags=["integrations"], route_class=ApiRoute)
+router = ApiRouter(tags=["integrations"], route_class=ApiRoute)
 
 PREFIX = "/integrations/expedientes"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.db import SessionDep
 from app.core.deps import AdminActor, OptionalActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
+from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute, ApiRouter
 from app.models.municipality import MunicipalityKind
 from app.schemas.municipalities import (
     ComarcaCreate,
@@ -23,7 +23,7 @@ from app.schemas.municipalities import (
 )
 from app.services import reference
 
-router = APIRouter(tags=["municipalities"], route_class=ApiRoute)
+router = ApiRouter(tags=["municipalities"], route_class=ApiRoute)
 
 
 @router.get(

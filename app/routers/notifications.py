@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.core.db import SessionDep, get_sessionmaker, read_only
@@ -18,7 +18,7 @@ from app.core.deps import (
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.notification import NotificationKind
 from app.schemas.notifications import (
     DigestPublic,
@@ -31,7 +31,7 @@ from app.schemas.notifications import (
 )
 from app.services.notifications import digest, feed
 
-router = APIRouter(tags=["notifications"], route_class=ApiRoute)
+router = ApiRouter(tags=["notifications"], route_class=ApiRoute)
 
 MAX_ID = 2**63 - 1  # bigint identity
 

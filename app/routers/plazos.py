@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.db import SessionDep
 from app.core.deps import OptionalActor
 from app.core.errors import problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.sla import SlaUnit
 from app.schemas.plazos import PlazoPublic, StartKind
 from app.services import plazos as service
 
-router = APIRouter(tags=["plazos"], route_class=ApiRoute)
+router = ApiRouter(tags=["plazos"], route_class=ApiRoute)
 
 
 @router.get(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import SessionDep, get_session
 from app.core.deps import CurrentActor
 from app.core.errors import invalid_field, problem_responses
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.schemas.base import Day
 from app.schemas.indicators import OperationsReport, SlaReport
 from app.services.indicators import periods
@@ -20,7 +20,7 @@ from app.services.reports import exports, operations
 from app.services.reports import indicators as indicator_export
 from app.services.reports.scope import area_scope
 
-router = APIRouter(prefix="/reports", tags=["reports"], route_class=ApiRoute)
+router = ApiRouter(prefix="/reports", tags=["reports"], route_class=ApiRoute)
 
 # The export streams after the handler returns: its session lives until the response is sent.
 StreamSessionDep = Annotated[AsyncSession, Depends(get_session, scope="request")]

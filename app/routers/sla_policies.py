@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlmodel import select
 
 from app.core import crud, queries
@@ -13,14 +13,14 @@ from app.core.db import SessionDep
 from app.core.deps import AdminActor, CurrentActor
 from app.core.errors import UnprocessableEntity, invalid_field, problem_responses
 from app.core.pagination import Page, PageDep, paginate
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import get_visible, visible
 from app.models.area import CatalogueService
 from app.models.sla import SlaPolicy, term_limit_error
 from app.schemas.sla_policies import SlaPolicyCreate, SlaPolicyPublic, SlaPolicyUpdate
 from app.services.sla.scan import recompute_open
 
-router = APIRouter(tags=["sla"], route_class=ApiRoute)
+router = ApiRouter(tags=["sla"], route_class=ApiRoute)
 
 
 @router.get(

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor, OfficeActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.models.survey import SuggestionKind, SuggestionStatus
 from app.schemas.suggestions import SuggestionCreate, SuggestionPublic, SuggestionUpdate
 from app.services import suggestions as suggestion_service
 
-router = APIRouter(tags=["suggestions"], route_class=ApiRoute)
+router = ApiRouter(tags=["suggestions"], route_class=ApiRoute)
 
 
 @router.post(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor, require_roles
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.redis import RedisDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import Actor
 from app.schemas.base import Day
 from app.schemas.surveys import (
@@ -25,7 +25,7 @@ from app.schemas.surveys import (
 )
 from app.services import surveys as survey_service
 
-router = APIRouter(tags=["surveys"], route_class=ApiRoute)
+router = ApiRouter(tags=["surveys"], route_class=ApiRoute)
 
 SurveyReader = Annotated[Actor, Depends(require_roles("oaaa_staff", "area_staff"))]
 Token = Annotated[

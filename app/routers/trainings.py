@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -12,7 +12,7 @@ from app.core.db import SessionDep
 from app.core.deps import CurrentActor, OptionalActor
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute, media_type
+from app.core.routing import ApiRoute, ApiRouter, media_type
 from app.models.calendar import Modality
 from app.models.training import TrainingAction
 from app.schemas.trainings import (
@@ -25,7 +25,7 @@ from app.schemas.trainings import (
 )
 from app.services import trainings as service
 
-router = APIRouter(tags=["trainings"], route_class=ApiRoute)
+router = ApiRouter(tags=["trainings"], route_class=ApiRoute)
 
 URL = "/trainings"
 

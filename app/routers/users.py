@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.core.db import SessionDep
 from app.core.deps import AdminActor, CurrentActor
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute
+from app.core.routing import CREATE_ERRORS, WRITE_ERRORS, ApiRoute, ApiRouter
 from app.models.base import Role
 from app.schemas.users import (
     IntegrationClientCreate,
@@ -24,7 +24,7 @@ from app.schemas.users import (
 )
 from app.services import users as user_service
 
-router = APIRouter(tags=["users"], route_class=ApiRoute)
+router = ApiRouter(tags=["users"], route_class=ApiRoute)
 
 
 @router.get(

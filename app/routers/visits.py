@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.core.db import SessionDep
 from app.core.deps import OfficeActor
 from app.core.errors import UnprocessableEntity, UnsupportedMediaType, problem_responses
 from app.core.redis import RedisDep
-from app.core.routing import ApiRoute, media_type
+from app.core.routing import ApiRoute, ApiRouter, media_type
 from app.schemas.base import Day
 from app.schemas.visits import PAGE_PATTERN, InPersonVisits, VisitReport, VisitRow
 from app.services import visits as service
 
-router = APIRouter(tags=["visits"], route_class=ApiRoute)
+router = ApiRouter(tags=["visits"], route_class=ApiRoute)
 
 BEACON_TYPES = ("application/json", "text/plain", "")
 

@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from app.core.db import SessionDep
 from app.core.deps import CurrentActor
 from app.core.errors import Forbidden, problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.routing import ApiRoute
+from app.core.routing import ApiRoute, ApiRouter
 from app.core.scoping import Actor
 from app.models.audit import ActorType
 from app.models.integration import IntegrationScope
@@ -28,7 +28,7 @@ from app.schemas.webhooks import (
 )
 from app.services import webhooks as service
 
-router = APIRouter(tags=["webhooks"], route_class=ApiRoute)
+router = ApiRouter(tags=["webhooks"], route_class=ApiRoute)
 
 
 def _webhook_actor(scope: IntegrationScope) -> Callable[[Actor], Awaitable[Actor]]:
