@@ -42,11 +42,12 @@ class Caller:
 
 _COLUMNS = (User.id, User.role, User.email, User.municipality_id, User.area_id, User.is_active)
 _callers: dict[uuid.UUID, tuple[float, Caller]] = {}
+_clock = time.monotonic
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, max_age: float) -> Caller | None:
     """The caller's row as read at most `max_age` seconds ago (None: no such user)."""
-    now = time.monotonic()
+    now = _clock()
     if max_age > 0:
         remembered = _callers.get(user_id)
         if remembered is not None and now - remembered[0] < max_age:

@@ -36,24 +36,26 @@ async def test_a_remembered_caller_is_not_read_again_within_the_time(
 ):
     u = await f.user(session, Role.oaaa_staff)
     now = [1000.0]
-    monkeypatch.setattr(callers.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(callers, "_clock", lambda: now[0])
     callers.forget_all()
     seen = statements
-    first = await callers.get(session, u.id, max_age=2)
+    user_id = u.id
+    seen.clear()
+    first = await callers.get(session, user_id, max_age=2)
     assert first is not None
     assert first.role == Role.oaaa_staff
     assert first.is_active
     reads = [s for s in seen if "user_account" in s]
     assert len(reads) == 1
     now[0] += 1.9
-    assert await callers.get(session, u.id, max_age=2) == first
+    assert await callers.get(session, user_id, max_age=2) == first
     assert len([s for s in seen if "user_account" in s]) == 1
     now[0] += 0.2  # older than the time: read again
-    assert await callers.get(session, u.id, max_age=2) == first
+    assert await callers.get(session, user_id, max_age=2) == first
     assert len([s for s in seen if "user_account" in s]) == 2
     # 0: read on every call.
-    await callers.get(session, u.id, max_age=0)
-    await callers.get(session, u.id, max_age=0)
+    await callers.get(session, user_id, max_age=0)
+    await callers.get(session, user_id, max_age=0)
     assert len([s for s in seen if "user_account" in s]) == 4
 
 
