@@ -219,8 +219,14 @@ async def paginate(
         stmt = stmt.where(row_key < tuple_(*after) if descending else row_key > tuple_(*after))
     order = [c.desc() for c in columns] if descending else [c.asc() for c in columns]
     stmt = stmt.order_by(*order).limit(params.limit + 1)
-    result = await session.execute(stmt)
-    rows: list[Any] = list(result.mappings().all() if as_mappings else result.scalars().all())
+    if as_mappings:
+        # Plain rows need none of the session's ORM machinery: the statement runs on the
+        # session's connection (after a flush, as the session itself would do).
+        await session.flush()
+        result = await (await session.connection()).execute(stmt)
+        rows: list[Any] = list(result.mappings().all())
+    else:
+        rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]

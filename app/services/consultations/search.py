@@ -70,6 +70,7 @@ _SLA_OVERRIDE = case(
 # A listed consultation is only rendered: its columns are read as plain rows (mappings by
 # column name), without building ORM objects.
 LISTED: list[Any] = [c for c in _TABLE.c if c.name not in NOT_LISTED] + [_SLA_OVERRIDE]
+_LISTING = select(*LISTED)
 
 
 async def list_consultations(
@@ -81,7 +82,7 @@ async def list_consultations(
 ) -> tuple[list[Mapping[str, Any]], str | None]:
     """One page of the consultations the caller may see, each a mapping of the consultation's
     columns (but `NOT_LISTED`) and `sla_override`."""
-    stmt = select(*LISTED).where(visible(Consultation, actor))
+    stmt = _LISTING.where(visible(Consultation, actor))
     f = filters
     if f.status:
         stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
