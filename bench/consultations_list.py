@@ -12,7 +12,8 @@ the index it uses. OFFSET pagination of the same page is measured alongside for 
 
 Then, over HTTP, the application served by uvicorn (one process) against a bare Starlette +
 asyncpg app (`bench/bare.py`, same uvicorn settings) that runs the identical SQL statements —
-captured from the application's own code for each case: the caller's row, then the page — and
+captured from the application's own code for each case: the page (the caller's row is
+remembered between requests, `app/core/callers.py`) — and
 writes the rows as JSON. Both answer the first page (limit 50) to the same number of keep-alive
 connections (`--concurrency`, default 10), in rounds that alternate subject and baseline so that
 other load on the machine weighs on both alike. For every list the web application opens:

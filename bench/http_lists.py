@@ -46,8 +46,9 @@ async def _elm(session: Any, badajoz: uuid.UUID) -> uuid.UUID:
 
 
 async def _capture(sessionmaker: Any, who: Person, query: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The SQL statements the application sends for this caller and list: the caller's row
-    (as `core.deps` reads it), then what `search.list_consultations` sends."""
+    """The SQL statements the application sends for this caller and list once it is warm:
+    what `search.list_consultations` sends (the caller's row is remembered by `core.callers`
+    between requests, so a request reads it only once every `OAAA_CALLER_CACHE_SECONDS`)."""
     from sqlalchemy import event
 
     from app.core.pagination import PageParams
@@ -62,10 +63,10 @@ async def _capture(sessionmaker: Any, who: Person, query: dict[str, Any]) -> lis
 
     async with sessionmaker() as session:
         engine = session.get_bind()
+        user = await session.get(User, who.id)
+        actor = Actor.for_user(user)
         event.listen(engine, "before_cursor_execute", capture)
         try:
-            user = await session.get(User, who.id)
-            actor = Actor.for_user(user)
             filters = search.ListFilters(open_only=query.get("open_only") == "true")
             await search.list_consultations(
                 session,

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_echo: bool = False
     db_ping_after_idle_seconds: float = Field(default=30.0, ge=0)
+    caller_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description=(
+            "Cuánto recuerda cada proceso la fila de quien llama (cuenta activa, perfil, ámbito) "
+            "antes de volver a leerla; 0: se lee en cada petición"
+        ),
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -16,7 +16,7 @@ from fastapi.openapi.models import (
 from fastapi.security import OAuth2PasswordBearer
 from redis.asyncio import Redis
 
-from app.core import denylist
+from app.core import callers, denylist
 from app.core.config import get_settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
@@ -25,7 +25,6 @@ from app.core.scoping import Actor, ActorRole
 from app.core.security import InvalidToken, decode_access_token
 from app.models.audit import ActorType
 from app.models.integration import IntegrationClient
-from app.models.user import User
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 
@@ -69,7 +68,7 @@ async def _actor_from_token(session: SessionDep, token: str | None) -> Actor | N
     if await denylist.is_revoked(session, get_redis(), claims.jti):
         raise Unauthorized(_INVALID)
     if claims.subject_kind == "user":
-        user = await session.get(User, claims.subject_id)
+        user = await callers.get(session, claims.subject_id, settings.caller_cache_seconds)
         if user is None or not user.is_active:
             raise Unauthorized(_INVALID)
         return Actor.for_user(user, token_jti=claims.jti)

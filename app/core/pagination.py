@@ -206,9 +206,12 @@ async def paginate(
     *,
     keys: Sequence[InstrumentedAttribute[Any]],
     descending: bool = False,
+    as_mappings: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Rows of one page of `stmt` (a select of one entity) ordered by `keys`, which must end
-    with a unique column, and the cursor of the next page (None on the last one)."""
+    """Rows of one page of `stmt` ordered by `keys`, which must end with a unique column, and
+    the cursor of the next page (None on the last one). `stmt` selects one entity (its objects
+    are returned) or, with `as_mappings`, columns (each row is returned as a mapping by column
+    name, and `keys` must be among them)."""
     columns = list(keys)
     if params.cursor:
         after = decode_cursor(params.cursor, keys, descending)
@@ -216,10 +219,18 @@ async def paginate(
         stmt = stmt.where(row_key < tuple_(*after) if descending else row_key > tuple_(*after))
     order = [c.desc() for c in columns] if descending else [c.asc() for c in columns]
     stmt = stmt.order_by(*order).limit(params.limit + 1)
-    rows = list((await session.execute(stmt)).scalars().all())
+    if as_mappings:
+        # Plain rows need none of the session's ORM machinery: the statement runs on the
+        # session's connection (after a flush, as the session itself would do).
+        await session.flush()
+        result = await (await session.connection()).execute(stmt)
+        rows: list[Any] = list(result.mappings().all())
+    else:
+        rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, c.key) for c in columns], keys, descending)
+        values = [last[c.key] if as_mappings else getattr(last, c.key) for c in columns]
+        next_cursor = encode_cursor(values, keys, descending)
     return rows, next_cursor

@@ -180,7 +180,34 @@ def _optional_uuid(value: Any) -> uuid.UUID | None:
     return uuid.UUID(str(value))
 
 
+# Access tokens already verified by this process, until they expire: a client presents the same
+# token on every request for its lifetime, and verifying its signature and claims again gives
+# the same answer (whether it was revoked, or its account deactivated, is asked per request).
+_VERIFIED_MAX = 10_000
+_verified: dict[tuple[str, ...], AccessClaims] = {}
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    key = (
+        token,
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_algorithm,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+    )
+    claims = _verified.get(key)
+    now = datetime.now(UTC)
+    if claims is not None and claims.expires_at > now:
+        return claims
+    claims = _verify_access_token(settings, token)
+    if claims.expires_at > now:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[key] = claims
+    return claims
+
+
+def _verify_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:

@@ -105,6 +105,8 @@ async def test_ten_natural_days_ending_on_a_sunday_move_to_monday(client, sessio
     assert detail["sla_override"]["basis"] == BASIS
     items = (await client.get(URL, headers=w["mayor"])).json()["items"]
     assert [i["sla_override"]["unit"] for i in items if i["id"] == c["id"]] == ["natural_days"]
+    # A listed consultation is rendered from plain rows: field for field what its detail shows.
+    assert [i for i in items if i["id"] == c["id"]] == [detail]
 
 
 async def test_a_term_in_months_from_the_31st_ends_on_the_last_day_of_a_shorter_month(

@@ -21,16 +21,9 @@ def _capture(engine: Any) -> tuple[list[tuple[str, str | None]], Any]:
     return seen, before
 
 
-@pytest.mark.committed
-async def test_a_list_costs_two_statements_and_no_transaction(client, session):
+async def _list_statements(client: Any, headers: dict[str, str]) -> list[Any]:
     from app.core.db import get_engine
 
-    mun = await f.municipality(session, "06011")
-    mayor = await f.user(session, Role.municipal_user, municipality_id=mun.id)
-    await f.consultation(session, mun.id)
-    headers = await f.auth_headers(client, mayor)
-    # Once: the token deny-list's Redis copy is loaded by the first request after a flush.
-    assert (await client.get("/api/v1/consultations", headers=headers)).status_code == 200
     sync_engine = get_engine().sync_engine
     seen, before = _capture(sync_engine)
     event.listen(sync_engine, "before_cursor_execute", before)
@@ -40,12 +33,33 @@ async def test_a_list_costs_two_statements_and_no_transaction(client, session):
         event.remove(sync_engine, "before_cursor_execute", before)
     assert r.status_code == 200
     assert len(r.json()["items"]) == 1
-    # The caller's row, then the page; both outside a transaction (no BEGIN, no COMMIT).
+    return seen
+
+
+@pytest.mark.committed
+async def test_a_list_costs_one_statement_and_no_transaction(client, session, monkeypatch):
+    from app.core.config import get_settings
+
+    mun = await f.municipality(session, "06011")
+    mayor = await f.user(session, Role.municipal_user, municipality_id=mun.id)
+    await f.consultation(session, mun.id)
+    headers = await f.auth_headers(client, mayor)
+    # Once: the token deny-list's Redis copy is loaded by the first request after a flush,
+    # and the caller's row is read and remembered.
+    assert (await client.get("/api/v1/consultations", headers=headers)).status_code == 200
+    seen = await _list_statements(client, headers)
+    # The page alone, outside a transaction (no BEGIN, no COMMIT).
+    assert len(seen) == 1, seen
+    assert "FROM consultation" in seen[0][0]
+    assert "search_vector" not in seen[0][0]
+    assert "access_code_hash" not in seen[0][0]
+    assert {level for _, level in seen} == {"AUTOCOMMIT"}
+    # Without the memory of callers: the caller's row, then the page.
+    monkeypatch.setattr(get_settings(), "caller_cache_seconds", 0)
+    seen = await _list_statements(client, headers)
     assert len(seen) == 2, seen
     assert "FROM user_account" in seen[0][0]
     assert "FROM consultation" in seen[1][0]
-    assert "search_vector" not in seen[1][0]
-    assert "access_code_hash" not in seen[1][0]
     assert {level for _, level in seen} == {"AUTOCOMMIT"}
 
 

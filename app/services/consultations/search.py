@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, cast, func, literal, tuple_
+from sqlalchemy import JSON, Float, case, cast, func, literal, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from app.core import queries
@@ -48,7 +48,29 @@ class ListFilters:
 SORTS = ("-received_at", "resolution_due_at")
 
 # Never shown in a list, and the largest columns of the row: not fetched.
-NOT_LISTED: list[Any] = [Consultation.search_vector, Consultation.access_code_hash]
+NOT_LISTED = ("search_vector", "access_code_hash")
+_TABLE = Consultation.__table__  # type: ignore[attr-defined]
+# The legal term fixed for a consultation (`Consultation.sla_override`), built by the database.
+_SLA_OVERRIDE = case(
+    (
+        _TABLE.c.sla_override_unit.is_not(None),
+        func.json_build_object(
+            "unit",
+            _TABLE.c.sla_override_unit,
+            "resolution_target",
+            _TABLE.c.sla_override_resolution_target,
+            "first_response_target",
+            _TABLE.c.sla_override_first_response_target,
+            "basis",
+            _TABLE.c.sla_override_basis,
+            type_=JSON,
+        ),
+    ),
+).label("sla_override")
+# A listed consultation is only rendered: its columns are read as plain rows (mappings by
+# column name), without building ORM objects.
+LISTED: list[Any] = [c for c in _TABLE.c if c.name not in NOT_LISTED] + [_SLA_OVERRIDE]
+_LISTING = select(*LISTED)
 
 
 async def list_consultations(
@@ -57,12 +79,10 @@ async def list_consultations(
     params: PageParams,
     filters: ListFilters,
     sort: str = "-received_at",
-) -> tuple[list[Consultation], str | None]:
-    stmt = (
-        select(Consultation)
-        .options(*(defer(c) for c in NOT_LISTED))
-        .where(visible(Consultation, actor))
-    )
+) -> tuple[list[Mapping[str, Any]], str | None]:
+    """One page of the consultations the caller may see, each a mapping of the consultation's
+    columns (but `NOT_LISTED`) and `sla_override`."""
+    stmt = _LISTING.where(visible(Consultation, actor))
     f = filters
     if f.status:
         stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
@@ -90,19 +110,21 @@ async def list_consultations(
     if sort == "resolution_due_at":
         keys: list[Any] = [Consultation.resolution_due_at, Consultation.id]
         stmt = stmt.where(col(Consultation.resolution_due_at).is_not(None))
-        return await paginate(session, stmt, params, keys=keys)
+        return await paginate(session, stmt, params, keys=keys, as_mappings=True)
     keys = [Consultation.received_at, Consultation.id]
-    return await paginate(session, stmt, params, keys=keys, descending=True)
+    return await paginate(session, stmt, params, keys=keys, descending=True, as_mappings=True)
 
 
 async def _ranked_search(
     session: AsyncSession, stmt: Any, params: PageParams, q: str
-) -> tuple[list[Consultation], str | None]:
+) -> tuple[list[Mapping[str, Any]], str | None]:
     """Spanish full-text search (stemming, accents ignored), best matches first."""
     query = func.websearch_to_tsquery(cast(literal("spanish"), REGCONFIG), func.oaaa_unaccent(q))
     rank = cast(func.ts_rank_cd(col(Consultation.search_vector), query), Float)
     rank_key = func.round(cast(rank, Float) * 1_000_000)
-    stmt = stmt.where(col(Consultation.search_vector).op("@@")(query)).add_columns(rank_key)
+    stmt = stmt.where(col(Consultation.search_vector).op("@@")(query)).add_columns(
+        rank_key.label("rank")
+    )
     keys: list[Any] = [Consultation.reference]  # fingerprint for cursors of ranked listings
     if params.cursor:
         try:
@@ -114,10 +136,10 @@ async def _ranked_search(
             tuple_(rank_key, col(Consultation.id)) < tuple_(literal(last_rank), literal(last_id))
         )
     stmt = stmt.order_by(rank_key.desc(), col(Consultation.id).desc()).limit(params.limit + 1)
-    rows = list((await session.execute(stmt)).all())
+    rows: list[Any] = list((await session.execute(stmt)).mappings().all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        last, last_rank_value = rows[-1][0], int(rows[-1][1])
-        next_cursor = encode_cursor([f"{last_rank_value}:{last.id}"], keys, descending=True)
-    return [r[0] for r in rows], next_cursor
+        last = rows[-1]
+        next_cursor = encode_cursor([f"{int(last['rank'])}:{last['id']}"], keys, descending=True)
+    return rows, next_cursor
