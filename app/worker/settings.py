@@ -64,14 +64,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     logger.info("worker started")
 
 
+SHUTDOWN_HEARTBEAT_WAIT = 5.0
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "engine" not in ctx:  # the worker stopped before its start-up hook ran
         return
     task = ctx.pop("heartbeat_task", None)
     if task is not None:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a stop never waits on the heartbeat.
+        await asyncio.wait({task}, timeout=SHUTDOWN_HEARTBEAT_WAIT)
         with contextlib.suppress(RedisError, OSError):
             await observability.forget_worker(ctx["redis"], ctx["worker_id"])
     await ctx["webhooks"].aclose()
@@ -91,10 +94,15 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 async def _beat_forever(ctx: dict[str, Any]) -> None:
     """Each worker process beats every `HEARTBEAT_SECONDS` while it runs (its own task, so a
     busy queue or another worker cannot beat for it)."""
+    this = asyncio.current_task()
     while True:
         try:
             await heartbeat(ctx)
         except (SQLAlchemyError, RedisError, OSError, TimeoutError):
+            if this is not None and this.cancelling():
+                # Stopped mid-beat: a driver may turn the cancellation into its own error
+                # (a timeout, a closed connection), which must still end the task.
+                raise asyncio.CancelledError from None
             logger.warning("heartbeat failed", exc_info=True)
         await asyncio.sleep(observability.HEARTBEAT_SECONDS)
 

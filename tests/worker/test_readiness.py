@@ -111,3 +111,29 @@ async def test_check_says_when_redis_does_not_answer(private_redis):
     code, out = await _check(private_redis.url)
     assert code == 1
     assert "Redis no responde" in out
+
+
+async def test_a_heartbeat_stopped_mid_beat_ends_even_if_the_driver_swallows_the_cancel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cancelled query may come back as the driver's own error (a timeout): the heartbeat
+    must still end, or the worker's shutdown would wait on it forever (seen after SIGTERM)."""
+    from app.worker import settings
+
+    started = asyncio.Event()
+
+    async def beat(_: dict[str, Any]) -> str:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise TimeoutError("the driver's view of the cancellation") from None
+        return "never"
+
+    monkeypatch.setattr(settings, "heartbeat", beat)
+    task = asyncio.create_task(settings._beat_forever({}))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task}
+    assert task.cancelled()
