@@ -380,6 +380,7 @@ oaaa_stop_started_services() {
 #   oaaa_frontend_e2e [ARGS]      build-served e2e: start, `npx playwright test ARGS`, stop
 
 _OAAA_E2E_PIDS=()
+_OAAA_E2E_STOP_FAILED=0
 _OAAA_E2E_DB=""
 _OAAA_E2E_PREFIX=""
 _OAAA_E2E_ENV=()
@@ -456,7 +457,17 @@ oaaa_e2e_stop() {
     local pid
     if [ "${#_OAAA_E2E_PIDS[@]}" -gt 0 ]; then
         for pid in "${_OAAA_E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-        for pid in "${_OAAA_E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+        # A clean stop takes a few seconds; one that does not come within 30 is a bug the
+        # test run reports, and the process is killed so that the run still ends.
+        for pid in "${_OAAA_E2E_PIDS[@]}"; do
+            for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            if kill -0 "$pid" 2>/dev/null; then
+                oaaa_warn "e2e: process $pid did not stop within 30 s of SIGTERM; killed"
+                kill -KILL "$pid" 2>/dev/null || true
+                _OAAA_E2E_STOP_FAILED=1
+            fi
+            wait "$pid" 2>/dev/null || true
+        done
         _OAAA_E2E_PIDS=()
     fi
     if [ -n "$_OAAA_E2E_DB" ]; then
@@ -479,6 +490,9 @@ oaaa_frontend_e2e() { # playwright args...
     oaaa_chromium
     oaaa_e2e_start "$OAAA_ROOT/frontend/dist" || { oaaa_e2e_stop; return 1; }
     (cd "$OAAA_ROOT/frontend" && npx playwright test "$@") || status=$?
+    _OAAA_E2E_STOP_FAILED=0
     oaaa_e2e_stop
+    # The API and the worker must stop cleanly on SIGTERM, as a deployment stops them.
+    if [ "$status" -eq 0 ] && [ "$_OAAA_E2E_STOP_FAILED" -ne 0 ]; then status=1; fi
     return "$status"
 }
