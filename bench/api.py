@@ -9,6 +9,34 @@ from typing import Any
 from bench import common
 
 BENCH_JWT_SECRET = "bench-only-secret-" + "x" * 32
+REDIS_PREFIX = "oaaa-bench:"
+
+
+async def forget_redis_keys() -> int:
+    """Deletes what the HTTP benchmarks left in Redis: the queue, the jobs nobody ran (no worker
+    runs beside them; arq would keep their keys a day) and the API's own keys."""
+    from redis.asyncio import Redis
+
+    from app.core.config import get_settings
+
+    patterns = [f"{REDIS_PREFIX}*"] + [
+        f"arq:{kind}:{REDIS_PREFIX}*" for kind in ("job", "result", "in-progress", "retry")
+    ]
+    client = Redis.from_url(get_settings().redis_url)
+    deleted = 0
+    try:
+        for pattern in patterns:
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    deleted += await client.delete(*batch)
+                    batch = []
+            if batch:
+                deleted += await client.delete(*batch)
+    finally:
+        await client.aclose()
+    return deleted
 
 
 def server_env(url: str) -> dict[str, str]:
@@ -20,7 +48,7 @@ def server_env(url: str) -> dict[str, str]:
         "OAAA_ENVIRONMENT": "local",
         "OAAA_JWT_SECRET": BENCH_JWT_SECRET,
         "OAAA_ACCESS_TOKEN_MINUTES": "240",
-        "OAAA_REDIS_PREFIX": "oaaa-bench:",
+        "OAAA_REDIS_PREFIX": REDIS_PREFIX,
         "OAAA_LOG_LEVEL": "WARNING",
     }
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import common, load
-from bench.api import Person, person, server_env
+from bench.api import Person, forget_redis_keys, person, server_env
 
 DB_NAME = "oaaa_bench_api"
 
@@ -260,6 +260,7 @@ def main() -> None:
     common.migrate(url)
     started = time.perf_counter()
     asyncio.run(main_async(args, url))
+    asyncio.run(forget_redis_keys())
     if not args.keep:
         asyncio.run(common.drop_database(DB_NAME))
     print(f"({time.perf_counter() - started:.0f} s)")

@@ -41,6 +41,7 @@ from typing import Any
 
 from bench import common
 from bench import http_lists as http_bench
+from bench.api import forget_redis_keys
 from bench.http_lists import http_comparison, print_http
 
 DB_NAME = "oaaa_bench_consultations"
@@ -230,6 +231,7 @@ async def main_async(
     await dispose_engine()
     results["http"] = await http_comparison(url, concurrency, seconds, rounds)
     await dispose_engine()
+    await forget_redis_keys()
     if not keep:
         await common.drop_database(DB_NAME)
 
