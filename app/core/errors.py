@@ -289,8 +289,8 @@ def validation_field_errors(raw_errors: Sequence[Any]) -> list[FieldError]:
     return out
 
 
-async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def error_response(request: Request, exc: AppError) -> JSONResponse:
+    """The problem document of `exc`, for a caller that answers with it instead of raising."""
     return problem_response(
         request,
         status=exc.status,
@@ -304,6 +304,11 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(request, exc)
+
+
 # What FastAPI says when it cannot decode a body at all (invalid UTF-8, nesting too deep for
 # the parser): the same problem as JSON that does not parse.
 _BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -312,15 +317,7 @@ _BODY_PARSE_ERROR = "There was an error parsing the body"
 def malformed_body_response(request: Request) -> JSONResponse:
     """The one answer to a body that is not a JSON document: malformed JSON, invalid UTF-8,
     nesting too deep to parse."""
-    error = MalformedBody()
-    return problem_response(
-        request,
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        errors=error.errors,
-    )
+    return error_response(request, MalformedBody())
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -22,6 +22,7 @@ from app.core.errors import (
     OAuthError,
     Unauthorized,
     database_unavailable,
+    error_response,
     problem_response,
     problem_responses,
     validation_field_errors,
@@ -212,16 +213,7 @@ async def token(
         )
         if tokens_or_none is None:
             # Returned, not raised: a detected reuse revokes the family and that must be committed.
-            error = OAuthError("invalid_grant", INVALID_REFRESH)
-            return problem_response(
-                request,
-                status=error.status,
-                code=error.code,
-                title=error.title,
-                detail=error.detail,
-                headers=error.headers,
-                extensions=error.extensions,
-            )
+            return error_response(request, OAuthError("invalid_grant", INVALID_REFRESH))
         tokens = tokens_or_none
     else:
         basic = _basic_credentials(request)
