@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, Row, String, Table, text
+from sqlalchemy import JSON, Column, Row, String, Table, TextClause, text
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -105,6 +106,34 @@ def _arrays(
     return f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)", reads, params
 
 
+@functools.cache
+def _written(table: Table) -> tuple[tuple[str, bool], ...]:
+    """(name, whether PostgreSQL fills it when it is left out) of the columns one writes."""
+    return tuple(
+        (c.name, c.identity is not None or c.server_default is not None)
+        for c in table.columns
+        if c.computed is None
+    )
+
+
+def row_values(obj: object, table: Table) -> dict[str, Any]:
+    """The values of `obj` (a model instance or any object with its attributes) for the
+    columns of `table` one writes: not the computed ones, nor those left unset that the
+    database fills (identities, server defaults)."""
+    row: dict[str, Any] = {}
+    for name, filled in _written(table):
+        value = getattr(obj, name)
+        if value is None and filled:
+            continue
+        row[name] = value
+    return row
+
+
+@functools.lru_cache(maxsize=512)
+def _statement(sql: str) -> TextClause:
+    return text(sql)
+
+
 async def insert_rows(
     session: AsyncSession,
     table: Table,
@@ -126,7 +155,7 @@ async def insert_rows(
     sql += f" FROM {source} ORDER BY v.n {on_conflict}"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
-    result = await session.execute(text(sql), params)
+    result = await session.execute(_statement(sql), params)
     return result.all() if returning else []
 
 
@@ -142,4 +171,4 @@ async def update_rows(
     sets = ", ".join(f'"{n}" = {read}' for n, read in zip(names, reads, strict=True) if n != key)
     sql = f'UPDATE "{table.name}" SET {sets} FROM {source}'  # noqa: S608
     sql += f' WHERE "{table.name}"."{table.c[key].name}" = v."{key}"'
-    await session.execute(text(sql), params)
+    await session.execute(_statement(sql), params)

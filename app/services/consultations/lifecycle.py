@@ -107,19 +107,20 @@ async def record_event(
     is_public: bool = True,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        ConsultationEvent(
-            consultation_id=c.id,
-            actor_type=actor.kind,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            is_public=is_public,
-            data=audit.jsonable(data or {}),
-        )
-    )
+    """Appends to the consultation's history (written at once: one row, no ORM object)."""
+    row = {
+        "consultation_id": c.id,
+        "occurred_at": datetime.now(UTC),
+        "actor_type": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "is_public": is_public,
+        "data": audit.jsonable(data or {}),
+    }
+    await queries.insert_rows(session, ConsultationEvent.__table__, [row])  # type: ignore[attr-defined]
 
 
 async def get(

@@ -10,6 +10,7 @@ Redis or a worker, the database still holds every pending delivery.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -18,10 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, String, Table, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from app.core import queries, queue
 from app.core.redis import key
@@ -32,11 +31,8 @@ from app.models.notification import (
     Notification,
     NotificationEvent,
     NotificationKind,
-    NotificationPreference,
     WebhookDelivery,
-    WebhookSubscription,
 )
-from app.models.user import User
 
 logger = logging.getLogger("app.notifications")
 
@@ -117,16 +113,43 @@ class Emitted:
     email_delivery_ids: list[uuid.UUID]
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What the fan-out reads of a person (plain rows: no ORM objects on the hot path)."""
+
+    id: uuid.UUID
+    role: str
+    area_id: uuid.UUID | None
+    municipality_id: uuid.UUID | None
+    email: str
+    email_digest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    """A person's channels for one kind (`NotificationPreference`)."""
+
+    in_app: bool
+    email: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What the fan-out reads of an active webhook subscription."""
+
+    id: uuid.UUID
+    area_id: uuid.UUID | None
+    event_types: list[str]
+
+
 @dataclass
 class FanoutCache:
     """Lookups shared by the events of one batch (one transaction): the same recipients,
     preferences and subscriptions are read once instead of once per event."""
 
-    recipients: dict[tuple[Any, ...], list[User]] = field(default_factory=dict)
-    preferences: dict[tuple[Any, ...], dict[uuid.UUID, NotificationPreference]] = field(
-        default_factory=dict
-    )
-    subscriptions: list[WebhookSubscription] | None = None
+    recipients: dict[tuple[Any, ...], list[Recipient]] = field(default_factory=dict)
+    preferences: dict[tuple[Any, ...], dict[uuid.UUID, Preference]] = field(default_factory=dict)
+    subscriptions: list[Subscription] | None = None
 
 
 def delivery_job_id(kind: str, delivery_id: uuid.UUID | str, attempts: int) -> str:
@@ -153,66 +176,121 @@ def user_channel(user_id: uuid.UUID) -> str:
     return key("notifications", str(user_id))
 
 
+_STAFF_ROLES = (Role.admin.value, Role.oaaa_staff.value, Role.area_staff.value)
+_PERSON = (
+    "SELECT u.id, u.role, u.area_id, u.municipality_id, u.email, u.email_digest FROM user_account u"
+)
+# The audience's conditions, joined with OR (`_recipients`); values are bound.
+_AUDIENCE_SQL = {
+    "office": "u.role = 'oaaa_staff'",
+    "area": "(u.role = 'area_staff' AND u.area_id = :area_id)",
+    "municipality": "(u.role = 'municipal_user' AND u.municipality_id = :municipality_id)",
+    # Named people only within the event's scope: staff, or the municipality concerned.
+    "users": "(u.id = ANY(:users) AND (u.role IN ('admin', 'oaaa_staff', 'area_staff')"
+    " OR (u.role = 'municipal_user' AND u.municipality_id = :municipality_id)))",
+}
+_AUDIENCE_BINDS = (
+    bindparam("kind", type_=String),
+    bindparam("area_id", type_=Uuid),
+    bindparam("municipality_id", type_=Uuid),
+    bindparam("users", type_=ARRAY(Uuid)),
+)
+
+
+@functools.cache
+def _recipients_statement(parts: tuple[str, ...]) -> TextClause:
+    where = " OR ".join(_AUDIENCE_SQL[p] for p in parts)
+    sql = (
+        f"SELECT r.*, p.in_app AS pref_in_app, p.email AS pref_email FROM ({_PERSON}"  # noqa: S608 (fixed fragments)
+        f" WHERE u.is_active AND ({where})) r LEFT JOIN notification_preference p"
+        " ON p.user_id = r.id AND p.kind = :kind"
+    )
+    binds = [b for b in _AUDIENCE_BINDS if f":{b.key}" in sql]
+    return text(sql).bindparams(*binds)
+
+
+def _recipient(row: Any) -> Recipient:
+    return Recipient(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
 async def _recipients(
     session: AsyncSession, spec: EventSpec
-) -> tuple[list[User], dict[uuid.UUID, NotificationPreference]]:
+) -> tuple[list[Recipient], dict[uuid.UUID, Preference]]:
     """The people the event's audience names, with their preferences for its kind (one
     statement)."""
-    conditions = []
-    if spec.audience.office:
-        conditions.append(col(User.role) == Role.oaaa_staff)
-    if spec.audience.area and spec.area_id is not None:
-        conditions.append(
-            and_(col(User.role) == Role.area_staff, col(User.area_id) == spec.area_id)
+    a = spec.audience
+    parts = tuple(
+        name
+        for name, wanted in (
+            ("office", a.office),
+            ("area", a.area and spec.area_id is not None),
+            ("municipality", a.municipality and spec.municipality_id is not None),
+            ("users", bool(a.users)),
         )
-    if spec.audience.municipality and spec.municipality_id is not None:
-        conditions.append(
-            and_(
-                col(User.role) == Role.municipal_user,
-                col(User.municipality_id) == spec.municipality_id,
-            )
-        )
-    if spec.audience.users:
-        # Named people only within the event's scope: staff, or the municipality concerned.
-        conditions.append(
-            and_(
-                col(User.id).in_(spec.audience.users),
-                or_(
-                    col(User.role).in_((Role.admin, Role.oaaa_staff, Role.area_staff)),
-                    and_(
-                        col(User.role) == Role.municipal_user,
-                        col(User.municipality_id) == spec.municipality_id,
-                    ),
-                ),
-            )
-        )
-    if not conditions:
-        return [], {}
-    stmt = (
-        select(User, NotificationPreference)
-        .outerjoin(
-            NotificationPreference,
-            and_(
-                col(NotificationPreference.user_id) == col(User.id),
-                col(NotificationPreference.kind) == spec.kind,
-            ),
-        )
-        .where(col(User.is_active).is_(True), or_(*conditions))
+        if wanted
     )
-    rows = (await session.execute(stmt)).all()
-    return [user for user, _ in rows], {p.user_id: p for _, p in rows if p is not None}
+    if not parts:
+        return [], {}
+    stmt = _recipients_statement(parts)
+    values = {
+        "kind": spec.kind,
+        "area_id": spec.area_id,
+        "municipality_id": spec.municipality_id,
+        "users": list(a.users),
+    }
+    params = {k: v for k, v in values.items() if k in stmt._bindparams}
+    rows = (await session.execute(stmt, params)).all()
+    prefs = {row[0]: Preference(row[6], row[7]) for row in rows if row[6] is not None}
+    return [_recipient(row) for row in rows], prefs
+
+
+_PREFERENCES = text(
+    "SELECT user_id, kind, in_app, email FROM notification_preference"
+    " WHERE user_id = ANY(:users) AND kind = ANY(:kinds)"
+).bindparams(bindparam("users", type_=ARRAY(Uuid)), bindparam("kinds", type_=ARRAY(String)))
 
 
 async def _preferences(
-    session: AsyncSession, users: Iterable[User], kind: str
-) -> dict[uuid.UUID, NotificationPreference]:
+    session: AsyncSession, users: Iterable[Recipient], kinds: Iterable[str]
+) -> dict[str, dict[uuid.UUID, Preference]]:
+    """{kind: {user id: preference}} of `users` for `kinds`."""
     ids = [u.id for u in users]
     if not ids:
         return {}
-    stmt = select(NotificationPreference).where(
-        col(NotificationPreference.user_id).in_(ids), col(NotificationPreference.kind) == kind
-    )
-    return {p.user_id: p for p in (await session.execute(stmt)).scalars().all()}
+    out: dict[str, dict[uuid.UUID, Preference]] = {}
+    rows = await session.execute(_PREFERENCES, {"users": ids, "kinds": list(kinds)})
+    for user_id, kind, in_app, email in rows:
+        out.setdefault(kind, {})[user_id] = Preference(in_app, email)
+    return out
+
+
+_SUBSCRIPTIONS = text("SELECT id, area_id, event_types FROM webhook_subscription WHERE is_active")
+
+
+async def _subscriptions(session: AsyncSession) -> list[Subscription]:
+    rows = await session.execute(_SUBSCRIPTIONS)
+    return [Subscription(r[0], r[1], list(r[2] or ())) for r in rows]
+
+
+_EVENTS: Table = NotificationEvent.__table__  # type: ignore[attr-defined]
+_ONCE = "ON CONFLICT (dedupe_key) DO NOTHING"
+
+
+def _event_row(spec: EventSpec, now: datetime) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "dedupe_key": spec.dedupe_key,
+        "entity_type": spec.entity_type,
+        "entity_id": spec.entity_id,
+        "municipality_id": spec.municipality_id,
+        "area_id": spec.area_id,
+        "title": spec.title,
+        "body": spec.body,
+        "link": spec.link,
+        "payload": spec.payload,
+        "occurred_at": spec.occurred_at,
+        "created_at": now,
+    }
 
 
 async def emit(
@@ -224,28 +302,12 @@ async def emit(
     """Records the event and its deliveries, unless it was recorded before (then None)."""
     now = now or datetime.now(UTC)
     cache = cache or FanoutCache()
-    stmt = (
-        insert(NotificationEvent)
-        .values(
-            kind=spec.kind,
-            dedupe_key=spec.dedupe_key,
-            entity_type=spec.entity_type,
-            entity_id=spec.entity_id,
-            municipality_id=spec.municipality_id,
-            area_id=spec.area_id,
-            title=spec.title,
-            body=spec.body,
-            link=spec.link,
-            payload=spec.payload,
-            occurred_at=spec.occurred_at,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[col(NotificationEvent.dedupe_key)])
-        .returning(col(NotificationEvent.id))
+    inserted = await queries.insert_rows(
+        session, _EVENTS, [_event_row(spec, now)], on_conflict=_ONCE, returning=("id",)
     )
-    event_id = (await session.execute(stmt)).scalar_one_or_none()
-    if event_id is None:
+    if not inserted:
         return None
+    event_id: int = inserted[0][0]
 
     who = (spec.audience, spec.area_id, spec.municipality_id)
     pref_key = (*who, spec.kind)
@@ -253,18 +315,25 @@ async def emit(
         cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec)
     users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     if pref_key not in cache.preferences:
-        cache.preferences[pref_key] = await _preferences(session, users, spec.kind)
+        found = await _preferences(session, users, (spec.kind,))
+        cache.preferences[pref_key] = found.get(spec.kind, {})
     prefs = cache.preferences[pref_key]
     if cache.subscriptions is None:
-        subs_stmt = select(WebhookSubscription).where(col(WebhookSubscription.is_active).is_(True))
-        cache.subscriptions = list((await session.execute(subs_stmt)).scalars().all())
+        cache.subscriptions = await _subscriptions(session)
     deliveries = _Deliveries(now)
     item = deliveries.add(event_id, spec, users, prefs, cache.subscriptions)
     await deliveries.record(session)
     return item
 
 
-def _is_recipient(user: User, spec: EventSpec) -> bool:
+# Everyone an event of a batch may reach: staff, and the people of its municipalities.
+_CANDIDATES = text(
+    f"{_PERSON} WHERE u.is_active AND (u.role IN ('admin', 'oaaa_staff', 'area_staff')"
+    " OR (u.role = 'municipal_user' AND u.municipality_id = ANY(:municipalities)))"
+).bindparams(bindparam("municipalities", type_=ARRAY(Uuid)))
+
+
+def _is_recipient(user: Recipient, spec: EventSpec) -> bool:
     """`_recipients`'s conditions for one (active) user, in Python."""
     a = spec.audience
     if a.office and user.role == Role.oaaa_staff:
@@ -301,28 +370,11 @@ async def emit_many(
         unique.setdefault(spec.dedupe_key, spec)
     if not unique:
         return []
-    rows = [
-        {
-            "kind": s.kind,
-            "dedupe_key": s.dedupe_key,
-            "entity_type": s.entity_type,
-            "entity_id": s.entity_id,
-            "municipality_id": s.municipality_id,
-            "area_id": s.area_id,
-            "title": s.title,
-            "body": s.body,
-            "link": s.link,
-            "payload": s.payload,
-            "occurred_at": s.occurred_at,
-            "created_at": now,
-        }
-        for s in unique.values()
-    ]
     inserted = await queries.insert_rows(
         session,
-        NotificationEvent.__table__,  # type: ignore[attr-defined]
-        rows,
-        on_conflict="ON CONFLICT (dedupe_key) DO NOTHING",
+        _EVENTS,
+        [_event_row(s, now) for s in unique.values()],
+        on_conflict=_ONCE,
         returning=("id", "dedupe_key"),
     )
     recorded: dict[str, int] = {row.dedupe_key: row.id for row in inserted}
@@ -330,46 +382,11 @@ async def emit_many(
     if not fresh:
         return []
 
-    conditions: list[Any] = [col(User.role).in_((Role.oaaa_staff, Role.admin, Role.area_staff))]
-    municipalities = {s.municipality_id for _, s in fresh if s.municipality_id is not None}
-    if municipalities:
-        conditions.append(
-            and_(
-                col(User.role) == Role.municipal_user,
-                col(User.municipality_id).in_(municipalities),
-            )
-        )
-    candidates = list(
-        (await session.execute(select(User).where(col(User.is_active).is_(True), or_(*conditions))))
-        .scalars()
-        .all()
-    )
-    kinds = {s.kind for _, s in fresh}
-    prefs: dict[str, dict[uuid.UUID, NotificationPreference]] = {}
-    if candidates:
-        pref_rows = (
-            (
-                await session.execute(
-                    select(NotificationPreference).where(
-                        col(NotificationPreference.user_id).in_([u.id for u in candidates]),
-                        col(NotificationPreference.kind).in_(kinds),
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for p in pref_rows:
-            prefs.setdefault(p.kind, {})[p.user_id] = p
-    subscriptions = list(
-        (
-            await session.execute(
-                select(WebhookSubscription).where(col(WebhookSubscription.is_active).is_(True))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    municipalities = [s.municipality_id for _, s in fresh if s.municipality_id is not None]
+    rows = await session.execute(_CANDIDATES, {"municipalities": list(set(municipalities))})
+    candidates = [_recipient(row) for row in rows]
+    prefs = await _preferences(session, candidates, {s.kind for _, s in fresh})
+    subscriptions = await _subscriptions(session)
 
     deliveries = _Deliveries(now)
     out = [
@@ -401,9 +418,9 @@ class _Deliveries:
         self,
         event_id: int,
         spec: EventSpec,
-        users: Iterable[User],
-        prefs: Mapping[uuid.UUID, NotificationPreference],
-        subscriptions: Iterable[WebhookSubscription],
+        users: Iterable[Recipient],
+        prefs: Mapping[uuid.UUID, Preference],
+        subscriptions: Iterable[Subscription],
     ) -> Emitted:
         now = self.now
         item = Emitted(event_id, [], [], [])

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import Uuid, bindparam, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -22,7 +22,7 @@ from app.core.time import MADRID
 from app.models.area import Area, CatalogueService
 from app.models.consultation import Consultation, ConsultationStatus, SlaState
 from app.models.municipality import Municipality
-from app.models.sla import Holiday, ReferenceDataVersion, SlaPolicy, SlaUnit
+from app.models.sla import Holiday, SlaPolicy, SlaUnit
 from app.services.sla.working_days import OfficeHours, WorkingCalendar
 
 # Years loaded around a consultation: enough for the longest admissible target plus pauses.
@@ -120,15 +120,18 @@ def forget_reference_data() -> None:
     _reference = _ReferenceCache()
 
 
+_MUNICIPALITY_AND_VERSION = text(
+    "SELECT m.is_active, (SELECT version FROM reference_data_version WHERE id = 1)"
+    " FROM municipality m WHERE m.id = :id"
+).bindparams(bindparam("id", type_=Uuid))
+
+
 async def municipality_and_version(
     session: AsyncSession, municipality_id: uuid.UUID
-) -> tuple[Municipality | None, int | None]:
-    """The municipality and the version of the reference data, in one statement."""
-    version = select(col(ReferenceDataVersion.version)).where(col(ReferenceDataVersion.id) == 1)
-    stmt = select(Municipality, version.scalar_subquery()).where(
-        col(Municipality.id) == municipality_id
-    )
-    row = (await session.execute(stmt)).first()
+) -> tuple[bool | None, int | None]:
+    """Whether the municipality is active (None: there is no such municipality) and the
+    version of the reference data, in one statement."""
+    row = (await session.execute(_MUNICIPALITY_AND_VERSION, {"id": municipality_id})).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 
