@@ -75,6 +75,7 @@ def reject_nulls(model: Any, patch: dict[str, Any]) -> None:
 _DIALECT = PGDialect()  # type: ignore[no-untyped-call]
 
 
+@functools.cache
 def _array_column(column: Column[Any]) -> tuple[str, str]:
     """(the array's element type, the expression that reads the unnested value)."""
     name = f'v."{column.name}"'
