@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -112,8 +112,10 @@ def create_app() -> FastAPI:
         # Outermost, so logs, limits and metrics see the client the trusted proxy names.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth.token_router)
+    # Each module's router straight on the application (not inside one `/api/v1` router): a
+    # request is then matched against one level of routers, not two (FastAPI asks every route
+    # of every nested router again when it hands the request down).
+    app.include_router(auth.token_router, prefix=API_PREFIX)
     for module in (
         auth,
         municipalities,
@@ -138,8 +140,7 @@ def create_app() -> FastAPI:
         indicators,
         reports,
     ):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     _document_webhooks(app)
     _token_endpoint_has_no_422(app)
