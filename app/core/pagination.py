@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -25,7 +25,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, bindparam, tuple_
 from sqlalchemy import types as sa_types
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -197,6 +197,56 @@ def decode_cursor(
                 )
             ],
         ) from exc
+
+
+# Page statements by shape (`paginate_shaped`): a few dozen in practice (roles × filters given ×
+# sort × first or later page); emptied if ever that many more.
+_SHAPED: dict[Hashable, Select[Any]] = {}
+_SHAPED_KEPT = 512
+
+
+async def paginate_shaped(
+    session: AsyncSession,
+    shape: Hashable,
+    build: Callable[[], Select[Any]],
+    values: Mapping[str, Any],
+    params: PageParams,
+    *,
+    keys: Sequence[InstrumentedAttribute[Any]],
+    descending: bool = False,
+) -> tuple[list[Mapping[str, Any]], str | None]:
+    """`paginate(..., as_mappings=True)` for the hottest lists: `build()` makes the statement
+    with every value a named bind parameter (`values` holds them), and `shape` names what the
+    statement depends on (which filters, which scope), not the values. The complete page
+    statement is built once per shape and reused, so a request neither builds it again nor
+    computes its cache key (SQLAlchemy remembers both for the same statement object)."""
+    after = decode_cursor(params.cursor, keys, descending) if params.cursor else None
+    key = (shape, tuple(str(k) for k in keys), descending, after is not None)
+    stmt = _SHAPED.get(key)
+    if stmt is None:
+        stmt = build()
+        columns = list(keys)
+        if after is not None:
+            marks = tuple_(*(bindparam(f"_after_{i}", type_=c.type) for i, c in enumerate(columns)))
+            row_key = tuple_(*columns)
+            stmt = stmt.where(row_key < marks if descending else row_key > marks)
+        order = [c.desc() for c in columns] if descending else [c.asc() for c in columns]
+        stmt = stmt.order_by(*order).limit(bindparam("_limit", type_=sa_types.Integer))
+        if len(_SHAPED) >= _SHAPED_KEPT:
+            _SHAPED.clear()
+        _SHAPED[key] = stmt
+    bound = {**values, "_limit": params.limit + 1}
+    for i, value in enumerate(after or ()):
+        bound[f"_after_{i}"] = value
+    await session.flush()
+    result = await (await session.connection()).execute(stmt, bound)
+    rows: list[Mapping[str, Any]] = list(result.mappings().all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([last[c.key] for c in keys], keys, descending)
+    return rows, next_cursor
 
 
 async def paginate(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, false, text, true
+from sqlalchemy import ColumnElement, bindparam, false, text, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
@@ -124,31 +124,62 @@ class Scoped(Protocol):
 M = TypeVar("M", bound=SQLModel)
 
 
+def _scope_rule(model: type[Any], actor: Actor) -> tuple[str, str | None, Any]:
+    """How `actor` sees the rows of a model with a `__scope__`: ("all" | "none", None, None) or
+    ("column", the column's attribute, the value it must hold)."""
+    spec: ScopeSpec | None = getattr(model, "__scope__", None)
+    if spec is None:
+        raise TypeError(f"{model.__name__} declares no __scope__")
+    if actor.is_office:
+        return "all", None, None
+    if spec.office_only:
+        return "none", None, None
+    if spec.public:
+        return "all", None, None
+    if actor.role == Role.municipal_user and spec.municipality and actor.municipality_id:
+        return "column", spec.municipality, actor.municipality_id
+    if actor.role == Role.area_staff and spec.area and actor.area_id:
+        return "column", spec.area, actor.area_id
+    if actor.is_integration and spec.integration_area and actor.area_id:
+        return "column", spec.integration_area, actor.area_id
+    return "none", None, None
+
+
 def visible(model: type[Any], actor: Actor) -> ColumnElement[bool]:
     """SQL predicate selecting the rows of `model` that `actor` may see."""
     custom = getattr(model, "scope_clause", None)
     if custom is not None:
         clause: ColumnElement[bool] = custom(actor)
         return clause
-    spec: ScopeSpec | None = getattr(model, "__scope__", None)
-    if spec is None:
-        raise TypeError(f"{model.__name__} declares no __scope__")
-    if actor.is_office:
-        return true()
-    if spec.office_only:
-        return false()
-    if spec.public:
-        return true()
-    if actor.role == Role.municipal_user and spec.municipality and actor.municipality_id:
-        col: ColumnElement[bool] = getattr(model, spec.municipality) == actor.municipality_id
-        return col
-    if actor.role == Role.area_staff and spec.area and actor.area_id:
-        acol: ColumnElement[bool] = getattr(model, spec.area) == actor.area_id
-        return acol
-    if actor.is_integration and spec.integration_area and actor.area_id:
-        icol: ColumnElement[bool] = getattr(model, spec.integration_area) == actor.area_id
-        return icol
-    return false()
+    rule, column, value = _scope_rule(model, actor)
+    if rule == "column":
+        assert column is not None
+        predicate: ColumnElement[bool] = getattr(model, column) == value
+        return predicate
+    return true() if rule == "all" else false()
+
+
+SCOPE_PARAM = "_scope"
+
+
+def visible_shape(model: type[Any], actor: Actor) -> tuple[tuple[str, str | None], Any]:
+    """`visible` for a statement built once per shape (`pagination.paginate_shaped`): the
+    shape of the predicate and the value of its bind parameter `SCOPE_PARAM` (None if it has
+    none). Build the predicate with `visible_predicate(model, shape)`."""
+    if getattr(model, "scope_clause", None) is not None:
+        raise TypeError(f"{model.__name__} scopes its rows itself: use `visible`")
+    rule, column, value = _scope_rule(model, actor)
+    return (rule, column), value
+
+
+def visible_predicate(model: type[Any], shape: tuple[str, str | None]) -> ColumnElement[bool]:
+    rule, column = shape
+    if rule == "column":
+        assert column is not None
+        attribute = getattr(model, column)
+        predicate: ColumnElement[bool] = attribute == bindparam(SCOPE_PARAM, type_=attribute.type)
+        return predicate
+    return true() if rule == "all" else false()
 
 
 Lock = Literal["wait", "brief", "nowait"]

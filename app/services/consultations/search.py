@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, case, cast, func, literal, tuple_
+from sqlalchemy import JSON, Float, bindparam, case, cast, func, literal, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -17,8 +17,13 @@ from app.core import queries
 from app.core.errors import (
     InvalidCursor,
 )
-from app.core.pagination import PageParams, decode_cursor, encode_cursor, paginate
-from app.core.scoping import Actor, visible
+from app.core.pagination import (
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    paginate_shaped,
+)
+from app.core.scoping import SCOPE_PARAM, Actor, visible, visible_predicate, visible_shape
 from app.models.area import Channel
 from app.models.consultation import (
     Consultation,
@@ -82,22 +87,64 @@ async def list_consultations(
 ) -> tuple[list[Mapping[str, Any]], str | None]:
     """One page of the consultations the caller may see, each a mapping of the consultation's
     columns (but `NOT_LISTED`) and `sla_override`."""
-    stmt = _LISTING.where(visible(Consultation, actor))
     f = filters
+    if f.q:
+        return await _ranked_search(session, _filtered(_LISTING, actor, f), params, f.q)
+    scope, scope_value = visible_shape(Consultation, actor)
+    equal = {name: getattr(f, name) for name in _EQUAL if getattr(f, name) is not None}
+    values: dict[str, Any] = {SCOPE_PARAM: scope_value, **equal}
+    if f.status:
+        values["status"] = [s.value for s in f.status]
+    if f.sla_state:
+        values["sla_state"] = [s.value for s in f.sla_state]
+    if f.received_from:
+        values["received_from"] = f.received_from
+    if f.received_to:
+        values["received_to"] = f.received_to
+    values = {k: v for k, v in values.items() if v is not None}
+    shape = (scope, f.open_only, sort, tuple(sorted(values)))
+
+    def build() -> Any:
+        stmt = _LISTING.where(visible_predicate(Consultation, scope))
+        if f.open_only:
+            stmt = stmt.where(col(Consultation.status) != S.closed)
+        for name in values:
+            if name == SCOPE_PARAM:
+                continue
+            column = _TABLE.c[_RANGES.get(name, name)]
+            if name in ("status", "sla_state"):
+                stmt = stmt.where(column.in_(bindparam(name, expanding=True)))
+            elif name == "received_from":
+                stmt = stmt.where(column >= bindparam(name, type_=column.type))
+            elif name == "received_to":
+                stmt = stmt.where(column < bindparam(name, type_=column.type))
+            else:
+                stmt = stmt.where(column == bindparam(name, type_=column.type))
+        if sort == "resolution_due_at":
+            stmt = stmt.where(col(Consultation.resolution_due_at).is_not(None))
+        return stmt
+
+    if sort == "resolution_due_at":
+        keys: list[Any] = [Consultation.resolution_due_at, Consultation.id]
+        return await paginate_shaped(session, shape, build, values, params, keys=keys)
+    keys = [Consultation.received_at, Consultation.id]
+    return await paginate_shaped(session, shape, build, values, params, keys=keys, descending=True)
+
+
+# Filters by equality (`ListFilters` field = column name) and ranges (field -> column).
+_EQUAL = ("area_id", "service_id", "municipality_id", "channel", "priority", "assignee_id")
+_RANGES = {"received_from": "received_at", "received_to": "received_at"}
+
+
+def _filtered(stmt: Any, actor: Actor, f: ListFilters) -> Any:
+    """`stmt` narrowed to what the actor may see and the filters (values bound in place)."""
+    stmt = stmt.where(visible(Consultation, actor))
     if f.status:
         stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
     if f.open_only:
         stmt = stmt.where(col(Consultation.status) != S.closed)
     stmt = queries.where_equal(
-        stmt,
-        [
-            (Consultation.area_id, f.area_id),
-            (Consultation.service_id, f.service_id),
-            (Consultation.municipality_id, f.municipality_id),
-            (Consultation.channel, f.channel),
-            (Consultation.priority, f.priority),
-            (Consultation.assignee_id, f.assignee_id),
-        ],
+        stmt, [(getattr(Consultation, name), getattr(f, name)) for name in _EQUAL]
     )
     if f.sla_state:
         stmt = stmt.where(col(Consultation.sla_state).in_([s.value for s in f.sla_state]))
@@ -105,14 +152,7 @@ async def list_consultations(
         stmt = stmt.where(col(Consultation.received_at) >= f.received_from)
     if f.received_to:
         stmt = stmt.where(col(Consultation.received_at) < f.received_to)
-    if f.q:
-        return await _ranked_search(session, stmt, params, f.q)
-    if sort == "resolution_due_at":
-        keys: list[Any] = [Consultation.resolution_due_at, Consultation.id]
-        stmt = stmt.where(col(Consultation.resolution_due_at).is_not(None))
-        return await paginate(session, stmt, params, keys=keys, as_mappings=True)
-    keys = [Consultation.received_at, Consultation.id]
-    return await paginate(session, stmt, params, keys=keys, descending=True, as_mappings=True)
+    return stmt
 
 
 async def _ranked_search(
