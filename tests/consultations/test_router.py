@@ -562,3 +562,42 @@ async def test_new_access_codes_are_stored_as_keyed_digests(client, session):
         )
     )
     assert stored == digest_secret(r.json()["access_code"])
+
+
+async def test_a_list_statement_kept_for_its_shape_binds_each_callers_own_values(client, session):
+    """The page statement is built once per shape and kept (`paginate_shaped`): two
+    municipalities, an área and the office reuse the statements of their shapes, and each
+    request still sees only its own rows, on every page."""
+    from app.core import pagination
+
+    people, places = await _people(session)
+    h = await _headers(client, people)
+    for who, n in (("alm", 3), ("mer", 2)):
+        for i in range(n):
+            await _ask(client, h[who], subject=f"Consulta {who} {i}")
+    pagination._SHAPED.clear()
+
+    async def subjects(who, **query):
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2, **query} | ({"cursor": cursor} if cursor else {})
+            r = await client.get(URL, params=params, headers=h[who])
+            assert r.status_code == 200, r.text
+            seen += [item["subject"] for item in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return seen
+
+    for _ in range(2):
+        assert sorted(await subjects("alm")) == [f"Consulta alm {i}" for i in range(3)]
+        assert sorted(await subjects("mer")) == [f"Consulta mer {i}" for i in range(2)]
+        assert await subjects("fomento") == []
+        assert len(await subjects("staff")) == 5
+        only_merida = await subjects("staff", municipality_id=str(places["mer"].id))
+        assert sorted(only_merida) == [f"Consulta mer {i}" for i in range(2)]
+    # One statement per shape (scope by municipality, área, none; the office's filter), first
+    # page and later pages, reused by the second round and by the other municipality.
+    kept = len(pagination._SHAPED)
+    assert 0 < kept <= 8
+    await subjects("alm")
+    assert len(pagination._SHAPED) == kept
