@@ -176,7 +176,6 @@ def user_channel(user_id: uuid.UUID) -> str:
     return key("notifications", str(user_id))
 
 
-_STAFF_ROLES = (Role.admin.value, Role.oaaa_staff.value, Role.area_staff.value)
 _PERSON = (
     "SELECT u.id, u.role, u.area_id, u.municipality_id, u.email, u.email_digest FROM user_account u"
 )
