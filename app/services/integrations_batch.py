@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, text
+from sqlalchemy import ARRAY, String, Table, and_, bindparam, delete, func, or_, text
 from sqlalchemy import select as select_table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -238,17 +238,25 @@ class SetBasedBatch:
         events = [i.event for i in items if isinstance(i, BatchEventItem)]
         t: Table = Expediente.__table__  # type: ignore[attr-defined]
         if refs:
+            # One probe of the unique (área, reference) index per reference: a filter over the
+            # área's rows compared each of them with every reference of the batch.
+            wanted = (
+                func.unnest(bindparam("refs", sorted(refs), type_=ARRAY(String())))
+                .table_valued("ref")
+                .render_derived(name="wanted")
+            )
             rows = (
                 await session.execute(
                     select_table(t)
-                    .where(
-                        visible(Expediente, self.actor),
-                        t.c.area_id == self.area_id,
-                        t.c.external_ref.in_(refs),
+                    .select_from(wanted)
+                    .join(
+                        t,
+                        and_(t.c.area_id == self.area_id, t.c.external_ref == wanted.c.ref),
                     )
+                    .where(visible(Expediente, self.actor))
                     # One lock order for every writer of these rows.
                     .order_by(t.c.external_ref)
-                    .with_for_update()
+                    .with_for_update(of=t)
                 )
             ).all()
             for row in rows:
