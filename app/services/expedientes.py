@@ -642,8 +642,12 @@ async def summary(
 # ---- Integrations ---------------------------------------------------------------------------
 
 
+# `json.dumps` with options builds an encoder per call; the canonical form is always this one.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def payload_hash(data: ExpedienteUpsert) -> str:
-    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL_JSON.encode(data.model_dump(mode="json"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -764,19 +768,20 @@ def notice(
     payload: dict[str, Any] | None = None,
 ) -> outbox.EventSpec:
     """One event per change (`change` names it), for the municipality's people."""
+    exp_id = str(exp.id)
     return outbox.EventSpec(
         kind=kind,
-        dedupe_key=f"expediente:{exp.id}:{change}",
+        dedupe_key=f"expediente:{exp_id}:{change}",
         entity_type="expediente",
-        entity_id=str(exp.id),
+        entity_id=exp_id,
         title=title[:300],
         body=body[:2000],
         occurred_at=datetime.now(UTC),
         municipality_id=exp.municipality_id,
         area_id=exp.area_id,
-        link=f"/expedientes/{exp.id}",
+        link=f"/expedientes/{exp_id}",
         payload={
-            "expediente_id": str(exp.id),
+            "expediente_id": exp_id,
             "external_ref": exp.external_ref,
             "title": exp.title,
             "status": exp.status,

@@ -25,7 +25,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, text
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    text,
+)
 from sqlalchemy import select as select_table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -34,6 +46,7 @@ from app.core import audit, queries
 from app.core.errors import AppError, NotFound, UnprocessableEntity
 from app.core.observability import client_ip_var, request_id_var
 from app.core.scoping import Actor, visible
+from app.core.time import MADRID
 from app.models.audit import AuditLog
 from app.models.base import new_id, utcnow
 from app.models.expediente import (
@@ -50,7 +63,7 @@ from app.schemas.integrations import BatchEventItem, BatchItemError, BatchUpsert
 from app.services import expedientes
 from app.services.notifications import outbox
 from app.services.sla import clock as sla
-from app.services.sla.working_days import WorkingCalendar
+from app.services.sla.working_days import TermUnit, WorkingCalendar
 
 # What one item came to: its failure, or (status, expediente id, version after the item).
 Outcome = BatchItemError | tuple[ItemStatus, uuid.UUID, int]
@@ -208,6 +221,8 @@ class SetBasedBatch:
         self.procedures: dict[str, ProcedureType] = {}
         self.stages: dict[uuid.UUID, dict[str, StageDefinition]] = {}
         self.calendars: dict[uuid.UUID, WorkingCalendar] = {}
+        self.calendar_kind: dict[uuid.UUID, int] = {}
+        self.due_by_day: dict[tuple[int, uuid.UUID, date], datetime | None] = {}
 
     async def run(
         self, items: Sequence[BatchUpsertItem | BatchEventItem | BatchItemError]
@@ -238,17 +253,25 @@ class SetBasedBatch:
         events = [i.event for i in items if isinstance(i, BatchEventItem)]
         t: Table = Expediente.__table__  # type: ignore[attr-defined]
         if refs:
+            # One probe of the unique (área, reference) index per reference: a filter over the
+            # área's rows compared each of them with every reference of the batch.
+            wanted = (
+                func.unnest(bindparam("refs", sorted(refs), type_=ARRAY(String())))
+                .table_valued("ref")
+                .render_derived(name="wanted")
+            )
             rows = (
                 await session.execute(
                     select_table(t)
-                    .where(
-                        visible(Expediente, self.actor),
-                        t.c.area_id == self.area_id,
-                        t.c.external_ref.in_(refs),
+                    .select_from(wanted)
+                    .join(
+                        t,
+                        and_(t.c.area_id == self.area_id, t.c.external_ref == wanted.c.ref),
                     )
+                    .where(visible(Expediente, self.actor))
                     # One lock order for every writer of these rows.
                     .order_by(t.c.external_ref)
-                    .with_for_update()
+                    .with_for_update(of=t)
                 )
             ).all()
             for row in rows:
@@ -256,9 +279,11 @@ class SetBasedBatch:
                 self.held[exp.external_ref] = _Held(exp=exp, in_db=True)
         by_id = {h.exp.id: h for h in self.held.values()}
         if by_id:
+            # One array parameter, not one parameter per expediente.
+            ids = bindparam("ids", list(by_id), type_=ARRAY(Uuid()))
             et: Table = ExpedienteStageEntry.__table__  # type: ignore[attr-defined]
             for row in (
-                await session.execute(select_table(et).where(et.c.expediente_id.in_(list(by_id))))
+                await session.execute(select_table(et).where(et.c.expediente_id == any_(ids)))
             ).all():
                 entry = _Entry(**row._asdict())
                 held = by_id[entry.expediente_id]
@@ -267,24 +292,35 @@ class SetBasedBatch:
                 held.read_left_at[entry.id] = entry.left_at
             dt: Table = ExpedienteDocument.__table__  # type: ignore[attr-defined]
             for row in (
-                await session.execute(select_table(dt).where(dt.c.expediente_id.in_(list(by_id))))
+                await session.execute(select_table(dt).where(dt.c.expediente_id == any_(ids)))
             ).all():
                 doc = _Document(**row._asdict())
                 held = by_id[doc.expediente_id]
                 held.docs[doc.url] = doc
                 held.read_docs[doc.id] = (doc.title, doc.verification_code)
 
-        ids = {u.municipality_id for u in upserts if u.municipality_id is not None}
+        municipality_ids = {u.municipality_id for u in upserts if u.municipality_id is not None}
         codes = {
             u.municipality_ine_code
             for u in upserts
             if u.municipality_id is None and u.municipality_ine_code
         }
-        if ids or codes:
+        if municipality_ids or codes:
             found = (
                 await session.execute(
                     select(col(Municipality.id), col(Municipality.ine_code)).where(
-                        or_(col(Municipality.id).in_(ids), col(Municipality.ine_code).in_(codes))
+                        or_(
+                            col(Municipality.id)
+                            == any_(
+                                bindparam(
+                                    "municipality_ids",
+                                    list(municipality_ids),
+                                    type_=ARRAY(Uuid()),
+                                )
+                            ),
+                            col(Municipality.ine_code)
+                            == any_(bindparam("codes", list(codes), type_=ARRAY(String()))),
+                        )
                     )
                 )
             ).all()
@@ -339,6 +375,12 @@ class SetBasedBatch:
                 sla.calendar_years(*instants),
                 area_id=self.area_id,
             )
+            # Municipalities with the same working days count a term alike: the due instant
+            # of a stay is computed once for all of them.
+            alike: dict[WorkingCalendar, int] = {}
+            self.calendar_kind = {
+                mid: alike.setdefault(cal, len(alike)) for mid, cal in self.calendars.items()
+            }
 
         if events:
             # Ids for the new stage entries, taken in order: entries at the same instant keep
@@ -383,11 +425,25 @@ class SetBasedBatch:
         if exp.status == ExpedienteStatus.open:
             stage = self.stages.get(exp.procedure_type_id, {}).get(last.stage_code)
             if expedientes.needs_calendar(stage):
-                calendar = self.calendars.get(exp.municipality_id)
-                if calendar is None:
-                    raise SetBasedUnavailable("no calendar read for the municipality")
-                due = expedientes.stage_due_on(calendar, stage, last.entered_at)
+                assert stage is not None
+                due = self._stage_due(exp.municipality_id, stage, last.entered_at)
         expedientes.settle_current_stage(exp, last, due)
+
+    def _stage_due(
+        self, municipality_id: uuid.UUID, stage: StageDefinition, entered: datetime
+    ) -> datetime | None:
+        """`expedientes.stage_due_on` on the municipality's calendar. A term in days ends on a
+        day that depends only on the day the stay began (Madrid time), so it is counted once
+        per calendar, stage and day."""
+        calendar = self.calendars.get(municipality_id)
+        if calendar is None:
+            raise SetBasedUnavailable("no calendar read for the municipality")
+        if stage.expected_unit == TermUnit.working_hours:
+            return expedientes.stage_due_on(calendar, stage, entered)
+        key = (self.calendar_kind[municipality_id], stage.id, entered.astimezone(MADRID).date())
+        if key not in self.due_by_day:
+            self.due_by_day[key] = expedientes.stage_due_on(calendar, stage, entered)
+        return self.due_by_day[key]
 
     def _replace_documents(self, held: _Held, docs: list[DocumentIn]) -> tuple[bool, list[str]]:
         """`expedientes._replace_documents` on the state in memory."""

@@ -284,6 +284,35 @@ async def test_set_based_batch_writes_what_items_one_by_one_write(session, monke
     assert state["P-1"]["documents"] == [["https://sede.example.org/doc/2", "Documento dos", None]]
 
 
+async def test_stall_instants_follow_each_municipalitys_calendar_and_day(session, monkeypatch):
+    set_based, one_by_one = await _world(session)
+    # Stays entered the same day (Madrid time) in two municipalities, one of them with a local
+    # holiday inside the term; twice that day in one of them; one on a Saturday.
+    items = [
+        _upsert("A", municipality_ine_code=ALMENDRALEJO),
+        _event("A", "a", "INI", 1),
+        _upsert("B", municipality_ine_code=BADAJOZ),
+        _event("B", "b", "INI", 2),
+        _upsert("C", municipality_ine_code=BADAJOZ),
+        _event("C", "c", "INI", 9),
+        _upsert("D", municipality_ine_code=BADAJOZ),
+        _event("D", "d", "INI", 5 * 24 + 2),
+    ]
+    expected = await _one_by_one(session, one_by_one, list(items))
+    with monkeypatch.context() as m:
+        _itemwise_forbidden(m)
+        got = await integrations.run_batch(session, set_based, list(items), NOW)
+    await session.commit()
+
+    assert _outcomes(got.items) == _outcomes(expected)
+    state, reference = await _state(session, set_based), await _state(session, one_by_one)
+    assert state == reference
+    due = {ref: state[ref]["row"]["stage_due_at"] for ref in state}
+    assert due["B"] == due["C"]
+    assert due["A"] > due["B"]  # the local holiday of Almendralejo lengthens its term
+    assert due["D"] > due["B"]
+
+
 async def test_statements_per_batch_do_not_grow_with_its_size(session, monkeypatch):
     actor, _ = await _world(session)
     _itemwise_forbidden(monkeypatch)
