@@ -6,7 +6,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -96,6 +96,29 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def entry_row(
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: Any,
+    changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of the audit entry `record` adds, as a plain row, for a caller that writes
+    it with its own statement."""
+    return {
+        "occurred_at": datetime.now(UTC),
+        "actor_type": actor.kind,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id) if entity_id is not None else None,
+        "changes": jsonable(dict(changes or {})),
+        "request_id": request_id_var.get(),
+        "client_ip": client_ip_var.get(),
+    }
+
+
 def entry(
     actor: Actor,
     action: str,
@@ -103,18 +126,8 @@ def entry(
     entity_id: Any,
     changes: Mapping[str, Any] | None = None,
 ) -> AuditLog:
-    """The audit entry `record` adds, for a caller that writes it with its own statement."""
-    return AuditLog(
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id) if entity_id is not None else None,
-        changes=jsonable(dict(changes or {})),
-        request_id=request_id_var.get(),
-        client_ip=client_ip_var.get(),
-    )
+    """The audit entry `record` adds (`entry_row` as a model)."""
+    return AuditLog(**entry_row(actor, action, entity_type, entity_id, changes))
 
 
 async def record(

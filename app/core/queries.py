@@ -89,7 +89,7 @@ def _array_column(column: Column[Any]) -> tuple[str, str]:
 
 
 def _arrays(
-    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], prefix: str = "p"
 ) -> tuple[str, list[str], dict[str, list[Any]]]:
     arrays: list[str] = []
     reads: list[str] = []
@@ -97,12 +97,12 @@ def _arrays(
     for i, name in enumerate(names):
         column = table.c[name]
         kind, read = _array_column(column)
-        arrays.append(f"CAST(:p{i} AS {kind}[])")
+        arrays.append(f"CAST(:{prefix}{i} AS {kind}[])")
         reads.append(read)
         values = [row[name] for row in rows]
         if isinstance(column.type, JSON):
             values = [None if v is None else json.dumps(v) for v in values]
-        params[f"p{i}"] = values
+        params[f"{prefix}{i}"] = values
     aliases = ", ".join(f'"{n}"' for n in names)
     return f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)", reads, params
 
@@ -148,16 +148,47 @@ async def insert_rows(
     `returning`: column names to return."""
     if not rows:
         return []
+    sql, params = _insert(table, rows, "p", on_conflict, returning)
+    result = await session.execute(_statement(sql), params)
+    return result.all() if returning else []
+
+
+def _insert(
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    prefix: str,
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+) -> tuple[str, dict[str, list[Any]]]:
     names = list(rows[0])
     # Identifiers from the table's metadata (`_arrays` looks every name up); values bound.
-    source, reads, params = _arrays(table, names, rows)
+    source, reads, params = _arrays(table, names, rows, prefix)
     columns = ", ".join(f'"{n}"' for n in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) SELECT {", ".join(reads)}'
     sql += f" FROM {source} ORDER BY v.n {on_conflict}"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
-    result = await session.execute(_statement(sql), params)
-    return result.all() if returning else []
+    return sql, params
+
+
+async def insert_rows_together(
+    session: AsyncSession, parts: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
+) -> None:
+    """Several `insert_rows` in one statement (data-modifying CTEs: one round trip). Foreign
+    keys between them hold whatever their order, as PostgreSQL checks them when the statement
+    ends."""
+    inserts: list[str] = []
+    params: dict[str, list[Any]] = {}
+    for k, (table, rows) in enumerate(parts):
+        if rows:
+            sql, part = _insert(table, rows, f"p{k}_")
+            inserts.append(sql)
+            params |= part
+    if not inserts:
+        return
+    *first, last = inserts
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first))
+    await session.execute(_statement(f"WITH {ctes} {last}" if ctes else last), params)
 
 
 async def update_rows(

@@ -6,6 +6,7 @@ import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Table, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,13 +22,13 @@ from app.core.scoping import Actor
 from app.core.security import digest_secret
 from app.core.time import MADRID
 from app.models.area import Channel
-from app.models.audit import ActorType, AuditLog
+from app.models.audit import ActorType
 from app.models.base import Role, new_id
 from app.models.consultation import Consultation
 from app.models.faq import AssistantQuery
 from app.schemas.consultations import ConsultationCreate
 from app.services.consultations import notices
-from app.services.consultations.lifecycle import check_service, get, record_event
+from app.services.consultations.lifecycle import EVENTS, check_service, event_row, get
 from app.services.sla import clock as sla
 
 OFFICE_INTAKE_CHANNELS = frozenset(Channel)
@@ -94,7 +95,7 @@ def placeholder(consultation_id: uuid.UUID) -> str:
 
 
 async def _number(
-    session: AsyncSession, c: Consultation, year: int, entry: AuditLog, event_id: int | None
+    session: AsyncSession, c: Consultation, year: int, entry: dict[str, Any], event_id: int | None
 ) -> str:
     """Gives `c` the next reference of `year`, gapless: the counter row is incremented inside
     the creating transaction, so concurrent creations queue on it and a rolled-back creation
@@ -107,16 +108,8 @@ async def _number(
         "id": c.id,
         "placeholder": mark,
         "event_id": event_id,
-        "occurred_at": entry.occurred_at,
-        "actor_type": entry.actor_type,
-        "actor_id": entry.actor_id,
-        "actor_label": entry.actor_label,
-        "action": entry.action,
-        "entity_type": entry.entity_type,
-        "entity_id": entry.entity_id,
-        "changes": json.dumps(entry.changes),
-        "request_id": entry.request_id,
-        "client_ip": entry.client_ip,
+        **entry,
+        "changes": json.dumps(entry["changes"]),
     }
     reference: str = (await session.execute(_NUMBER, params)).scalar_one()
     # The statement wrote it: nothing is left for the commit to flush.
@@ -187,15 +180,18 @@ async def create(
             or query.municipality_id not in (None, municipality_id)
         ):
             raise UnprocessableEntity("La pregunta del asistente indicada no puede vincularse")
-    # Written at once (a plain row; the ORM's unit of work costs more than the insert), then
+    # The consultation and its first history entry are written at once, in one statement
+    # (plain rows: the ORM's unit of work costs more than the insert); the consultation is then
     # handed to the session as the persistent row it now is.
-    await queries.insert_rows(session, _TABLE, [queries.row_values(c, _TABLE)])
+    created = event_row(c, actor, "created", to_status=c.status, data={"channel": channel})
+    await queries.insert_rows_together(
+        session, [(_TABLE, [queries.row_values(c, _TABLE)]), (EVENTS, [created])]
+    )
     make_transient_to_detached(c)
     session.add(c)
     if query is not None:
         query.consultation_id = c.id
-    await record_event(session, c, actor, "created", to_status=c.status, data={"channel": channel})
-    entry = audit.entry(
+    entry = audit.entry_row(
         actor,
         "consultation.create",
         "consultation",

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -108,7 +109,24 @@ async def record_event(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Appends to the consultation's history (written at once: one row, no ORM object)."""
-    row = {
+    row = event_row(c, actor, kind, from_status, to_status, is_public, data)
+    await queries.insert_rows(session, EVENTS, [row])
+
+
+EVENTS: Table = ConsultationEvent.__table__  # type: ignore[attr-defined]
+
+
+def event_row(
+    c: Consultation,
+    actor: Actor,
+    kind: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    is_public: bool = True,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A history entry of `c`, as the row `record_event` writes."""
+    return {
         "consultation_id": c.id,
         "occurred_at": datetime.now(UTC),
         "actor_type": actor.kind,
@@ -120,7 +138,6 @@ async def record_event(
         "is_public": is_public,
         "data": audit.jsonable(data or {}),
     }
-    await queries.insert_rows(session, ConsultationEvent.__table__, [row])  # type: ignore[attr-defined]
 
 
 async def get(
