@@ -1,0 +1,85 @@
+"""Set-based writes (`app.core.queries`): several inserts in one statement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import queries
+from app.core.security import digest_secret
+from app.models.consultation import Consultation, ConsultationEvent
+from tests import factories as f
+
+CONSULTATIONS = Consultation.__table__  # type: ignore[attr-defined]
+EVENTS = ConsultationEvent.__table__  # type: ignore[attr-defined]
+
+
+def _consultation(municipality_id: uuid.UUID) -> dict[str, object]:
+    now = datetime.now(UTC)
+    c = Consultation(
+        reference=f"OAAA-T-{uuid.uuid4().hex[:10]}",
+        access_code_hash=digest_secret("TESTCODE"),
+        municipality_id=municipality_id,
+        channel="web",
+        subject="Consulta",
+        body="Texto",
+        received_at=now,
+        sla_started_at=now,
+    )
+    return queries.row_values(c, CONSULTATIONS)
+
+
+def _event(consultation_id: object) -> dict[str, object]:
+    return {
+        "consultation_id": consultation_id,
+        "occurred_at": datetime.now(UTC),
+        "actor_type": "system",
+        "kind": "created",
+        "is_public": True,
+        "data": {"channel": "web"},
+    }
+
+
+async def _count(session, table, column: str, value: object) -> int:
+    stmt = select(func.count()).select_from(table).where(table.c[column] == value)
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def test_inserts_together_are_one_statement_whatever_the_order_of_dependents(session):
+    merida = await f.municipality(session, "06083")
+    row = _consultation(merida.id)
+    statements: list[str] = []
+    bind = session.get_bind()
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        # The history entry before its consultation: the foreign key is checked when the
+        # statement ends, not row by row; an empty part is left out.
+        await queries.insert_rows_together(
+            session,
+            [(EVENTS, [_event(row["id"])]), (EVENTS, []), (CONSULTATIONS, [row])],
+        )
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert len(statements) == 1
+    assert statements[0].startswith('WITH w0 AS (INSERT INTO "consultation_event"')
+    assert await _count(session, CONSULTATIONS, "id", row["id"]) == 1
+    assert await _count(session, EVENTS, "consultation_id", row["id"]) == 1
+
+
+async def test_inserts_together_write_nothing_when_one_part_breaks_a_foreign_key(session):
+    merida = await f.municipality(session, "06083")
+    row = _consultation(merida.id)
+    with pytest.raises(IntegrityError):
+        await queries.insert_rows_together(
+            session, [(CONSULTATIONS, [row]), (EVENTS, [_event(uuid.uuid4())])]
+        )
+    await session.rollback()
+    assert await _count(session, CONSULTATIONS, "id", row["id"]) == 0
