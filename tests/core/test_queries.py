@@ -46,7 +46,8 @@ def _event(consultation_id: object) -> dict[str, object]:
 
 async def _count(session, table, column: str, value: object) -> int:
     stmt = select(func.count()).select_from(table).where(table.c[column] == value)
-    return (await session.execute(stmt)).scalar_one()
+    count: int = (await session.execute(stmt)).scalar_one()
+    return count
 
 
 async def test_inserts_together_are_one_statement_whatever_the_order_of_dependents(session):

@@ -13,7 +13,6 @@ from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.core import queries
 from app.core.errors import (
     InvalidCursor,
 )
@@ -23,7 +22,7 @@ from app.core.pagination import (
     encode_cursor,
     paginate_shaped,
 )
-from app.core.scoping import SCOPE_PARAM, Actor, visible, visible_predicate, visible_shape
+from app.core.scoping import SCOPE_PARAM, Actor, visible_predicate, visible_shape
 from app.models.area import Channel
 from app.models.consultation import (
     Consultation,
@@ -88,8 +87,6 @@ async def list_consultations(
     """One page of the consultations the caller may see, each a mapping of the consultation's
     columns (but `NOT_LISTED`) and `sla_override`."""
     f = filters
-    if f.q:
-        return await _ranked_search(session, _filtered(_LISTING, actor, f), params, f.q)
     scope, scope_value = visible_shape(Consultation, actor)
     equal = {name: getattr(f, name) for name in _EQUAL if getattr(f, name) is not None}
     values: dict[str, Any] = {SCOPE_PARAM: scope_value, **equal}
@@ -102,24 +99,13 @@ async def list_consultations(
     if f.received_to:
         values["received_to"] = f.received_to
     values = {k: v for k, v in values.items() if v is not None}
+    if f.q:
+        stmt = _filtered(scope, f.open_only, values)
+        return await _ranked_search(session, stmt, values, params, f.q)
     shape = (scope, f.open_only, sort, tuple(sorted(values)))
 
     def build() -> Any:
-        stmt = _LISTING.where(visible_predicate(Consultation, scope))
-        if f.open_only:
-            stmt = stmt.where(col(Consultation.status) != S.closed)
-        for name in values:
-            if name == SCOPE_PARAM:
-                continue
-            column = _TABLE.c[_RANGES.get(name, name)]
-            if name in ("status", "sla_state"):
-                stmt = stmt.where(column.in_(bindparam(name, expanding=True)))
-            elif name == "received_from":
-                stmt = stmt.where(column >= bindparam(name, type_=column.type))
-            elif name == "received_to":
-                stmt = stmt.where(column < bindparam(name, type_=column.type))
-            else:
-                stmt = stmt.where(column == bindparam(name, type_=column.type))
+        stmt = _filtered(scope, f.open_only, values)
         if sort == "resolution_due_at":
             stmt = stmt.where(col(Consultation.resolution_due_at).is_not(None))
         return stmt
@@ -136,27 +122,29 @@ _EQUAL = ("area_id", "service_id", "municipality_id", "channel", "priority", "as
 _RANGES = {"received_from": "received_at", "received_to": "received_at"}
 
 
-def _filtered(stmt: Any, actor: Actor, f: ListFilters) -> Any:
-    """`stmt` narrowed to what the actor may see and the filters (values bound in place)."""
-    stmt = stmt.where(visible(Consultation, actor))
-    if f.status:
-        stmt = stmt.where(col(Consultation.status).in_([s.value for s in f.status]))
-    if f.open_only:
+def _filtered(scope: Any, open_only: bool, values: Mapping[str, Any]) -> Any:
+    """The listing narrowed to the caller's scope and to the filters `values` names, each
+    value a bind parameter of that name (`values` is bound when the statement runs)."""
+    stmt = _LISTING.where(visible_predicate(Consultation, scope))
+    if open_only:
         stmt = stmt.where(col(Consultation.status) != S.closed)
-    stmt = queries.where_equal(
-        stmt, [(getattr(Consultation, name), getattr(f, name)) for name in _EQUAL]
-    )
-    if f.sla_state:
-        stmt = stmt.where(col(Consultation.sla_state).in_([s.value for s in f.sla_state]))
-    if f.received_from:
-        stmt = stmt.where(col(Consultation.received_at) >= f.received_from)
-    if f.received_to:
-        stmt = stmt.where(col(Consultation.received_at) < f.received_to)
+    for name in values:
+        if name == SCOPE_PARAM:
+            continue
+        column = _TABLE.c[_RANGES.get(name, name)]
+        if name in ("status", "sla_state"):
+            stmt = stmt.where(column.in_(bindparam(name, expanding=True)))
+        elif name == "received_from":
+            stmt = stmt.where(column >= bindparam(name, type_=column.type))
+        elif name == "received_to":
+            stmt = stmt.where(column < bindparam(name, type_=column.type))
+        else:
+            stmt = stmt.where(column == bindparam(name, type_=column.type))
     return stmt
 
 
 async def _ranked_search(
-    session: AsyncSession, stmt: Any, params: PageParams, q: str
+    session: AsyncSession, stmt: Any, values: Mapping[str, Any], params: PageParams, q: str
 ) -> tuple[list[Mapping[str, Any]], str | None]:
     """Spanish full-text search (stemming, accents ignored), best matches first."""
     query = func.websearch_to_tsquery(cast(literal("spanish"), REGCONFIG), func.oaaa_unaccent(q))
@@ -176,7 +164,7 @@ async def _ranked_search(
             tuple_(rank_key, col(Consultation.id)) < tuple_(literal(last_rank), literal(last_id))
         )
     stmt = stmt.order_by(rank_key.desc(), col(Consultation.id).desc()).limit(params.limit + 1)
-    rows: list[Any] = list((await session.execute(stmt)).mappings().all())
+    rows: list[Any] = list((await session.execute(stmt, values)).mappings().all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
