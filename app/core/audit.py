@@ -119,17 +119,6 @@ def entry_row(
     }
 
 
-def entry(
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: Any,
-    changes: Mapping[str, Any] | None = None,
-) -> AuditLog:
-    """The audit entry `record` adds (`entry_row` as a model)."""
-    return AuditLog(**entry_row(actor, action, entity_type, entity_id, changes))
-
-
 async def record(
     session: AsyncSession,
     actor: Actor,
@@ -138,7 +127,7 @@ async def record(
     entity_id: Any,
     changes: Mapping[str, Any] | None = None,
 ) -> AuditLog:
-    row = entry(actor, action, entity_type, entity_id, changes)
+    row = AuditLog(**entry_row(actor, action, entity_type, entity_id, changes))
     session.add(row)
     await session.flush()
     return row
