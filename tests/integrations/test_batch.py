@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -235,19 +236,32 @@ def _itemwise_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(integrations, "_run_items", refuse)
 
 
+async def _both_ways(
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    set_based: Actor,
+    one_by_one: Actor,
+    items: Sequence[Any],
+) -> Any:
+    """`items` applied item by item for `one_by_one` and set-based (the item-by-item path
+    forbidden) for `set_based`, each in its own área; the outcomes must be the same. Returns the
+    set-based batch's result."""
+    expected = await _one_by_one(session, one_by_one, list(items))
+    with monkeypatch.context() as m:
+        _itemwise_forbidden(m)
+        got = await integrations.run_batch(session, set_based, list(items), NOW)
+    await session.commit()
+    assert _outcomes(got.items) == _outcomes(expected)
+    return got
+
+
 async def test_set_based_batch_writes_what_items_one_by_one_write(session, monkeypatch):
     set_based, one_by_one = await _world(session)
     for actor in (set_based, one_by_one):
         await _one_by_one(session, actor, BEFORE)
     await session.commit()
 
-    expected = await _one_by_one(session, one_by_one, list(BATCH))
-    with monkeypatch.context() as m:
-        _itemwise_forbidden(m)
-        got = await integrations.run_batch(session, set_based, list(BATCH), NOW)
-    await session.commit()
-
-    assert _outcomes(got.items) == _outcomes(expected)
+    got = await _both_ways(session, monkeypatch, set_based, one_by_one, BATCH)
     assert [r.status for r in got.items] == [
         "created",
         "placed",
@@ -298,13 +312,7 @@ async def test_stall_instants_follow_each_municipalitys_calendar_and_day(session
         _upsert("D", municipality_ine_code=BADAJOZ),
         _event("D", "d", "INI", 5 * 24 + 2),
     ]
-    expected = await _one_by_one(session, one_by_one, list(items))
-    with monkeypatch.context() as m:
-        _itemwise_forbidden(m)
-        got = await integrations.run_batch(session, set_based, list(items), NOW)
-    await session.commit()
-
-    assert _outcomes(got.items) == _outcomes(expected)
+    await _both_ways(session, monkeypatch, set_based, one_by_one, items)
     state, reference = await _state(session, set_based), await _state(session, one_by_one)
     assert state == reference
     due = {ref: state[ref]["row"]["stage_due_at"] for ref in state}

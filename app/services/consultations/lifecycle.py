@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from typing_extensions import Unpack
 
 from app.core import audit, queries
 from app.core.errors import (
@@ -97,33 +98,27 @@ def check_if_match(c: Consultation, if_match: str | None, *, required: bool) -> 
     queries.check_if_match(c.version, if_match, required=required, what="la consulta")
 
 
+class EventDetails(TypedDict, total=False):
+    """What a history entry may say besides its kind (`record_event`, `event_row`)."""
+
+    from_status: str | None
+    to_status: str | None
+    is_public: bool  # internal events (assignment, internal notes): False
+    data: dict[str, Any]
+
+
 async def record_event(
-    session: AsyncSession,
-    c: Consultation,
-    actor: Actor,
-    kind: str,
-    *,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    is_public: bool = True,
-    data: dict[str, Any] | None = None,
+    session: AsyncSession, c: Consultation, actor: Actor, kind: str, **details: Unpack[EventDetails]
 ) -> None:
     """Appends to the consultation's history (written at once: one row, no ORM object)."""
-    row = event_row(c, actor, kind, from_status, to_status, is_public, data)
-    await queries.insert_rows(session, EVENTS, [row])
+    await queries.insert_rows(session, EVENTS, [event_row(c, actor, kind, **details)])
 
 
 EVENTS: Table = ConsultationEvent.__table__  # type: ignore[attr-defined]
 
 
 def event_row(
-    c: Consultation,
-    actor: Actor,
-    kind: str,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    is_public: bool = True,
-    data: dict[str, Any] | None = None,
+    c: Consultation, actor: Actor, kind: str, **details: Unpack[EventDetails]
 ) -> dict[str, Any]:
     """A history entry of `c`, as the row `record_event` writes."""
     return {
@@ -133,10 +128,10 @@ def event_row(
         "actor_id": actor.id,
         "actor_label": actor.label,
         "kind": kind,
-        "from_status": from_status,
-        "to_status": to_status,
-        "is_public": is_public,
-        "data": audit.jsonable(data or {}),
+        "from_status": details.get("from_status"),
+        "to_status": details.get("to_status"),
+        "is_public": details.get("is_public", True),
+        "data": audit.jsonable(details.get("data") or {}),
     }
 
 
