@@ -95,10 +95,23 @@ async def list_events(
         uuid.UUID | None, Query(description="Entradas dirigidas a esa entidad (solo la oficina)")
     ] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+    registered: Annotated[
+        bool,
+        Query(
+            description="Solo las sesiones en las que su entidad tiene inscripciones activas "
+            "(usuarios municipales)"
+        ),
+    ] = False,
 ) -> OccurrenceList:
     """Occurrences in the range, recurrences expanded, sorted by start; scoped to the caller."""
     filters = agenda.RangeFilters(
-        start=from_, end=to, kind=kind, area_id=area_id, municipality_id=municipality_id, q=q
+        start=from_,
+        end=to,
+        kind=kind,
+        area_id=area_id,
+        municipality_id=municipality_id,
+        q=q,
+        registered=registered,
     )
     return await agenda.list_occurrences(session, actor, filters)
 

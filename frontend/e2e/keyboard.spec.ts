@@ -89,6 +89,41 @@ test("keyboard only at phone width: log in, ask, browse the month grid, read", a
   await expect(page.getByRole("main").getByText("Inscripción hecha")).toBeVisible();
   await expect(page.getByRole("listitem").filter({ hasText: attendee })).toBeVisible();
 
+  // The home lists it among the events the entity is registered for.
+  await page.goto("/");
+  await expect(
+    page
+      .getByRole("region", { name: "Próximos eventos en los que está inscrito" })
+      .getByRole("link", { name: event.title }),
+  ).toBeVisible();
+
+  // A cancellation the server refuses says so and keeps the registration; the retry works.
+  await page.goto(`/calendario/${event.entry_id}`);
+  await page.route("**/registrations/*/cancel", (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: "application/problem+json",
+      body: JSON.stringify({
+        type: "about:blank",
+        title: "Servicio no disponible",
+        status: 503,
+        detail: "La base de datos no responde; inténtelo de nuevo en unos segundos",
+      }),
+    }),
+  );
+  await tabTo(page, `Anular inscripción de ${attendee}`);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("main").getByText("La base de datos no responde")).toBeVisible();
+  await expect(page.getByRole("listitem").filter({ hasText: attendee })).toBeVisible();
+  await expectAccessible(page, "a refused cancellation");
+  await page.unroute("**/registrations/*/cancel");
+  await expect(
+    page.getByRole("button", { name: `Anular inscripción de ${attendee}` }),
+  ).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("main").getByText("Inscripción anulada")).toBeVisible();
+  await expect(page.getByRole("listitem").filter({ hasText: attendee })).toHaveCount(0);
+
   await page.goto("/calendario/suscripcion");
   await expect(
     page.getByRole("heading", { level: 1, name: "Suscribirse al calendario" }),

@@ -337,6 +337,68 @@ async def test_registration_capacity_under_concurrent_signups(client, session):
     assert "plazo" in assert_problem(r, 409)["detail"]
 
 
+async def test_the_sessions_an_entity_is_registered_for_in_one_request(client, session):
+    places, h = await _setup(client, session)
+    single = await _create(client, h["fomento"], title="Jornada única", registration_required=True)
+    # Sessions of a recurrence start on whole seconds.
+    weekly_start = FUTURE.replace(microsecond=0)
+    weekly = await _create(
+        client,
+        h["office"],
+        title="Taller semanal",
+        starts_at=weekly_start.isoformat(),
+        ends_at=(weekly_start + timedelta(hours=2)).isoformat(),
+        rrule="FREQ=WEEKLY;COUNT=4",
+        registration_required=True,
+    )
+    other = await _create(client, h["cultura"], title="Otra jornada", registration_required=True)
+    second_week = weekly_start + timedelta(days=7)
+
+    async def sign_up(entry, headers, occurrence_start=None):
+        body: dict[str, Any] = {"attendee_name": "Ana Pérez"}
+        if occurrence_start is not None:
+            body["occurrence_start"] = occurrence_start.isoformat()
+        r = await client.post(f"{URL}/{entry['id']}/registrations", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    await sign_up(single, h["alm"])
+    await sign_up(weekly, h["alm"], second_week)
+    dropped = await sign_up(weekly, h["alm"], weekly_start + timedelta(days=14))
+    cancel = f"{URL}/{weekly['id']}/registrations/{dropped['id']}/cancel"
+    assert (await client.post(cancel, headers=h["alm"])).status_code == 200
+    await sign_up(other, h["mer"])
+
+    window = _range(FUTURE - timedelta(days=1))
+
+    async def registered(headers):
+        r = await client.get(URL, params=window | {"registered": "true"}, headers=headers)
+        assert r.status_code == 200, r.text
+        return [(i["title"], i["occurrence_start"]) for i in r.json()["items"]]
+
+    # Only the sessions with an active registration of the caller's own entity: one of the
+    # four weekly sessions, not the cancelled one, nothing of another entity's.
+    mine = await registered(h["alm"])
+    assert [title for title, _ in mine] == ["Jornada única", "Taller semanal"]
+    assert datetime.fromisoformat(mine[1][1]) == second_week
+    assert [title for title, _ in await registered(h["mer"])] == ["Otra jornada"]
+    everything = await client.get(URL, params=window, headers=h["alm"])
+    assert len(everything.json()["items"]) == 6
+
+    # Outside the range, nothing; an entity with no registrations, nothing.
+    later = _range(FUTURE + timedelta(days=60)) | {"registered": "true"}
+    assert (await client.get(URL, params=later, headers=h["alm"])).json()["items"] == []
+    third = await f.municipality(session, "06015")
+    nobody = await f.user(session, Role.municipal_user, municipality_id=third.id)
+    assert await registered(await f.auth_headers(client, nobody)) == []
+
+    # The office, an área and anonymous callers have no registrations of their own.
+    anonymous: dict[str, str] = {}
+    for headers in (h["office"], h["fomento"], anonymous):
+        r = await client.get(URL, params=window | {"registered": "true"}, headers=headers)
+        assert "inscripciones" in assert_problem(r, 403)["detail"]
+
+
 async def test_grant_call_closing_from_working_days_and_reminders_once(client, session):
     places, h = await _setup(client, session)
     # 2026-12-01 + 10 working days: weekends and Dec 7 and 8 (holidays in Extremadura) skipped.

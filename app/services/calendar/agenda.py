@@ -23,6 +23,7 @@ from app.models.calendar import (
     CalendarEntryMunicipality,
     EntryKind,
     EntryStatus,
+    EventRegistration,
 )
 from app.models.municipality import Municipality
 from app.schemas.calendar import (
@@ -47,6 +48,22 @@ class RangeFilters:
     area_id: uuid.UUID | None = None
     municipality_id: uuid.UUID | None = None
     q: str | None = None
+    # Only the sessions in which the caller's own entity holds an active registration.
+    registered: bool = False
+
+
+async def _registered_sessions(
+    session: AsyncSession, municipality_id: uuid.UUID, end: datetime
+) -> set[tuple[uuid.UUID, datetime]]:
+    """(entry, session start) of the entity's active registrations starting before `end`."""
+    rows = await session.execute(
+        select(col(EventRegistration.entry_id), col(EventRegistration.occurrence_start)).where(
+            col(EventRegistration.municipality_id) == municipality_id,
+            col(EventRegistration.status) == "registered",
+            col(EventRegistration.occurrence_start) < end,
+        )
+    )
+    return {(entry_id, start) for entry_id, start in rows.all()}
 
 
 def addressed_to(municipality_id: uuid.UUID) -> Any:
@@ -85,6 +102,14 @@ async def list_occurrences(
         raise invalid_field("to", f"el intervalo no puede superar {MAX_RANGE_DAYS} días", "query")
     if filters.municipality_id is not None and not actor.is_office:
         raise Forbidden("Solo la oficina puede filtrar por entidad destinataria")
+    registered: set[tuple[uuid.UUID, datetime]] | None = None
+    if filters.registered:
+        own = actor.own_municipality_id
+        if own is None:
+            raise Forbidden("Solo los usuarios municipales tienen inscripciones de su entidad")
+        registered = await _registered_sessions(session, own, filters.end)
+        if not registered:
+            return OccurrenceList(items=[])
     stmt = select(CalendarEntry).where(
         visible(CalendarEntry, actor),
         col(CalendarEntry.starts_at) < filters.end,
@@ -99,6 +124,8 @@ async def list_occurrences(
         stmt = stmt.where(col(CalendarEntry.area_id) == filters.area_id)
     if filters.municipality_id is not None:
         stmt = stmt.where(addressed_to(filters.municipality_id))
+    if registered is not None:
+        stmt = stmt.where(col(CalendarEntry.id).in_({entry_id for entry_id, _ in registered}))
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
@@ -114,6 +141,8 @@ async def list_occurrences(
     found: list[Occurrence] = []
     for entry in entries:
         found.extend(occurrences(entry, filters.start, filters.end))
+    if registered is not None:
+        found = [o for o in found if (o.entry.id, o.start) in registered]
     found.sort(key=lambda o: (o.start, o.end, str(o.entry.id)))
     truncated = len(found) > MAX_OCCURRENCES
     items = []

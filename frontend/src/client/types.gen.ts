@@ -8951,6 +8951,12 @@ export type EventsListData = {
          * Q
          */
         q?: string | null;
+        /**
+         * Registered
+         *
+         * Solo las sesiones en las que su entidad tiene inscripciones activas (usuarios municipales)
+         */
+        registered?: boolean;
     };
     url: '/api/v1/events';
 };

@@ -1,13 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import type { ReactNode } from "react";
-import {
-  announcementsList,
-  consultationsList,
-  eventsList,
-  eventsRegistrations,
-  expedientesSummary,
-} from "../../client";
+import { announcementsList, consultationsList, eventsList, expedientesSummary } from "../../client";
 import { Deadline, LoadError, Loading, PageHeader, StatusTag, Tag } from "../../components/ui";
 import {
   addDays,
@@ -113,29 +107,19 @@ function HomePage() {
   });
   const myEvents = useQuery({
     queryKey: ["events", "home", "registered", today],
-    queryFn: async () => {
-      const r = await unwrap(
-        eventsList({
-          query: {
-            from: madridMidnight(today),
-            to: madridMidnight(addDays(today, 90)),
-            kind: "event",
-          },
-        }),
-      );
-      const withPlaces = r.items.filter((e) => e.registration_required);
-      const ids = [...new Set(withPlaces.map((e) => e.entry_id))];
-      const regs = await Promise.all(
-        ids.map((id) => unwrap(eventsRegistrations({ path: { entry_id: id } })).catch(() => [])),
-      );
-      const active = new Set(
-        regs
-          .flat()
-          .filter((g) => g.status !== "cancelled")
-          .map((g) => `${g.entry_id}|${g.occurrence_start}`),
-      );
-      return withPlaces.filter((e) => active.has(`${e.entry_id}|${e.occurrence_start}`));
-    },
+    queryFn: async () =>
+      (
+        await unwrap(
+          eventsList({
+            query: {
+              from: madridMidnight(today),
+              to: madridMidnight(addDays(today, 90)),
+              kind: "event",
+              registered: true,
+            },
+          }),
+        )
+      ).items,
   });
 
   return (
@@ -209,7 +193,7 @@ function HomePage() {
             {(items) => (
               <ul className="list">
                 {items.map((e) => (
-                  <li key={e.id}>
+                  <li key={`${e.entry_id}|${e.occurrence_start}`}>
                     <Link to="/calendario/$id" params={{ id: e.entry_id }}>
                       {e.title}
                     </Link>
@@ -244,7 +228,7 @@ function HomePage() {
             {(items) => (
               <ul className="list">
                 {items.map((e) => (
-                  <li key={e.id}>
+                  <li key={`${e.entry_id}|${e.occurrence_start}`}>
                     <Link to="/calendario/$id" params={{ id: e.entry_id }}>
                       {e.title}
                     </Link>

@@ -14,7 +14,7 @@ import { LoadError, Loading, Notice, PageHeader } from "../../components/ui";
 import { announce } from "../../lib/announcer";
 import { formatDateTime } from "../../lib/format";
 import { t } from "../../lib/i18n";
-import { unwrap } from "../../lib/problem";
+import { problemToErrors, unwrap } from "../../lib/problem";
 
 export const Route = createFileRoute("/_app/notificaciones")({ component: NotificationsPage });
 
@@ -37,10 +37,24 @@ function NotificationsPage() {
     queryKey: ["notifications", "list"],
     queryFn: async () => (await unwrap(notificationsList({ query: { limit: 100 } }))).items,
   });
+  const [failure, setFailure] = useState<string>();
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["notifications"] });
     void queryClient.invalidateQueries({ queryKey: ["unread"] });
   };
+  /** Runs a marking request; says so when it fails instead of pretending it worked. */
+  async function mark(request: () => Promise<unknown>, success?: string) {
+    setFailure(undefined);
+    try {
+      await request();
+      if (success) announce(success);
+    } catch (error) {
+      const message = problemToErrors(error).form ?? t.errors.generic;
+      setFailure(message);
+      announce(message);
+    }
+    refresh();
+  }
   return (
     <>
       <PageHeader title={t.notifications.title} />
@@ -48,15 +62,14 @@ function NotificationsPage() {
         <button
           type="button"
           className="button button--secondary"
-          onClick={async () => {
-            await unwrap(notificationsMarkAllRead()).catch(() => undefined);
-            announce(t.notifications.allRead);
-            refresh();
-          }}
+          onClick={() =>
+            void mark(() => unwrap(notificationsMarkAllRead()), t.notifications.allRead)
+          }
         >
           {t.notifications.markAllRead}
         </button>
       </div>
+      {failure ? <Notice tone="error">{failure}</Notice> : null}
       {list.isPending ? <Loading /> : null}
       {list.isError ? <LoadError onRetry={() => list.refetch()} /> : null}
       {list.data?.length === 0 ? <p role="status">{t.notifications.empty}</p> : null}
@@ -83,12 +96,11 @@ function NotificationsPage() {
                 <button
                   type="button"
                   className="button button--link"
-                  onClick={async () => {
-                    await unwrap(notificationsMarkRead({ path: { notification_id: n.id } })).catch(
-                      () => undefined,
-                    );
-                    refresh();
-                  }}
+                  onClick={() =>
+                    void mark(() =>
+                      unwrap(notificationsMarkRead({ path: { notification_id: n.id } })),
+                    )
+                  }
                 >
                   {t.notifications.markRead}
                   <span className="visually-hidden">: {n.title}</span>

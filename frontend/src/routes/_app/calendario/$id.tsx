@@ -35,6 +35,7 @@ function EntryPage() {
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string>();
   const [done, setDone] = useState<string>();
+  const [cancelError, setCancelError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
   if (entry.isPending) return <Loading />;
@@ -92,6 +93,24 @@ function EntryPage() {
       setFormError(mapped.form);
     } finally {
       setBusy(false);
+    }
+  }
+
+  async function cancel(registrationId: string) {
+    setDone(undefined);
+    setCancelError(undefined);
+    try {
+      await unwrap(
+        eventsRegistrationCancel({ path: { entry_id: id, registration_id: registrationId } }),
+      );
+      setDone(t.calendar.cancelled);
+      announce(t.calendar.cancelled);
+      void queryClient.invalidateQueries({ queryKey: ["event", id] });
+      void queryClient.invalidateQueries({ queryKey: ["events"] });
+    } catch (error) {
+      const message = problemToErrors(error).form ?? t.errors.generic;
+      setCancelError(message);
+      announce(message);
     }
   }
 
@@ -190,6 +209,7 @@ function EntryPage() {
             <p>{full ? t.calendar.full : t.calendar.places(e.remaining ?? 0, e.capacity)}</p>
           ) : null}
           {done ? <Notice tone="success">{done}</Notice> : null}
+          {cancelError ? <Notice tone="error">{cancelError}</Notice> : null}
           {active.length > 0 ? (
             <>
               <h3>{t.calendar.registrations}</h3>
@@ -201,16 +221,7 @@ function EntryPage() {
                     <button
                       type="button"
                       className="button button--link"
-                      onClick={async () => {
-                        await unwrap(
-                          eventsRegistrationCancel({
-                            path: { entry_id: id, registration_id: r.id },
-                          }),
-                        ).catch(() => undefined);
-                        setDone(t.calendar.cancelled);
-                        announce(t.calendar.cancelled);
-                        void queryClient.invalidateQueries({ queryKey: ["event", id] });
-                      }}
+                      onClick={() => void cancel(r.id)}
                     >
                       {t.calendar.cancelRegistration}
                       <span className="visually-hidden"> de {r.attendee_name}</span>

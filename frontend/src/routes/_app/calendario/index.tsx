@@ -254,7 +254,7 @@ function CalendarPage() {
                 <h3 className="agenda__date">{formatLongDate(d)}</h3>
                 <ul className="list">
                   {(byDay.get(d) ?? []).map((o) => (
-                    <li key={o.id}>
+                    <li key={`${o.entry_id}|${o.occurrence_start}`}>
                       <ItemLine o={o} />
                     </li>
                   ))}
@@ -394,7 +394,10 @@ function MonthGrid({
                       </button>
                       <ul className="month__items" aria-hidden="true">
                         {list.slice(0, 3).map((o) => (
-                          <li key={o.id} className={`month__item month__item--${o.kind}`}>
+                          <li
+                            key={`${o.entry_id}|${o.occurrence_start}`}
+                            className={`month__item month__item--${o.kind}`}
+                          >
                             {o.title}
                           </li>
                         ))}
@@ -416,7 +419,7 @@ function MonthGrid({
           {selectedItems.length === 0 ? <p>{t.calendar.empty}</p> : null}
           <ul className="list">
             {selectedItems.map((o) => (
-              <li key={o.id}>
+              <li key={`${o.entry_id}|${o.occurrence_start}`}>
                 <ItemLine o={o} />
               </li>
             ))}
