@@ -99,18 +99,17 @@ test("keyboard only at phone width: log in, ask, browse the month grid, read", a
 
   // A cancellation the server refuses says so and keeps the registration; the retry works.
   await page.goto(`/calendario/${event.entry_id}`);
-  await page.route("**/registrations/*/cancel", (route) =>
-    route.fulfill({
+  const unavailable = {
+    status: 503,
+    contentType: "application/problem+json",
+    body: JSON.stringify({
+      type: "about:blank",
+      title: "Servicio no disponible",
       status: 503,
-      contentType: "application/problem+json",
-      body: JSON.stringify({
-        type: "about:blank",
-        title: "Servicio no disponible",
-        status: 503,
-        detail: "La base de datos no responde; inténtelo de nuevo en unos segundos",
-      }),
+      detail: "La base de datos no responde; inténtelo de nuevo en unos segundos",
     }),
-  );
+  };
+  await page.route("**/registrations/*/cancel", (route) => route.fulfill(unavailable));
   await tabTo(page, `Anular inscripción de ${attendee}`);
   await page.keyboard.press("Enter");
   await expect(page.getByRole("main").getByText("La base de datos no responde")).toBeVisible();
@@ -123,6 +122,12 @@ test("keyboard only at phone width: log in, ask, browse the month grid, read", a
   await page.keyboard.press("Enter");
   await expect(page.getByRole("main").getByText("Inscripción anulada")).toBeVisible();
   await expect(page.getByRole("listitem").filter({ hasText: attendee })).toHaveCount(0);
+
+  // So does a download of the event that fails.
+  await page.route("**/api/v1/events/*.ics", (route) => route.fulfill(unavailable));
+  await tabTo(page, "Añadir a mi calendario");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("main").getByText("La base de datos no responde")).toBeVisible();
 
   await page.goto("/calendario/suscripcion");
   await expect(

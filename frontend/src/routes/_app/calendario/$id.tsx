@@ -36,6 +36,7 @@ function EntryPage() {
   const [formError, setFormError] = useState<string>();
   const [done, setDone] = useState<string>();
   const [cancelError, setCancelError] = useState<string>();
+  const [downloadError, setDownloadError] = useState<string>();
   const [busy, setBusy] = useState(false);
 
   if (entry.isPending) return <Loading />;
@@ -45,9 +46,18 @@ function EntryPage() {
   const full = e.remaining != null && e.remaining <= 0;
 
   async function download() {
-    const r = await eventsGetIcs({ path: { entry_id: id }, parseAs: "blob" });
-    if (!(r.data instanceof Blob)) return;
-    const url = URL.createObjectURL(r.data);
+    setDownloadError(undefined);
+    let blob: unknown;
+    try {
+      blob = await unwrap(eventsGetIcs({ path: { entry_id: id }, parseAs: "blob" }));
+    } catch (error) {
+      const message = problemToErrors(error).form ?? t.errors.generic;
+      setDownloadError(message);
+      announce(message);
+      return;
+    }
+    if (!(blob instanceof Blob)) return;
+    const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
     a.download = `${e.title.replace(/[^\p{L}\p{N}]+/gu, "-").slice(0, 60)}.ics`;
@@ -201,6 +211,7 @@ function EntryPage() {
           {t.calendar.addToCalendar}
         </button>
       </p>
+      {downloadError ? <Notice tone="error">{downloadError}</Notice> : null}
 
       {e.registration_required ? (
         <section aria-labelledby="reg-title" className="panel">
