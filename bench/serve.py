@@ -8,7 +8,9 @@ With `OAAA_BENCH_PROFILE=<folder>` the application runs under cProfile and write
 `<folder>/api-<port>.prof` when it stops (read it with `python -m pstats`).
 
 `GET /__bench/lag` answers the samples gathered since the previous call (and starts afresh),
-with the process's CPU time over the same span (`cpu_ms`);
+with the process's CPU time over the same span (`cpu_ms`) and the median time the health
+check spent inside the application (`health_in_app_ms`: from the ASGI call to its return, so
+the rest of what a client measures is the wait for the event loop and the network);
 both apps get it the same way, outside their own routing.
 """
 
@@ -26,11 +28,13 @@ from typing import Any
 import uvicorn
 
 LAG_INTERVAL = 0.010
+HEALTH_PATHS = ("/healthz", "/bare/healthz")
 
 
 class LagSampler:
     def __init__(self) -> None:
         self.samples: list[float] = []
+        self.health_ms: list[float] = []
         self.cpu_started = time.process_time()
 
     async def run(self) -> None:
@@ -42,11 +46,14 @@ class LagSampler:
 
     def take(self) -> dict[str, Any]:
         samples, self.samples = sorted(self.samples), []
+        health, self.health_ms = sorted(self.health_ms), []
         now = time.process_time()
         cpu_ms, self.cpu_started = round((now - self.cpu_started) * 1000, 1), now
+        in_app = {"health_in_app_ms": round(health[len(health) // 2], 3)} if health else {}
         if not samples:
-            return {"samples": 0, "cpu_ms": cpu_ms}
+            return {"samples": 0, "cpu_ms": cpu_ms, **in_app}
         return {
+            **in_app,
             "cpu_ms": cpu_ms,
             "samples": len(samples),
             "median_ms": round(samples[len(samples) // 2], 2),
@@ -68,6 +75,11 @@ def wrap(app: Any, sampler: LagSampler) -> Any:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] == "http" and scope["path"] in HEALTH_PATHS:
+            started = time.perf_counter()
+            await app(scope, receive, send)
+            sampler.health_ms.append((time.perf_counter() - started) * 1000)
             return
         await app(scope, receive, send)
 
