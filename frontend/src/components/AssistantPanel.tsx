@@ -2,9 +2,11 @@ import { Link } from "@tanstack/react-router";
 import { type FormEvent, useState } from "react";
 import { Dialog, Heading, Modal, ModalOverlay } from "react-aria-components";
 import { assistantAsk, assistantFeedback } from "../client";
+import { useAction } from "../lib/action";
 import { t } from "../lib/i18n";
-import { unwrap } from "../lib/problem";
+import { failureMessage, unwrap } from "../lib/problem";
 import { ErrorSummary, type Errors, TextAreaField, validateLength } from "./forms";
+import { Notice } from "./ui";
 
 interface Turn {
   question: string;
@@ -21,6 +23,7 @@ export default function AssistantPanel({ onClose }: { onClose: () => void }) {
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const sending = useAction();
 
   async function ask(e: FormEvent) {
     e.preventDefault();
@@ -43,8 +46,8 @@ export default function AssistantPanel({ onClose }: { onClose: () => void }) {
         },
       ]);
       setQuestion("");
-    } catch {
-      setFormError(t.errors.generic);
+    } catch (error) {
+      setFormError(failureMessage(error));
     } finally {
       setBusy(false);
     }
@@ -53,10 +56,11 @@ export default function AssistantPanel({ onClose }: { onClose: () => void }) {
   async function feedback(index: number, helpful: boolean) {
     const turn = turns[index];
     if (!turn) return;
-    await unwrap(assistantFeedback({ path: { query_id: turn.queryId }, body: { helpful } })).catch(
-      () => undefined,
+    const sent = await sending.run(() =>
+      unwrap(assistantFeedback({ path: { query_id: turn.queryId }, body: { helpful } })),
     );
-    setTurns((prev) => prev.map((x, i) => (i === index ? { ...x, feedback: helpful } : x)));
+    if (sent)
+      setTurns((prev) => prev.map((x, i) => (i === index ? { ...x, feedback: helpful } : x)));
   }
 
   return (
@@ -138,6 +142,7 @@ export default function AssistantPanel({ onClose }: { onClose: () => void }) {
               </li>
             ))}
           </ol>
+          {sending.failure ? <Notice tone="error">{sending.failure}</Notice> : null}
           <form onSubmit={ask} noValidate>
             <ErrorSummary
               form="assistant"

@@ -71,3 +71,9 @@ export function problemToErrors(error: unknown): { fields: Record<string, string
   if (error.status === 0) return { fields, form: t.errors.network };
   return { fields, form: error.problem.detail ?? error.problem.title ?? t.errors.generic };
 }
+
+/** Why a request failed, in one sentence: its problem's detail or field error, else a generic one. */
+export function failureMessage(error: unknown): string {
+  const mapped = problemToErrors(error);
+  return mapped.form ?? Object.values(mapped.fields)[0] ?? t.errors.generic;
+}

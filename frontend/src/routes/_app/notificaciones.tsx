@@ -11,10 +11,11 @@ import {
   type PreferenceItem,
 } from "../../client";
 import { LoadError, Loading, Notice, PageHeader } from "../../components/ui";
+import { useAction } from "../../lib/action";
 import { announce } from "../../lib/announcer";
 import { formatDateTime } from "../../lib/format";
 import { t } from "../../lib/i18n";
-import { problemToErrors, unwrap } from "../../lib/problem";
+import { failureMessage, unwrap } from "../../lib/problem";
 
 export const Route = createFileRoute("/_app/notificaciones")({ component: NotificationsPage });
 
@@ -37,22 +38,13 @@ function NotificationsPage() {
     queryKey: ["notifications", "list"],
     queryFn: async () => (await unwrap(notificationsList({ query: { limit: 100 } }))).items,
   });
-  const [failure, setFailure] = useState<string>();
+  const marking = useAction();
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: ["notifications"] });
     void queryClient.invalidateQueries({ queryKey: ["unread"] });
   };
-  /** Runs a marking request; says so when it fails instead of pretending it worked. */
   async function mark(request: () => Promise<unknown>, success?: string) {
-    setFailure(undefined);
-    try {
-      await request();
-      if (success) announce(success);
-    } catch (error) {
-      const message = problemToErrors(error).form ?? t.errors.generic;
-      setFailure(message);
-      announce(message);
-    }
+    await marking.run(request, success);
     refresh();
   }
   return (
@@ -69,7 +61,7 @@ function NotificationsPage() {
           {t.notifications.markAllRead}
         </button>
       </div>
-      {failure ? <Notice tone="error">{failure}</Notice> : null}
+      {marking.failure ? <Notice tone="error">{marking.failure}</Notice> : null}
       {list.isPending ? <Loading /> : null}
       {list.isError ? <LoadError onRetry={() => list.refetch()} /> : null}
       {list.data?.length === 0 ? <p role="status">{t.notifications.empty}</p> : null}
@@ -135,8 +127,8 @@ function Preferences() {
       await unwrap(notificationsPreferencesSet({ body: items }));
       setSaved(true);
       announce(t.notifications.prefSaved);
-    } catch {
-      setError(t.errors.generic);
+    } catch (error) {
+      setError(failureMessage(error));
     }
   }
 

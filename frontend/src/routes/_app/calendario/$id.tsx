@@ -10,6 +10,7 @@ import {
 } from "../../../client";
 import { ErrorSummary, type Errors, Field, validateLength } from "../../../components/forms";
 import { Deadline, LoadError, Loading, Notice, PageHeader, Tag } from "../../../components/ui";
+import { useAction } from "../../../lib/action";
 import { announce } from "../../../lib/announcer";
 import { formatDateTime, formatLongDate } from "../../../lib/format";
 import { t } from "../../../lib/i18n";
@@ -35,8 +36,8 @@ function EntryPage() {
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string>();
   const [done, setDone] = useState<string>();
-  const [cancelError, setCancelError] = useState<string>();
-  const [downloadError, setDownloadError] = useState<string>();
+  const cancelling = useAction();
+  const downloading = useAction();
   const [busy, setBusy] = useState(false);
 
   if (entry.isPending) return <Loading />;
@@ -46,17 +47,11 @@ function EntryPage() {
   const full = e.remaining != null && e.remaining <= 0;
 
   async function download() {
-    setDownloadError(undefined);
     let blob: unknown;
-    try {
+    const fetched = await downloading.run(async () => {
       blob = await unwrap(eventsGetIcs({ path: { entry_id: id }, parseAs: "blob" }));
-    } catch (error) {
-      const message = problemToErrors(error).form ?? t.errors.generic;
-      setDownloadError(message);
-      announce(message);
-      return;
-    }
-    if (!(blob instanceof Blob)) return;
+    });
+    if (!fetched || !(blob instanceof Blob)) return;
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
@@ -108,20 +103,17 @@ function EntryPage() {
 
   async function cancel(registrationId: string) {
     setDone(undefined);
-    setCancelError(undefined);
-    try {
-      await unwrap(
-        eventsRegistrationCancel({ path: { entry_id: id, registration_id: registrationId } }),
-      );
-      setDone(t.calendar.cancelled);
-      announce(t.calendar.cancelled);
-      void queryClient.invalidateQueries({ queryKey: ["event", id] });
-      void queryClient.invalidateQueries({ queryKey: ["events"] });
-    } catch (error) {
-      const message = problemToErrors(error).form ?? t.errors.generic;
-      setCancelError(message);
-      announce(message);
-    }
+    const cancelled = await cancelling.run(
+      () =>
+        unwrap(
+          eventsRegistrationCancel({ path: { entry_id: id, registration_id: registrationId } }),
+        ),
+      t.calendar.cancelled,
+    );
+    if (!cancelled) return;
+    setDone(t.calendar.cancelled);
+    void queryClient.invalidateQueries({ queryKey: ["event", id] });
+    void queryClient.invalidateQueries({ queryKey: ["events"] });
   }
 
   return (
@@ -211,7 +203,7 @@ function EntryPage() {
           {t.calendar.addToCalendar}
         </button>
       </p>
-      {downloadError ? <Notice tone="error">{downloadError}</Notice> : null}
+      {downloading.failure ? <Notice tone="error">{downloading.failure}</Notice> : null}
 
       {e.registration_required ? (
         <section aria-labelledby="reg-title" className="panel">
@@ -220,7 +212,7 @@ function EntryPage() {
             <p>{full ? t.calendar.full : t.calendar.places(e.remaining ?? 0, e.capacity)}</p>
           ) : null}
           {done ? <Notice tone="success">{done}</Notice> : null}
-          {cancelError ? <Notice tone="error">{cancelError}</Notice> : null}
+          {cancelling.failure ? <Notice tone="error">{cancelling.failure}</Notice> : null}
           {active.length > 0 ? (
             <>
               <h3>{t.calendar.registrations}</h3>

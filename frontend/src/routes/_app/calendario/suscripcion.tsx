@@ -8,6 +8,7 @@ import {
 } from "../../../client";
 import { ErrorSummary, type Errors, Field } from "../../../components/forms";
 import { CopyField, Loading, Notice, PageHeader } from "../../../components/ui";
+import { useAction } from "../../../lib/action";
 import { announce } from "../../../lib/announcer";
 import { formatDate } from "../../../lib/format";
 import { t } from "../../../lib/i18n";
@@ -41,6 +42,7 @@ function SubscriptionPage() {
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string>();
   const [notice, setNotice] = useState<string>();
+  const revoking = useAction();
 
   async function create(e: FormEvent) {
     e.preventDefault();
@@ -62,6 +64,16 @@ function SubscriptionPage() {
       setErrors(mapped.fields);
       setFormError(mapped.form);
     }
+  }
+
+  async function revoke(tokenId: string) {
+    setNotice(undefined);
+    const revoked = await revoking.run(
+      () => unwrap(calendarFeedTokensRevoke({ path: { token_id: tokenId } })),
+      t.subscription.revoked,
+    );
+    if (revoked) setNotice(t.subscription.revoked);
+    void queryClient.invalidateQueries({ queryKey: ["feed-tokens"] });
   }
 
   const active = (tokens.data ?? []).filter((x) => !x.revoked_at);
@@ -109,6 +121,7 @@ function SubscriptionPage() {
       <section aria-labelledby="tokens-title">
         <h2 id="tokens-title">{t.subscription.existing}</h2>
         {notice ? <Notice tone="success">{notice}</Notice> : null}
+        {revoking.failure ? <Notice tone="error">{revoking.failure}</Notice> : null}
         {tokens.isPending ? <Loading /> : null}
         <ul className="list">
           {active.map((x) => (
@@ -123,13 +136,7 @@ function SubscriptionPage() {
               <button
                 type="button"
                 className="button button--link"
-                onClick={async () => {
-                  await unwrap(calendarFeedTokensRevoke({ path: { token_id: x.id } })).catch(
-                    () => undefined,
-                  );
-                  setNotice(t.subscription.revoked);
-                  void queryClient.invalidateQueries({ queryKey: ["feed-tokens"] });
-                }}
+                onClick={() => void revoke(x.id)}
               >
                 {t.subscription.revoke}
                 <span className="visually-hidden"> {x.label ?? formatDate(x.created_at)}</span>
