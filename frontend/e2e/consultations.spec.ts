@@ -42,6 +42,13 @@ test("a mayor asks, sees it listed, and the office's answer appears live", async
   await expect(page.getByText(reference).first()).toBeVisible();
   await expectAccessible(page, "detail");
 
+  // A new access code to share the follow-up (the previous one stops working).
+  await page.getByRole("button", { name: "Generar un código de acceso nuevo" }).click();
+  await expect(
+    page.getByRole("main").getByText("Código nuevo generado. El anterior deja de funcionar."),
+  ).toBeVisible();
+  await expect(page.getByLabel("Código de acceso")).toHaveValue(/\S{8,}/);
+
   // The office answers through the API while the mayor keeps the page open.
   const token = await apiToken(request);
   const headers = { Authorization: `Bearer ${token}` };

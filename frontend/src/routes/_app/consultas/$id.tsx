@@ -28,6 +28,7 @@ import {
   PageHeader,
   StatusTag,
 } from "../../../components/ui";
+import { useAction } from "../../../lib/action";
 import { announce } from "../../../lib/announcer";
 import { formatDateTime } from "../../../lib/format";
 import { t } from "../../../lib/i18n";
@@ -474,7 +475,7 @@ function Survey({ id }: { id: string }) {
 
 function Share({ consultation }: { consultation: ConsultationPublic }) {
   const [code, setCode] = useState<string>();
-  const [error, setError] = useState<string>();
+  const issuing = useAction();
   return (
     <section aria-labelledby="share-title" className="panel">
       <h2 id="share-title">{t.consultation.share}</h2>
@@ -490,22 +491,18 @@ function Share({ consultation }: { consultation: ConsultationPublic }) {
           <p className="field__hint">{t.consultation.newCodeDone}</p>
         </>
       ) : null}
-      {error ? <Notice tone="error">{error}</Notice> : null}
+      {issuing.failure ? <Notice tone="error">{issuing.failure}</Notice> : null}
       <button
         type="button"
         className="button button--secondary"
-        onClick={async () => {
-          try {
+        onClick={() =>
+          void issuing.run(async () => {
             const r = await unwrap(
               consultationsAccessCode({ path: { consultation_id: consultation.id } }),
             );
             setCode(r.access_code);
-            setError(undefined);
-            announce(t.consultation.newCodeDone);
-          } catch (e) {
-            setError(problemToErrors(e).form ?? t.errors.generic);
-          }
-        }}
+          }, t.consultation.newCodeDone)
+        }
       >
         {t.consultation.newCode}
       </button>
