@@ -385,6 +385,11 @@ async def test_the_sessions_an_entity_is_registered_for_in_one_request(client, s
     everything = await client.get(URL, params=window, headers=h["alm"])
     assert len(everything.json()["items"]) == 6
 
+    # A session under way when the range begins is still one of them.
+    during = _range(FUTURE + timedelta(hours=1)) | {"registered": "true"}
+    r = await client.get(URL, params=during, headers=h["alm"])
+    assert [i["title"] for i in r.json()["items"]] == ["Jornada única", "Taller semanal"]
+
     # Outside the range, nothing; an entity with no registrations, nothing.
     later = _range(FUTURE + timedelta(days=60)) | {"registered": "true"}
     assert (await client.get(URL, params=later, headers=h["alm"])).json()["items"] == []

@@ -53,17 +53,23 @@ class RangeFilters:
 
 
 async def _registered_sessions(
-    session: AsyncSession, municipality_id: uuid.UUID, end: datetime
+    session: AsyncSession, municipality_id: uuid.UUID, start: datetime, end: datetime
 ) -> set[tuple[uuid.UUID, datetime]]:
-    """(entry, session start) of the entity's active registrations starting before `end`."""
+    """(entry, session start) of the entity's active registrations to sessions that overlap
+    [start, end) (a session lasts what its entry lasts), past years' left out."""
+    starts = col(EventRegistration.occurrence_start)
+    lasts = col(CalendarEntry.ends_at) - col(CalendarEntry.starts_at)
     rows = await session.execute(
-        select(col(EventRegistration.entry_id), col(EventRegistration.occurrence_start)).where(
+        select(col(EventRegistration.entry_id), starts)
+        .join(CalendarEntry, col(CalendarEntry.id) == col(EventRegistration.entry_id))
+        .where(
             col(EventRegistration.municipality_id) == municipality_id,
             col(EventRegistration.status) == "registered",
-            col(EventRegistration.occurrence_start) < end,
+            starts < end,
+            starts + lasts >= start,
         )
     )
-    return {(entry_id, start) for entry_id, start in rows.all()}
+    return {(entry_id, occurrence) for entry_id, occurrence in rows.all()}
 
 
 def addressed_to(municipality_id: uuid.UUID) -> Any:
@@ -107,7 +113,7 @@ async def list_occurrences(
         own = actor.own_municipality_id
         if own is None:
             raise Forbidden("Solo los usuarios municipales tienen inscripciones de su entidad")
-        registered = await _registered_sessions(session, own, filters.end)
+        registered = await _registered_sessions(session, own, filters.start, filters.end)
         if not registered:
             return OccurrenceList(items=[])
     stmt = select(CalendarEntry).where(
