@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,6 +31,15 @@ class StrictInput(SQLModel):
     """Base for request bodies: unknown fields are rejected, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class BulkInput(BaseModel):
+    """`StrictInput` for the shapes an integration batch validates by the hundred in one
+    request (its items, and what they carry). A plain pydantic model: SQLModel's own
+    `__init__` validates every nested object a second time, which made each item cost nearly
+    twice as much. Same rules, same published schema."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _not_null_fields(cls: type[PatchInput]) -> list[str]:

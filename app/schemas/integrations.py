@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Discriminator, PlainValidator, StringConstr
 from sqlmodel import Field, SQLModel
 
 from app.models.expediente import EXTERNAL_REF_PATTERN
-from app.schemas.base import StrictInput
+from app.schemas.base import BulkInput, StrictInput
 from app.schemas.expedientes import ExpedienteDetail, ExpedienteUpsert, StageEventIn
 from app.schemas.problems import FieldError
 
@@ -49,13 +49,13 @@ class StageEventResult(SQLModel):
     )
 
 
-class BatchUpsertItem(StrictInput):
+class BatchUpsertItem(BulkInput):
     op: Literal["upsert"]
     external_ref: ExternalRef
     expediente: ExpedienteUpsert
 
 
-class BatchEventItem(StrictInput):
+class BatchEventItem(BulkInput):
     op: Literal["event"]
     external_ref: ExternalRef
     event: IntegrationStageEventIn
