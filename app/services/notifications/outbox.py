@@ -53,6 +53,10 @@ class Audience:
     users: tuple[uuid.UUID, ...] = ()
 
 
+# The people of the municipality concerned, and no one else.
+MUNICIPALITY = Audience(office=False, area=False, municipality=True)
+
+
 # Kinds that arrive often and matter less by e-mail: in the feed only unless a person asks.
 QUIET_BY_EMAIL = frozenset(
     {
@@ -416,6 +420,13 @@ class _Deliveries:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        # The columns every delivery row starts with (merged into a new dict per row).
+        self.pending = {
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        self.stamps = {"created_at": now, "updated_at": now}
         self.notifications: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
         self.hooks: list[dict[str, Any]] = []
@@ -429,10 +440,8 @@ class _Deliveries:
         prefs: Mapping[uuid.UUID, Preference],
         subscriptions: Iterable[Subscription],
     ) -> Emitted:
-        now = self.now
+        now, pending, stamps = self.now, self.pending, self.stamps
         item = Emitted(event_id, [], [], [])
-        pending = {"status": DeliveryStatus.pending.value, "attempts": 0, "next_attempt_at": now}
-        stamps = {"created_at": now, "updated_at": now}
         for user in users:
             pref = prefs.get(user.id)
             if pref is None or pref.in_app:
@@ -469,9 +478,10 @@ class _Deliveries:
         await queries.insert_rows(session, EmailDelivery.__table__, self.emails)  # type: ignore[attr-defined]
         await queries.insert_rows(session, WebhookDelivery.__table__, self.hooks)  # type: ignore[attr-defined]
         for item in self.emitted:
-            message = json.dumps({"event_id": item.event_id})
-            for user_id in item.user_ids:
-                queue.publish(session, user_channel(user_id), message)
+            if item.user_ids:
+                message = json.dumps({"event_id": item.event_id})
+                for user_id in item.user_ids:
+                    queue.publish(session, user_channel(user_id), message)
             for delivery_id in item.email_delivery_ids:
                 enqueue_email(session, delivery_id, 0)
         if self.hooks:
