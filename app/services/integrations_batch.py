@@ -218,6 +218,8 @@ class SetBasedBatch:
         self.actor = actor
         self.area_id: uuid.UUID = actor.area_id
         self.now = now or datetime.now(UTC)
+        # Events may not happen later than this (`expedientes.add_stage_event`).
+        self.latest_event = self.now + expedientes.sla_future_tolerance()
         self.held: dict[str, _Held] = {}
         self.created: list[_Held] = []
         self.new_entries: list[_Entry] = []
@@ -537,7 +539,7 @@ class SetBasedBatch:
         if held is None:
             raise NotFound(f"El expediente {item.external_ref} no existe")
         exp, event = held.exp, item.event
-        if event.occurred_at > self.now + expedientes.sla_future_tolerance():
+        if event.occurred_at > self.latest_event:
             raise UnprocessableEntity("occurred_at no puede ser futura")
         if event.event_id is not None and any(
             e.external_event_id == event.event_id for e in held.entries
