@@ -69,41 +69,67 @@ def reject_nulls(model: Any, patch: dict[str, Any]) -> None:
 #
 # Any number of rows in one statement that binds one array per column: unlike a multi-row
 # VALUES list, its text does not depend on the number of rows, so SQLAlchemy compiles it once
-# and PostgreSQL prepares it once, and it stays far below the limit of 32,767 parameters.
+# and PostgreSQL prepares it once, and it stays far below the limit of 32,767 parameters. A
+# value every row shares is bound once instead of as an array of copies.
 
+# The values of some rows, one list per column (each list holds a value for every row).
+Columns = Mapping[str, Sequence[Any]]
 
 _DIALECT = PGDialect()  # type: ignore[no-untyped-call]
 
 
 @functools.cache
-def _array_column(column: Column[Any]) -> tuple[str, str]:
-    """(the array's element type, the expression that reads the unnested value)."""
-    name = f'v."{column.name}"'
+def _column_kind(column: Column[Any]) -> tuple[str, str]:
+    """(the type a value is bound as, the expression that reads it into the column: `{}`
+    stands for the bound value)."""
     if isinstance(column.type, JSON):
-        return "text", f"CAST({name} AS jsonb)"
+        return "text", "CAST({} AS jsonb)"
     if isinstance(column.type, String):
         # Into text: an explicit cast to varchar(n) would cut a value short silently; the
         # assignment to the column still checks its length.
-        return "text", name
-    return column.type.compile(dialect=_DIALECT), name
+        return "text", "{}"
+    return column.type.compile(dialect=_DIALECT), "{}"
 
 
-def _arrays(
-    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], prefix: str = "p"
-) -> tuple[str, list[str], dict[str, list[Any]]]:
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """`rows` (dicts with the same keys) as one list of values per column."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+def _row_count(columns: Columns) -> int:
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError("every column needs one value per row")
+    return lengths.pop() if lengths else 0
+
+
+def _source(
+    table: Table, columns: Columns, same: Mapping[str, Any], prefix: str
+) -> tuple[str, list[str], dict[str, Any]]:
+    """The rows of `columns` as `unnest(…) … AS v(…, n)` (`n`: their order), the expressions
+    that read each value of `columns` and then of `same`, and the parameters."""
+    _row_count(columns)
+    if not same.keys().isdisjoint(columns):
+        raise ValueError("a column is given both per row and for every row")
     arrays: list[str] = []
     reads: list[str] = []
-    params: dict[str, list[Any]] = {}
-    for i, name in enumerate(names):
+    params: dict[str, Any] = {}
+    for i, (name, values) in enumerate(columns.items()):
         column = table.c[name]
-        kind, read = _array_column(column)
+        kind, read = _column_kind(column)
         arrays.append(f"CAST(:{prefix}{i} AS {kind}[])")
-        reads.append(read)
-        values = [row[name] for row in rows]
+        reads.append(read.format(f'v."{name}"'))
         if isinstance(column.type, JSON):
             values = [None if v is None else json.dumps(v) for v in values]
         params[f"{prefix}{i}"] = values
-    aliases = ", ".join(f'"{n}"' for n in names)
+    for i, (name, value) in enumerate(same.items()):
+        column = table.c[name]
+        kind, read = _column_kind(column)
+        reads.append(read.format(f"CAST(:{prefix}s{i} AS {kind})"))
+        if isinstance(column.type, JSON) and value is not None:
+            value = json.dumps(value)
+        params[f"{prefix}s{i}"] = value
+    aliases = ", ".join(f'"{n}"' for n in columns)
     return f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)", reads, params
 
 
@@ -143,28 +169,43 @@ async def insert_rows(
     on_conflict: str = "",
     returning: Sequence[str] = (),
 ) -> Sequence[Row[Any]]:
-    """`INSERT INTO table (…) SELECT … FROM unnest(…)` of `rows` (dicts with the same keys), in
-    their order (identity values follow it). `on_conflict`: an `ON CONFLICT …` clause;
-    `returning`: column names to return."""
-    if not rows:
+    """`insert_columns` of `rows` (dicts with the same keys)."""
+    return await insert_columns(
+        session, table, columns_of(rows), on_conflict=on_conflict, returning=returning
+    )
+
+
+async def insert_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: Columns,
+    *,
+    same: Mapping[str, Any] | None = None,
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+) -> Sequence[Row[Any]]:
+    """`INSERT INTO table (…) SELECT … FROM unnest(…)` of the rows `columns` holds, in their
+    order (identity values follow it); `same`: columns with one value for every row.
+    `on_conflict`: an `ON CONFLICT …` clause; `returning`: column names to return."""
+    if not _row_count(columns):
         return []
-    sql, params = _insert(table, rows, "p", on_conflict, returning)
+    sql, params = _insert(table, columns, same or {}, "p", on_conflict, returning)
     result = await session.execute(_statement(sql), params)
     return result.all() if returning else []
 
 
 def _insert(
     table: Table,
-    rows: Sequence[Mapping[str, Any]],
+    columns: Columns,
+    same: Mapping[str, Any],
     prefix: str,
     on_conflict: str = "",
     returning: Sequence[str] = (),
-) -> tuple[str, dict[str, list[Any]]]:
-    names = list(rows[0])
-    # Identifiers from the table's metadata (`_arrays` looks every name up); values bound.
-    source, reads, params = _arrays(table, names, rows, prefix)
-    columns = ", ".join(f'"{n}"' for n in names)
-    sql = f'INSERT INTO "{table.name}" ({columns}) SELECT {", ".join(reads)}'
+) -> tuple[str, dict[str, Any]]:
+    # Identifiers from the table's metadata (`_source` looks every name up); values bound.
+    source, reads, params = _source(table, columns, same, prefix)
+    names = ", ".join(f'"{n}"' for n in (*columns, *same))
+    sql = f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(reads)}'
     sql += f" FROM {source} ORDER BY v.n {on_conflict}"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
@@ -178,10 +219,10 @@ async def insert_rows_together(
     keys between them hold whatever their order, as PostgreSQL checks them when the statement
     ends."""
     inserts: list[str] = []
-    params: dict[str, list[Any]] = {}
+    params: dict[str, Any] = {}
     for k, (table, rows) in enumerate(parts):
         if rows:
-            sql, part = _insert(table, rows, f"p{k}_")
+            sql, part = _insert(table, columns_of(rows), {}, f"p{k}_")
             inserts.append(sql)
             params |= part
     if not inserts:
@@ -194,13 +235,17 @@ async def insert_rows_together(
 async def update_rows(
     session: AsyncSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """`UPDATE table SET … FROM unnest(…) WHERE table.key = v.key`: each of `rows` (dicts with
-    the same keys, `key` among them) sets its other columns on the row it names."""
-    if not rows:
+    """`update_columns` of `rows` (dicts with the same keys, `key` among them)."""
+    await update_columns(session, table, key, columns_of(rows))
+
+
+async def update_columns(session: AsyncSession, table: Table, key: str, columns: Columns) -> None:
+    """`UPDATE table SET … FROM unnest(…) WHERE table.key = v.key`: each row of `columns`
+    (`key` among them) sets its other columns on the row it names."""
+    if not _row_count(columns):
         return
-    names = list(rows[0])
-    source, reads, params = _arrays(table, names, rows)
-    sets = ", ".join(f'"{n}" = {read}' for n, read in zip(names, reads, strict=True) if n != key)
+    source, reads, params = _source(table, columns, {}, "p")
+    sets = ", ".join(f'"{n}" = {read}' for n, read in zip(columns, reads, strict=True) if n != key)
     sql = f'UPDATE "{table.name}" SET {sets} FROM {source}'  # noqa: S608
     sql += f' WHERE "{table.name}"."{table.c[key].name}" = v."{key}"'
     await session.execute(_statement(sql), params)

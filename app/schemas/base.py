@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,6 +31,15 @@ class StrictInput(SQLModel):
     """Base for request bodies: unknown fields are rejected, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class BulkInput(BaseModel):
+    """`StrictInput` for the shapes an integration batch validates by the hundred in one
+    request (its items, and what they carry). A plain pydantic model: SQLModel's own
+    `__init__` validates every nested object a second time, which made each item cost nearly
+    twice as much. Same rules, same published schema."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _not_null_fields(cls: type[PatchInput]) -> list[str]:
@@ -91,8 +101,6 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2199, 12, 31)
-_FIRST_INSTANT = datetime(1900, 1, 1)
-_LAST_INSTANT = datetime(2199, 12, 31, 23, 59, 59, 999999)
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
@@ -122,8 +130,9 @@ def _day_in_range(value: date) -> date:
 
 def _instant_in_range(value: datetime) -> datetime:
     # The wall-clock part is checked, so no offset (±24 h) can carry it past what day
-    # arithmetic and PostgreSQL's timestamptz can hold.
-    if not _FIRST_INSTANT <= value.replace(tzinfo=None) <= _LAST_INSTANT:
+    # arithmetic and PostgreSQL's timestamptz can hold. The range is whole years: its year
+    # says it (without building a naive copy of every instant).
+    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
         raise ValueError(f"debe estar entre los años {FIRST_DAY.year} y {LAST_DAY.year}")
     return value
 

@@ -22,7 +22,7 @@ from app.models.expediente import (
     ProcedureType,
 )
 from app.models.sla import DayTermUnit, term_limit_error
-from app.schemas.base import Bool, Day, Instant, Int32, PatchInput, StrictInput
+from app.schemas.base import Bool, BulkInput, Day, Instant, Int32, PatchInput, StrictInput
 
 
 class StageDefinitionIn(StrictInput):
@@ -92,7 +92,7 @@ class ProcedureTypePublic(SQLModel):
     stages: list[StageDefinitionPublic]
 
 
-class DocumentIn(StrictInput):
+class DocumentIn(BulkInput):
     title: str = Field(min_length=2, max_length=300)
     url: AnyHttpUrl
     verification_code: str | None = Field(default=None, max_length=100)
@@ -189,7 +189,7 @@ class ExpedienteUpdate(PatchInput):
     consultation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
 
 
-class StageEventIn(StrictInput):
+class StageEventIn(BulkInput):
     """An expediente entering a stage, as the área's system or a person reports it."""
 
     event_id: str | None = Field(
@@ -207,7 +207,7 @@ class StageEventIn(StrictInput):
         return checked
 
 
-class ExpedienteUpsert(StrictInput):
+class ExpedienteUpsert(BulkInput):
     """The área system's view of one expediente, keyed by its own reference (in the URL)."""
 
     municipality_ine_code: str | None = Field(default=None, max_length=11)

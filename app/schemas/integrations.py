@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, PlainValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, Discriminator, PlainValidator, StringConstraints
 from sqlmodel import Field, SQLModel
 
 from app.models.expediente import EXTERNAL_REF_PATTERN
-from app.schemas.base import StrictInput
+from app.schemas.base import BulkInput, StrictInput
 from app.schemas.expedientes import ExpedienteDetail, ExpedienteUpsert, StageEventIn
 from app.schemas.problems import FieldError
 
@@ -49,13 +49,13 @@ class StageEventResult(SQLModel):
     )
 
 
-class BatchUpsertItem(StrictInput):
+class BatchUpsertItem(BulkInput):
     op: Literal["upsert"]
     external_ref: ExternalRef
     expediente: ExpedienteUpsert
 
 
-class BatchEventItem(StrictInput):
+class BatchEventItem(BulkInput):
     op: Literal["event"]
     external_ref: ExternalRef
     event: IntegrationStageEventIn
@@ -89,7 +89,11 @@ class BatchRequest(StrictInput):
     )
 
 
-class BatchItemError(SQLModel):
+# A batch's results are built by the hundred in one request: plain pydantic models, like its
+# items (`BulkInput`), without SQLModel's own `__init__` validating each a second time.
+
+
+class BatchItemError(BaseModel):
     status: int = Field(description="Código HTTP que habría recibido la operación sola")
     code: str
     detail: str | None = None
@@ -97,7 +101,7 @@ class BatchItemError(SQLModel):
     allowed: list[str] | None = None
 
 
-class BatchItemResult(SQLModel):
+class BatchItemResult(BaseModel):
     index: int
     op: str | None
     external_ref: str | None
@@ -107,6 +111,6 @@ class BatchItemResult(SQLModel):
     error: BatchItemError | None = None
 
 
-class BatchResult(SQLModel):
+class BatchResult(BaseModel):
     items: list[BatchItemResult]
     counts: dict[str, int] = Field(description="Número de elementos por resultado")

@@ -788,7 +788,7 @@ def notice(
             "stage_code": exp.current_stage_code,
             **(payload or {}),
         },
-        audience=outbox.Audience(office=False, area=False, municipality=True),
+        audience=outbox.MUNICIPALITY,
         author_id=actor.id,
     )
 

@@ -19,8 +19,9 @@ caller then undoes the whole attempt and applies the items one by one.
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -83,9 +84,16 @@ def item_error(exc: AppError) -> BatchItemError:
     )
 
 
-def _row(obj: object, table: Table) -> dict[str, Any]:
-    """The values of `obj` for the columns of `table` that are written (not computed ones)."""
-    return {name: getattr(obj, name) for name in _written_columns(table)}
+def _columns(
+    objs: Sequence[object], table: Table, same: Iterable[str] = ()
+) -> dict[str, list[Any]]:
+    """The values of `objs` for the columns of `table` that are written (not computed ones),
+    one list per column, but for the columns `same` (given once for every row)."""
+    return {
+        name: list(map(operator.attrgetter(name), objs))
+        for name in _written_columns(table)
+        if name not in same
+    }
 
 
 @functools.cache
@@ -210,6 +218,8 @@ class SetBasedBatch:
         self.actor = actor
         self.area_id: uuid.UUID = actor.area_id
         self.now = now or datetime.now(UTC)
+        # Events may not happen later than this (`expedientes.add_stage_event`).
+        self.latest_event = self.now + expedientes.sla_future_tolerance()
         self.held: dict[str, _Held] = {}
         self.created: list[_Held] = []
         self.new_entries: list[_Entry] = []
@@ -529,7 +539,7 @@ class SetBasedBatch:
         if held is None:
             raise NotFound(f"El expediente {item.external_ref} no existe")
         exp, event = held.exp, item.event
-        if event.occurred_at > self.now + expedientes.sla_future_tolerance():
+        if event.occurred_at > self.latest_event:
             raise UnprocessableEntity("occurred_at no puede ser futura")
         if event.event_id is not None and any(
             e.external_event_id == event.event_id for e in held.entries
@@ -579,56 +589,65 @@ class SetBasedBatch:
     async def _write(self) -> None:
         session = self.session
         now = datetime.now(UTC)
+        actor = {
+            "actor_type": self.actor.kind,
+            "actor_id": self.actor.id,
+            "actor_label": self.actor.label,
+        }
         t: Table = Expediente.__table__  # type: ignore[attr-defined]
-        created_rows = [_row(h.exp, t) for h in self.created]
-        inserted = await queries.insert_rows(
+        created = [h.exp for h in self.created]
+        inserted = await queries.insert_columns(
             session,
             t,
-            created_rows,
+            _columns(created, t, same=("area_id",)),
+            same={"area_id": self.area_id},
             on_conflict="ON CONFLICT ON CONSTRAINT uq_expediente_area_external_ref DO NOTHING",
             returning=("id",),
         )
-        if len(inserted) != len(created_rows):
+        if len(inserted) != len(created):
             # Another request inserted one of these references meanwhile.
             raise SetBasedUnavailable("simultaneous first insert")
 
-        changed = [h for h in self.held.values() if h.in_db and h.touched]
-        for h in changed:
-            h.exp.updated_at = now
-        await queries.update_rows(
+        changed = [h.exp for h in self.held.values() if h.in_db and h.touched]
+        for exp in changed:
+            exp.updated_at = now
+        await queries.update_columns(
             session,
             t,
             "id",
-            [{name: getattr(h.exp, name) for name in ("id", *_UPDATED_COLUMNS)} for h in changed],
+            {
+                name: list(map(operator.attrgetter(name), changed))
+                for name in ("id", *_UPDATED_COLUMNS)
+            },
         )
 
         await self._write_documents()
-        await self._write_entries()
+        await self._write_entries(actor)
 
-        audit_rows = []
-        for a in self.audits:
-            audit_rows.append(
-                {
-                    "occurred_at": a.at,
-                    "actor_type": self.actor.kind,
-                    "actor_id": self.actor.id,
-                    "actor_label": self.actor.label,
-                    "action": a.action,
-                    "entity_type": "expediente",
-                    "entity_id": str(a.entity_id),
-                    "changes": a.changes,
-                    "request_id": request_id_var.get(),
-                    "client_ip": client_ip_var.get(),
-                }
-            )
-        await queries.insert_rows(session, AuditLog.__table__, audit_rows)  # type: ignore[attr-defined]
+        audits = self.audits
+        await queries.insert_columns(
+            session,
+            AuditLog.__table__,  # type: ignore[attr-defined]
+            {
+                "occurred_at": [a.at for a in audits],
+                "action": [a.action for a in audits],
+                "entity_id": [str(a.entity_id) for a in audits],
+                "changes": [a.changes for a in audits],
+            },
+            same=actor
+            | {
+                "entity_type": "expediente",
+                "request_id": request_id_var.get(),
+                "client_ip": client_ip_var.get(),
+            },
+        )
 
         await outbox.emit_many(session, self.notices)
 
     async def _write_documents(self) -> None:
         session = self.session
         doomed: list[uuid.UUID] = []
-        fresh: list[dict[str, Any]] = []
+        fresh: list[_Document] = []
         edited: list[_Document] = []
         dt: Table = ExpedienteDocument.__table__  # type: ignore[attr-defined]
         for h in self.held.values():
@@ -639,28 +658,31 @@ class SetBasedBatch:
             for d in h.docs.values():
                 read = h.read_docs.get(d.id)
                 if read is None:
-                    fresh.append(_row(d, dt))
+                    fresh.append(d)
                 elif read != (d.title, d.verification_code):
                     edited.append(d)
         if doomed:
             await session.execute(
                 delete(ExpedienteDocument).where(col(ExpedienteDocument.id).in_(doomed))
             )
-        await queries.insert_rows(session, dt, fresh)
-        await queries.update_rows(
+        await queries.insert_columns(session, dt, _columns(fresh, dt))
+        await queries.update_columns(
             session,
             dt,
             "id",
-            [
-                {"id": d.id, "title": d.title, "verification_code": d.verification_code}
-                for d in edited
-            ],
+            {
+                "id": [d.id for d in edited],
+                "title": [d.title for d in edited],
+                "verification_code": [d.verification_code for d in edited],
+            },
         )
 
-    async def _write_entries(self) -> None:
+    async def _write_entries(self, actor: dict[str, Any]) -> None:
         session = self.session
         et: Table = ExpedienteStageEntry.__table__  # type: ignore[attr-defined]
-        await queries.insert_rows(session, et, [_row(e, et) for e in self.new_entries])
+        await queries.insert_columns(
+            session, et, _columns(self.new_entries, et, same=actor), same=actor
+        )
         moved = [
             e
             for h in self.held.values()
@@ -668,6 +690,9 @@ class SetBasedBatch:
             for e in h.entries
             if e.id in h.read_left_at and h.read_left_at[e.id] != e.left_at
         ]
-        await queries.update_rows(
-            session, et, "id", [{"id": e.id, "left_at": e.left_at} for e in moved]
+        await queries.update_columns(
+            session,
+            et,
+            "id",
+            {"id": [e.id for e in moved], "left_at": [e.left_at for e in moved]},
         )

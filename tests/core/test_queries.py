@@ -84,3 +84,79 @@ async def test_inserts_together_write_nothing_when_one_part_breaks_a_foreign_key
         )
     await session.rollback()
     assert await _count(session, CONSULTATIONS, "id", row["id"]) == 0
+
+
+async def test_columns_with_values_shared_by_every_row_insert_and_update_as_rows_would(session):
+    merida = await f.municipality(session, "06083")
+    row = _consultation(merida.id)
+    await queries.insert_rows(session, CONSULTATIONS, [row])
+    actor_id = uuid.uuid4()
+    at = [datetime(2026, 9, 1, 8, i, tzinfo=UTC) for i in range(3)]
+    ids = await queries.insert_columns(
+        session,
+        EVENTS,
+        {
+            "occurred_at": at,
+            "kind": ["created", "assigned", "noted"],
+            "data": [{"n": 1}, [], {"to": ["a", "ñ"]}],
+        },
+        same={
+            "consultation_id": row["id"],
+            "actor_type": "user",
+            "actor_id": actor_id,
+            "actor_label": None,
+            "is_public": False,
+        },
+        returning=("id",),
+    )
+    assert len(ids) == 3
+    await queries.insert_columns(
+        session,
+        EVENTS,
+        {"occurred_at": at[:1], "kind": ["closed"]},
+        same={
+            "consultation_id": row["id"],
+            "actor_type": "system",
+            "is_public": True,
+            "data": {"why": "ok"},
+        },
+    )
+    await queries.update_columns(
+        session,
+        EVENTS,
+        "id",
+        {"id": [ids[0][0], ids[2][0]], "actor_label": ["Ana", None], "data": [{}, {"x": 2}]},
+    )
+    stmt = (
+        select(
+            EVENTS.c.occurred_at,
+            EVENTS.c.kind,
+            EVENTS.c.data,
+            EVENTS.c.actor_type,
+            EVENTS.c.actor_id,
+            EVENTS.c.actor_label,
+            EVENTS.c.is_public,
+        )
+        .where(EVENTS.c.consultation_id == row["id"])
+        .order_by(EVENTS.c.id)
+    )
+    assert [tuple(r) for r in (await session.execute(stmt)).all()] == [
+        (at[0], "created", {}, "user", actor_id, "Ana", False),
+        (at[1], "assigned", [], "user", actor_id, None, False),
+        (at[2], "noted", {"x": 2}, "user", actor_id, None, False),
+        (at[0], "closed", {"why": "ok"}, "system", None, None, True),
+    ]
+    # Nothing to write: no statement.
+    assert await queries.insert_columns(session, EVENTS, {"kind": []}, same={"x": 1}) == []
+
+
+def test_columns_of_rows_and_columns_that_cannot_make_rows():
+    assert queries.columns_of([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]) == {
+        "a": [1, 2],
+        "b": ["x", "y"],
+    }
+    assert queries.columns_of([]) == {}
+    with pytest.raises(ValueError, match="one value per row"):
+        queries._source(EVENTS, {"kind": ["a", "b"], "actor_type": ["user"]}, {}, "p")
+    with pytest.raises(ValueError, match="both per row and for every row"):
+        queries._source(EVENTS, {"kind": ["a"]}, {"kind": "b"}, "p")

@@ -21,8 +21,6 @@ from app.models.notification import NotificationKind as K
 from app.services import surveys
 from app.services.notifications import outbox
 
-MUNICIPALITY = outbox.Audience(office=False, area=False, municipality=True)
-
 
 def link(c: Consultation) -> str:
     return f"/consultas/{c.id}"
@@ -86,7 +84,7 @@ async def received(
         f"La oficina ha registrado la consulta «{c.subject}» con la referencia {c.reference}. "
         "El código de seguimiento figura en la notificación y permite consultar su estado "
         "sin identificarse.",
-        MUNICIPALITY,
+        outbox.MUNICIPALITY,
         {"access_code": access_code},
     )
 
@@ -100,7 +98,7 @@ async def replied(session: AsyncSession, c: Consultation, actor: Actor) -> None:
         K.consultation_replied,
         f"Nueva respuesta en la consulta {c.reference}",
         f"Hay una nueva respuesta en la consulta «{c.subject}».",
-        MUNICIPALITY,
+        outbox.MUNICIPALITY,
     )
 
 
@@ -161,7 +159,7 @@ async def transitioned(
             K.consultation_forwarded,
             f"Consulta {c.reference} remitida a {name}",
             f"La oficina ha remitido la consulta «{c.subject}» a {name}, que la tramitará.",
-            MUNICIPALITY,
+            outbox.MUNICIPALITY,
             extra,
         )
         await emit(
@@ -183,7 +181,7 @@ async def transitioned(
             K.consultation_waiting_on_municipality,
             f"La consulta {c.reference} espera a su ayuntamiento",
             f"Para continuar se necesita: {reason}. El plazo queda suspendido hasta que responda.",
-            MUNICIPALITY,
+            outbox.MUNICIPALITY,
             {"reason": reason, "clock_paused": True},
         )
     elif status == "answered":
@@ -195,7 +193,7 @@ async def transitioned(
             f"Consulta respondida: {c.reference}",
             f"La consulta «{c.subject}» tiene respuesta. Puede cerrarla o reabrirla si lo "
             "necesita.",
-            MUNICIPALITY,
+            outbox.MUNICIPALITY,
         )
     elif status == "closed" and c.closed_at is not None:
         url = surveys.survey_url(surveys.survey_token(c.id, c.closed_at))

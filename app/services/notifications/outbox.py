@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, String, Table, TextClause, Uuid, bindparam, text
+from sqlalchemy import ARRAY, Row, String, Table, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import queries, queue
@@ -50,6 +51,10 @@ class Audience:
     area: bool = True
     municipality: bool = False
     users: tuple[uuid.UUID, ...] = ()
+
+
+# The people of the municipality concerned, and no one else.
+MUNICIPALITY = Audience(office=False, area=False, municipality=True)
 
 
 # Kinds that arrive often and matter less by e-mail: in the feed only unless a person asks.
@@ -275,21 +280,36 @@ _EVENTS: Table = NotificationEvent.__table__  # type: ignore[attr-defined]
 _ONCE = "ON CONFLICT (dedupe_key) DO NOTHING"
 
 
-def _event_row(spec: EventSpec, now: datetime) -> dict[str, Any]:
-    return {
-        "kind": spec.kind,
-        "dedupe_key": spec.dedupe_key,
-        "entity_type": spec.entity_type,
-        "entity_id": spec.entity_id,
-        "municipality_id": spec.municipality_id,
-        "area_id": spec.area_id,
-        "title": spec.title,
-        "body": spec.body,
-        "link": spec.link,
-        "payload": spec.payload,
-        "occurred_at": spec.occurred_at,
-        "created_at": now,
-    }
+# The columns of an event taken from its `EventSpec` (its `created_at` is the moment it is
+# recorded, the same for every event recorded together).
+_EVENT_FIELDS = (
+    "kind",
+    "dedupe_key",
+    "entity_type",
+    "entity_id",
+    "municipality_id",
+    "area_id",
+    "title",
+    "body",
+    "link",
+    "payload",
+    "occurred_at",
+)
+
+
+async def _insert_events(
+    session: AsyncSession, specs: Iterable[EventSpec], now: datetime, returning: tuple[str, ...]
+) -> Sequence[Row[Any]]:
+    """Records the events of `specs` not recorded before; returns `returning` of those."""
+    specs = list(specs)
+    return await queries.insert_columns(
+        session,
+        _EVENTS,
+        {name: list(map(operator.attrgetter(name), specs)) for name in _EVENT_FIELDS},
+        same={"created_at": now},
+        on_conflict=_ONCE,
+        returning=returning,
+    )
 
 
 async def emit(
@@ -301,9 +321,7 @@ async def emit(
     """Records the event and its deliveries, unless it was recorded before (then None)."""
     now = now or datetime.now(UTC)
     cache = cache or FanoutCache()
-    inserted = await queries.insert_rows(
-        session, _EVENTS, [_event_row(spec, now)], on_conflict=_ONCE, returning=("id",)
-    )
+    inserted = await _insert_events(session, [spec], now, ("id",))
     if not inserted:
         return None
     event_id: int = inserted[0][0]
@@ -369,13 +387,7 @@ async def emit_many(
         unique.setdefault(spec.dedupe_key, spec)
     if not unique:
         return []
-    inserted = await queries.insert_rows(
-        session,
-        _EVENTS,
-        [_event_row(s, now) for s in unique.values()],
-        on_conflict=_ONCE,
-        returning=("id", "dedupe_key"),
-    )
+    inserted = await _insert_events(session, unique.values(), now, ("id", "dedupe_key"))
     recorded: dict[str, int] = {row.dedupe_key: row.id for row in inserted}
     fresh = [(recorded[s.dedupe_key], s) for s in unique.values() if s.dedupe_key in recorded]
     if not fresh:
@@ -408,6 +420,13 @@ class _Deliveries:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        # The columns every delivery row starts with (merged into a new dict per row).
+        self.pending = {
+            "status": DeliveryStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        self.stamps = {"created_at": now, "updated_at": now}
         self.notifications: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
         self.hooks: list[dict[str, Any]] = []
@@ -421,10 +440,8 @@ class _Deliveries:
         prefs: Mapping[uuid.UUID, Preference],
         subscriptions: Iterable[Subscription],
     ) -> Emitted:
-        now = self.now
+        now, pending, stamps = self.now, self.pending, self.stamps
         item = Emitted(event_id, [], [], [])
-        pending = {"status": DeliveryStatus.pending.value, "attempts": 0, "next_attempt_at": now}
-        stamps = {"created_at": now, "updated_at": now}
         for user in users:
             pref = prefs.get(user.id)
             if pref is None or pref.in_app:
@@ -461,9 +478,10 @@ class _Deliveries:
         await queries.insert_rows(session, EmailDelivery.__table__, self.emails)  # type: ignore[attr-defined]
         await queries.insert_rows(session, WebhookDelivery.__table__, self.hooks)  # type: ignore[attr-defined]
         for item in self.emitted:
-            message = json.dumps({"event_id": item.event_id})
-            for user_id in item.user_ids:
-                queue.publish(session, user_channel(user_id), message)
+            if item.user_ids:
+                message = json.dumps({"event_id": item.event_id})
+                for user_id in item.user_ids:
+                    queue.publish(session, user_channel(user_id), message)
             for delivery_id in item.email_delivery_ids:
                 enqueue_email(session, delivery_id, 0)
         if self.hooks:
