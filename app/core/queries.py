@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, Row, String, Table, TextClause, text
+from sqlalchemy import JSON, Column, Row, String, Table, TextClause, TypeDecorator, text
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -82,9 +82,11 @@ _DIALECT = PGDialect()  # type: ignore[no-untyped-call]
 def _column_kind(column: Column[Any]) -> tuple[str, str]:
     """(the type a value is bound as, the expression that reads it into the column: `{}`
     stands for the bound value)."""
-    if isinstance(column.type, JSON):
+    # SQLModel's strings are a decorator around `String`: what counts is the type it stores.
+    stored = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    if isinstance(stored, JSON):
         return "text", "CAST({} AS jsonb)"
-    if isinstance(column.type, String):
+    if isinstance(stored, String):
         # Into text: an explicit cast to varchar(n) would cut a value short silently; the
         # assignment to the column still checks its length.
         return "text", "{}"

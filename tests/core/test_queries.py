@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core import queries
 from app.core.security import digest_secret
@@ -160,3 +160,22 @@ def test_columns_of_rows_and_columns_that_cannot_make_rows():
         queries._source(EVENTS, {"kind": ["a", "b"], "actor_type": ["user"]}, {}, "p")
     with pytest.raises(ValueError, match="both per row and for every row"):
         queries._source(EVENTS, {"kind": ["a"]}, {"kind": "b"}, "p")
+
+
+async def test_a_value_longer_than_its_column_is_refused_not_cut_short(session):
+    merida = (await f.municipality(session, "06083")).id
+    too_long = "x" * 301  # the subject column holds 300 characters
+    row = _consultation(merida) | {"subject": too_long}
+    with pytest.raises(DBAPIError, match="too long"):
+        await queries.insert_rows(session, CONSULTATIONS, [row])
+    await session.rollback()
+    # The same when every row shares the value.
+    other = _consultation(merida)
+    del other["subject"]
+    with pytest.raises(DBAPIError, match="too long"):
+        await queries.insert_columns(
+            session, CONSULTATIONS, queries.columns_of([other]), same={"subject": too_long}
+        )
+    await session.rollback()
+    for reference in (row["reference"], other["reference"]):
+        assert await _count(session, CONSULTATIONS, "reference", reference) == 0
