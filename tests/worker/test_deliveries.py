@@ -159,7 +159,10 @@ async def test_500_is_retried_with_backoff_then_dead_lettered(session):
 async def test_failures_are_recorded_retried_and_finally_dead(
     session, monkeypatch, action, expected
 ):
-    monkeypatch.setattr(get_settings(), "webhook_timeout_seconds", 0.3)
+    # A short timeout for the receiver that never answers; the others answer at once, and a
+    # short one would turn a slow answer on a busy machine into a timeout.
+    timeout = 0.3 if action == "hang" else 10.0
+    monkeypatch.setattr(get_settings(), "webhook_timeout_seconds", timeout)
     async with r.http_receiver(r.always(action)) as receiver:
         _, _, delivery_id = await _one_delivery(session, receiver.url)
         async with r.job_ctx() as ctx:
