@@ -31,13 +31,13 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    and_,
     any_,
     bindparam,
     delete,
     func,
     or_,
     text,
+    true,
 )
 from sqlalchemy import select as select_table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -270,18 +270,25 @@ class SetBasedBatch:
                 .table_valued("ref")
                 .render_derived(name="wanted")
             )
+            # A lateral probe per reference, in the references' sorted order (one lock order
+            # for every writer of these rows): unlike a join, whose plan follows the table's
+            # statistics, it cannot turn into a scan of the área's every row.
+            probe = (
+                select_table(t)
+                .where(
+                    t.c.area_id == self.area_id,
+                    t.c.external_ref == wanted.c.ref,
+                    visible(Expediente, self.actor),
+                )
+                .with_for_update()
+                .lateral("probe")
+            )
             rows = (
                 await session.execute(
-                    select_table(t)
+                    select_table(probe)
                     .select_from(wanted)
-                    .join(
-                        t,
-                        and_(t.c.area_id == self.area_id, t.c.external_ref == wanted.c.ref),
-                    )
-                    .where(visible(Expediente, self.actor))
-                    # One lock order for every writer of these rows.
-                    .order_by(t.c.external_ref)
-                    .with_for_update(of=t)
+                    .join(probe, true())
+                    .order_by(probe.c.external_ref)
                 )
             ).all()
             for row in rows:
