@@ -226,10 +226,12 @@ async def test_the_worker_sends_through_the_guarded_client(nothing_allowed):
     await worker.startup(ctx)
     try:
         async with r.http_receiver() as receiver:
-            http = ctx["webhooks"].destinations.client_for(receiver.url)
-            assert http.follow_redirects is False
-            with pytest.raises(netguard.DestinationRefused, match="loopback"):
-                await http.post(receiver.url, content=b"{}")
+            clients = ctx["webhooks"].destinations.clients_for(receiver.url)
+            assert clients
+            for http in clients:
+                assert http.follow_redirects is False
+                with pytest.raises(netguard.DestinationRefused, match="loopback"):
+                    await http.post(receiver.url, content=b"{}")
         assert receiver.requests == []
     finally:
         await worker.shutdown(ctx)

@@ -27,7 +27,7 @@ from app.core import netguard
 from app.core.config import get_settings
 from app.core.db import get_engine, get_sessionmaker
 from app.services.notifications.delivery import WebhookEngine
-from app.services.notifications.destinations import Destinations
+from app.services.notifications.destinations import Destinations, pool_sizes
 from app.services.webhooks import verify
 from tests import receivers as r
 
@@ -214,6 +214,27 @@ async def test_the_limit_per_destination_is_honoured(session, monkeypatch):
     # Never more than 3 at once at either, though the worker may send 20 at once.
     assert one.max_busy == 3
     assert two.max_busy == 3
+
+
+@pytest.mark.parametrize(
+    ("limit", "sizes"),
+    [(1, [1]), (10, [10]), (11, [6, 5]), (25, [9, 8, 8]), (50, [10, 10, 10, 10, 10])],
+)
+def test_a_destinations_requests_are_spread_over_pools_of_ten_connections_at_most(limit, sizes):
+    assert pool_sizes(limit) == sizes
+    assert sum(sizes) == limit
+
+
+async def test_many_requests_to_one_destination_go_through_small_pools(session):
+    async with r.http_receiver(r.always("delay:0.05")) as receiver:
+        await _deliveries(session, receiver.url, 60)
+        async with _engine(per_destination=25, total=40) as engine:
+            assert await engine.drain() == 60
+            assert len(engine.destinations.clients_for(receiver.url)) == 3
+    assert len(receiver.requests) == 60
+    # The destination's limit holds across its pools, and every slot was used.
+    assert receiver.max_busy == 25
+    assert receiver.connections <= 25
 
 
 async def test_a_slow_destination_does_not_hold_the_others(session):

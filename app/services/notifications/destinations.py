@@ -7,6 +7,11 @@ HTTP/2 when the receiver offers it (TLS ALPN) and HTTP/1.1 otherwise, and its ow
 that one worker never has more than `OAAA_WEBHOOK_DESTINATION_CONCURRENCY` requests in flight
 to it. `OAAA_WEBHOOK_CONCURRENCY` bounds the worker's requests to every destination together.
 Clients of destinations unused for a while are closed once there are many of them.
+
+A destination's requests are spread over several clients of at most `POOL_CONNECTIONS`
+connections each (a request goes to the one with the fewest in flight): httpcore looks at every
+connection of a pool, polling its socket, whenever a request joins or leaves the pool, so one
+pool of 50 connections cost more per request than the request itself.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from app.core.config import get_settings
 
 # Clients kept at most; beyond, the least recently used idle ones are closed.
 MAX_DESTINATIONS = 256
+# Connections of one client's pool at most (see the module's description).
+POOL_CONNECTIONS = 10
 
 ClientFactory = Callable[[int], httpx.AsyncClient]
 
@@ -47,10 +54,24 @@ def guarded_client(limit: int) -> httpx.AsyncClient:
 
 @dataclass
 class Destination:
-    client: httpx.AsyncClient
+    clients: list[httpx.AsyncClient]
     limit: asyncio.Semaphore
     busy: int = 0
     used_at: float = field(default_factory=time.monotonic)
+    # Requests in flight through each of `clients`.
+    in_flight: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.in_flight = [0] * len(self.clients)
+
+    def least_busy(self) -> int:
+        return self.in_flight.index(min(self.in_flight))
+
+
+def pool_sizes(limit: int) -> list[int]:
+    """The connections of each client of a destination allowed `limit` requests at once."""
+    pools = -(-limit // POOL_CONNECTIONS)
+    return [limit // pools + (1 if i < limit % pools else 0) for i in range(pools)]
 
 
 class Destinations:
@@ -75,14 +96,18 @@ class Destinations:
     def __len__(self) -> int:
         return len(self._open)
 
-    def client_for(self, url: str) -> httpx.AsyncClient:
-        return self._get(origin(url)).client
+    def clients_for(self, url: str) -> list[httpx.AsyncClient]:
+        return self._get(origin(url)).clients
 
     def _get(self, key: str) -> Destination:
         destination = self._open.get(key)
         if destination is None:
-            client = self._shared or self._factory(self.per_destination)
-            destination = Destination(client, asyncio.Semaphore(self.per_destination))
+            clients = (
+                [self._shared]
+                if self._shared is not None
+                else [self._factory(size) for size in pool_sizes(self.per_destination)]
+            )
+            destination = Destination(clients, asyncio.Semaphore(self.per_destination))
             self._open[key] = destination
         self._open.move_to_end(key)
         return destination
@@ -90,12 +115,17 @@ class Destinations:
     @asynccontextmanager
     async def slot(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
         """Waits for a free request slot of the URL's destination (then of the worker) and
-        yields the destination's client."""
+        yields the destination's client with the fewest requests in flight."""
         destination = self._get(origin(url))
         destination.busy += 1
         try:
             async with destination.limit, self.total:
-                yield destination.client
+                chosen = destination.least_busy()
+                destination.in_flight[chosen] += 1
+                try:
+                    yield destination.clients[chosen]
+                finally:
+                    destination.in_flight[chosen] -= 1
         finally:
             destination.busy -= 1
             destination.used_at = time.monotonic()
@@ -110,10 +140,12 @@ class Destinations:
             if destination.busy == 0:
                 del self._open[key]
                 if self._shared is None:
-                    await destination.client.aclose()
+                    for client in destination.clients:
+                        await client.aclose()
 
     async def aclose(self) -> None:
         opened, self._open = self._open, OrderedDict()
         if self._shared is None:
             for destination in opened.values():
-                await destination.client.aclose()
+                for client in destination.clients:
+                    await client.aclose()
