@@ -47,12 +47,13 @@ async def _setup(client, session):
     return places, headers
 
 
-async def _create(client, headers, publish=True, **body):
+async def _create(client, headers, publish=True, start=FUTURE, **body):
+    """An entry of two hours from `start` (published unless `publish` is false)."""
     payload = {
         "kind": "event",
         "title": "Jornada de contratación pública",
-        "starts_at": FUTURE.isoformat(),
-        "ends_at": (FUTURE + timedelta(hours=2)).isoformat(),
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
     } | body
     r = await client.post(URL, json=payload, headers=headers)
     assert r.status_code == 201, r.text
@@ -202,8 +203,7 @@ async def test_feeds_parse_back_and_match_api_expansion(client, session):
         client,
         h["office"],
         title="Taller semanal",
-        starts_at=start.isoformat(),
-        ends_at=(start + timedelta(hours=2)).isoformat(),
+        start=start,
         rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=12",
         exdates=[datetime(2026, 10, 27, 10, tzinfo=MADRID).isoformat()],
         online_url="https://meet.example.org/taller",
@@ -346,8 +346,7 @@ async def test_the_sessions_an_entity_is_registered_for_in_one_request(client, s
         client,
         h["office"],
         title="Taller semanal",
-        starts_at=weekly_start.isoformat(),
-        ends_at=(weekly_start + timedelta(hours=2)).isoformat(),
+        start=weekly_start,
         rrule="FREQ=WEEKLY;COUNT=4",
         registration_required=True,
     )
