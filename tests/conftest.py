@@ -76,6 +76,9 @@ os.environ["OAAA_JWT_SECRET"] = "test-secret-" + "x" * 40
 # The delivery tests' receivers listen on 127.0.0.1 (tests/receivers.py): allowed explicitly,
 # as an operator would allow an internal receiver. Nothing else internal is.
 os.environ["OAAA_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1"
+# The race tests stand for several API processes, whose writes do run at once: no write gate
+# (tests/core/test_db.py tests it on its own).
+os.environ["OAAA_WRITE_CONCURRENCY"] = "0"
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
         description="Espera máxima a Redis al conectar y en cada respuesta (luego, caído)",
     )
     db_pool_size: int = 10
+    write_concurrency: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description=(
+            "Escrituras a la vez en cada proceso de la API (las demás esperan su turno; las "
+            "lecturas nunca); 0: sin límite"
+        ),
+    )
     db_echo: bool = False
     db_ping_after_idle_seconds: float = Field(default=30.0, ge=0)
     caller_cache_seconds: float = Field(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -85,7 +88,13 @@ async def dispose_engine() -> None:
 
 
 _READ_ONLY = "__oaaa_read_only__"
+_UNGATED = "__oaaa_ungated__"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+# One gate per event loop (a semaphore belongs to the loop that first waits on it).
+_write_gates: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
 
 
 def read_only(endpoint: Endpoint) -> Endpoint:
@@ -96,15 +105,43 @@ def read_only(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def ungated(endpoint: Endpoint) -> Endpoint:
+    """Marks a writing handler whose time goes to a worker thread (a password hash), not to
+    the event loop: it does not take a place of the write gate (`write_gate`), so a burst of
+    logins cannot hold back every other write of the process."""
+    setattr(endpoint, _UNGATED, True)
+    return endpoint
+
+
+def write_gate() -> asyncio.Semaphore | None:
+    """The places for write transactions in this process (`OAAA_WRITE_CONCURRENCY`; None: no
+    limit). Every step of a write runs on the one event loop, so a few writes at once already
+    keep it busy: more only lengthen the queue that every read waits in for its turn."""
+    limit = get_settings().write_concurrency
+    if limit == 0:
+        return None
+    loop = asyncio.get_running_loop()
+    gate = _write_gates.get(loop)
+    if gate is None or gate[0] != limit:
+        gate = _write_gates[loop] = (limit, asyncio.Semaphore(limit))
+    return gate[1]
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; commits when the handler succeeds, rolls back otherwise.
 
     Services only flush: the request is the unit of work. What they queued for after the
     commit (`core.queue`) leaves once the commit succeeded. Handlers marked `read_only` read
-    in autocommit mode (each statement sees the latest committed data).
+    in autocommit mode (each statement sees the latest committed data). A write (any method
+    but GET, HEAD and OPTIONS) first waits for a place of the write gate and holds it until
+    its commit, before its transaction holds any lock; reads never wait for it.
     """
-    async with queue.unit_of_work(get_sessionmaker()) as session:
-        if getattr(request.scope.get("endpoint"), _READ_ONLY, False):
+    endpoint = request.scope.get("endpoint")
+    gate = None
+    if request.method not in _SAFE_METHODS and not getattr(endpoint, _UNGATED, False):
+        gate = write_gate()
+    async with gate or contextlib.nullcontext(), queue.unit_of_work(get_sessionmaker()) as session:
+        if getattr(endpoint, _READ_ONLY, False):
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
 

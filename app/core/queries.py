@@ -107,32 +107,44 @@ def _row_count(columns: Columns) -> int:
 
 def _source(
     table: Table, columns: Columns, same: Mapping[str, Any], prefix: str
-) -> tuple[str, list[str], dict[str, Any]]:
+) -> tuple[str, Sequence[str], dict[str, Any]]:
     """The rows of `columns` as `unnest(…) … AS v(…, n)` (`n`: their order), the expressions
     that read each value of `columns` and then of `same`, and the parameters."""
     _row_count(columns)
     if not same.keys().isdisjoint(columns):
         raise ValueError("a column is given both per row and for every row")
+    source, reads, names = _shape(table, tuple(columns), tuple(same), prefix)
+    params: dict[str, Any] = {}
+    for (name, is_json), values in zip(names, columns.values(), strict=False):
+        params[name] = [None if v is None else json.dumps(v) for v in values] if is_json else values
+    for (name, is_json), value in zip(names[len(columns) :], same.values(), strict=True):
+        params[name] = json.dumps(value) if is_json and value is not None else value
+    return source, reads, params
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(
+    table: Table, columns: tuple[str, ...], same: tuple[str, ...], prefix: str
+) -> tuple[str, tuple[str, ...], tuple[tuple[str, bool], ...]]:
+    """What `_source` writes for these columns, once per shape: the `unnest(…)` source, the
+    reading expressions, and each parameter's name with whether it holds JSON."""
     arrays: list[str] = []
     reads: list[str] = []
-    params: dict[str, Any] = {}
-    for i, (name, values) in enumerate(columns.items()):
+    names: list[tuple[str, bool]] = []
+    for i, name in enumerate(columns):
         column = table.c[name]
         kind, read = _column_kind(column)
         arrays.append(f"CAST(:{prefix}{i} AS {kind}[])")
         reads.append(read.format(f'v."{name}"'))
-        if isinstance(column.type, JSON):
-            values = [None if v is None else json.dumps(v) for v in values]
-        params[f"{prefix}{i}"] = values
-    for i, (name, value) in enumerate(same.items()):
+        names.append((f"{prefix}{i}", isinstance(column.type, JSON)))
+    for i, name in enumerate(same):
         column = table.c[name]
         kind, read = _column_kind(column)
         reads.append(read.format(f"CAST(:{prefix}s{i} AS {kind})"))
-        if isinstance(column.type, JSON) and value is not None:
-            value = json.dumps(value)
-        params[f"{prefix}s{i}"] = value
+        names.append((f"{prefix}s{i}", isinstance(column.type, JSON)))
     aliases = ", ".join(f'"{n}"' for n in columns)
-    return f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)", reads, params
+    source = f"unnest({', '.join(arrays)}) WITH ORDINALITY AS v({aliases}, n)"
+    return source, tuple(reads), tuple(names)
 
 
 @functools.cache
@@ -204,14 +216,28 @@ def _insert(
     on_conflict: str = "",
     returning: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
-    # Identifiers from the table's metadata (`_source` looks every name up); values bound.
-    source, reads, params = _source(table, columns, same, prefix)
+    _source_sql, _reads, params = _source(table, columns, same, prefix)
+    sql = _insert_sql(table, tuple(columns), tuple(same), prefix, on_conflict, tuple(returning))
+    return sql, params
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(
+    table: Table,
+    columns: tuple[str, ...],
+    same: tuple[str, ...],
+    prefix: str,
+    on_conflict: str,
+    returning: tuple[str, ...],
+) -> str:
+    # Identifiers from the table's metadata (`_shape` looks every name up); values bound.
+    source, reads, _names = _shape(table, columns, same, prefix)
     names = ", ".join(f'"{n}"' for n in (*columns, *same))
     sql = f'INSERT INTO "{table.name}" ({names}) SELECT {", ".join(reads)}'
     sql += f" FROM {source} ORDER BY v.n {on_conflict}"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
-    return sql, params
+    return sql
 
 
 async def insert_rows_together(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 
-from app.core.db import SessionDep, SettingsDep
+from app.core.db import SessionDep, SettingsDep, ungated
 from app.core.deps import CurrentActor, OptionalActor
 from app.core.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -170,6 +170,7 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model_exclude_none=True,
     responses=TOKEN_RESPONSES,
 )
+@ungated
 async def token(
     request: Request,
     response: Response,

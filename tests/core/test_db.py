@@ -1,13 +1,18 @@
-"""The engine's connection checks and the transaction-free sessions of read-only handlers."""
+"""The engine's connection checks, the transaction-free sessions of read-only handlers and the
+write gate."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event, text
 
+from app.core.db import SessionDep, ungated
 from app.models.base import Role
 from tests import factories as f
 
@@ -116,3 +121,76 @@ def test_the_startup_heap_is_frozen_out_of_the_collector() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def _gated_app(entered: list[str], release: asyncio.Event) -> FastAPI:
+    """Writes that hold their session until `release`, a read and an ungated write."""
+    from app.core.errors import UnprocessableEntity, install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/write/{name}")
+    async def write(name: str, session: SessionDep) -> None:
+        entered.append(name)
+        await release.wait()
+        if name.startswith("fail"):
+            raise UnprocessableEntity("rejected after taking its place")
+
+    @app.get("/read")
+    async def read(session: SessionDep) -> int:
+        return int((await session.execute(text("SELECT 1"))).scalar_one())
+
+    @app.post("/login")
+    @ungated
+    async def login(session: SessionDep) -> None:
+        entered.append("login")
+
+    return app
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached")
+
+
+@pytest.mark.committed
+@pytest.mark.parametrize("places", [1, 2])
+async def test_writes_wait_for_a_place_of_the_gate_and_reads_never_do(places, monkeypatch):
+    from app.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "write_concurrency", places)
+    entered: list[str] = []
+    release = asyncio.Event()
+    transport = httpx.ASGITransport(app=_gated_app(entered, release))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        holders = [asyncio.create_task(c.post(f"/write/fail-{i}")) for i in range(places)]
+        await _until(lambda: len(entered) == places)
+        waiting = asyncio.create_task(c.post("/write/waiting"))
+        # While every place is held: a read and an ungated write go through, the write waits.
+        assert (await c.get("/read")).json() == 1
+        assert (await c.post("/login")).status_code == 200
+        await asyncio.sleep(0.05)
+        assert "waiting" not in entered
+        # Rejected writes give their places back.
+        release.set()
+        assert [(await h).status_code for h in holders] == [422] * places
+        assert (await waiting).status_code == 200
+        assert entered[-1] == "waiting"
+
+
+async def test_without_a_limit_writes_run_at_once(monkeypatch):
+    from app.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "write_concurrency", 0)
+    entered: list[str] = []
+    release = asyncio.Event()
+    transport = httpx.ASGITransport(app=_gated_app(entered, release))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        writes = [asyncio.create_task(c.post(f"/write/{i}")) for i in range(5)]
+        await _until(lambda: len(entered) == 5)
+        release.set()
+        assert [(await w).status_code for w in writes] == [200] * 5
