@@ -238,7 +238,12 @@ def print_mixed(r: dict[str, Any]) -> None:
 async def main_async(args: argparse.Namespace, url: str) -> None:
     people, bare_env = await _people(max(args.concurrency, args.creators))
     env = server_env(url) | bare_env
-    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores, shared"}
+    from app.core.config import get_settings
+
+    results: dict[str, Any] = {
+        "machine": f"{os.cpu_count()} cores, shared",
+        "write_concurrency": get_settings().write_concurrency,
+    }
     trips: list[str] = []
     if not args.mixed_only:
         trips = await round_trips(people[0])
@@ -250,6 +255,8 @@ async def main_async(args: argparse.Namespace, url: str) -> None:
     common.RESULTS.mkdir(parents=True, exist_ok=True)
     out = common.RESULTS / f"consultations_create-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results | {"statements": trips}, indent=2))
+    gate = results["write_concurrency"]
+    print(f"\nWrite gate (OAAA_WRITE_CONCURRENCY): {gate or 'no limit'}")
     if not args.mixed_only:
         print_creation(results["creation"], trips)
     print_mixed(results["mixed"])

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     write_concurrency: int = Field(
-        default=2,
+        default=1,
         ge=0,
         le=1000,
         description=(

@@ -194,3 +194,27 @@ async def test_without_a_limit_writes_run_at_once(monkeypatch):
         await _until(lambda: len(entered) == 5)
         release.set()
         assert [(await w).status_code for w in writes] == [200] * 5
+
+
+@pytest.mark.committed
+async def test_a_login_goes_through_while_the_writes_of_the_process_wait(
+    client, session, monkeypatch
+):
+    from app.core.config import get_settings
+    from app.core.db import write_gate
+
+    monkeypatch.setattr(get_settings(), "write_concurrency", 1)
+    mun = await f.municipality(session, "06011")
+    mayor = await f.user(session, Role.municipal_user, municipality_id=mun.id)
+    headers = await f.auth_headers(client, mayor)
+    gate = write_gate()
+    assert gate is not None
+    async with gate:  # the process's one place is taken
+        body = {"subject": "Asunto", "body": "Texto"}
+        creation = asyncio.create_task(
+            client.post("/api/v1/consultations", json=body, headers=headers)
+        )
+        assert (await f.login(client, mayor.email))["access_token"]
+        await asyncio.sleep(0.05)
+        assert not creation.done()
+    assert (await creation).status_code == 201

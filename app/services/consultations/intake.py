@@ -167,6 +167,9 @@ async def create(
         created_by_id=actor.id if actor.kind == ActorType.user else None,
         received_at=received_at,
         sla_started_at=received_at,
+        # Given, not left to their default factories (each call of one inspects its signature).
+        created_at=now,
+        updated_at=now,
     )
     await sla.start_clock(session, c, now, version)
     query: AssistantQuery | None = None

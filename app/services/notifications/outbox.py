@@ -474,9 +474,15 @@ class _Deliveries:
         return item
 
     async def record(self, session: AsyncSession) -> None:
-        await queries.insert_rows(session, Notification.__table__, self.notifications)  # type: ignore[attr-defined]
-        await queries.insert_rows(session, EmailDelivery.__table__, self.emails)  # type: ignore[attr-defined]
-        await queries.insert_rows(session, WebhookDelivery.__table__, self.hooks)  # type: ignore[attr-defined]
+        # The three tables in one statement (one round trip; a table with no rows is left out).
+        await queries.insert_rows_together(
+            session,
+            [
+                (Notification.__table__, self.notifications),  # type: ignore[attr-defined]
+                (EmailDelivery.__table__, self.emails),  # type: ignore[attr-defined]
+                (WebhookDelivery.__table__, self.hooks),  # type: ignore[attr-defined]
+            ],
+        )
         for item in self.emitted:
             if item.user_ids:
                 message = json.dumps({"event_id": item.event_id})
