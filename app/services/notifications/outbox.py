@@ -201,14 +201,30 @@ _AUDIENCE_BINDS = (
 )
 
 
+# The active subscriptions as one JSON array: `[[id, area_id, event_types], …]`.
+_SUBSCRIPTIONS_JSON = (
+    "SELECT coalesce(json_agg(json_build_array(w.id, w.area_id, w.event_types)), '[]') AS subs"
+    " FROM webhook_subscription w WHERE w.is_active"
+)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 @functools.cache
-def _recipients_statement(parts: tuple[str, ...]) -> TextClause:
+def _recipients_statement(parts: tuple[str, ...], subscriptions: bool = False) -> TextClause:
+    """The audience's people with their preferences; with `subscriptions`, the active
+    subscriptions too, in the same round trip: every row starts with them (and there is one
+    row, its person columns null, when nobody is in the audience)."""
     where = " OR ".join(_AUDIENCE_SQL[p] for p in parts)
     sql = (
         f"SELECT r.*, p.in_app AS pref_in_app, p.email AS pref_email FROM ({_PERSON}"  # noqa: S608 (fixed fragments)
         f" WHERE u.is_active AND ({where})) r LEFT JOIN notification_preference p"
         " ON p.user_id = r.id AND p.kind = :kind"
     )
+    if subscriptions:
+        sql = f"SELECT x.*, s.subs FROM ({_SUBSCRIPTIONS_JSON}) s LEFT JOIN ({sql}) x ON true"  # noqa: S608 (fixed fragments)
     binds = [b for b in _AUDIENCE_BINDS if f":{b.key}" in sql]
     return text(sql).bindparams(*binds)
 
@@ -218,10 +234,10 @@ def _recipient(row: Any) -> Recipient:
 
 
 async def _recipients(
-    session: AsyncSession, spec: EventSpec
+    session: AsyncSession, spec: EventSpec, cache: FanoutCache
 ) -> tuple[list[Recipient], dict[uuid.UUID, Preference]]:
     """The people the event's audience names, with their preferences for its kind (one
-    statement)."""
+    statement, which also fills `cache.subscriptions` when they were not read yet)."""
     a = spec.audience
     parts = tuple(
         name
@@ -235,7 +251,8 @@ async def _recipients(
     )
     if not parts:
         return [], {}
-    stmt = _recipients_statement(parts)
+    read_subscriptions = cache.subscriptions is None
+    stmt = _recipients_statement(parts, read_subscriptions)
     values = {
         "kind": spec.kind,
         "area_id": spec.area_id,
@@ -244,6 +261,12 @@ async def _recipients(
     }
     params = {k: v for k, v in values.items() if k in stmt._bindparams}
     rows = (await session.execute(stmt, params)).all()
+    if read_subscriptions:
+        cache.subscriptions = [
+            Subscription(uuid.UUID(i), uuid.UUID(area) if area else None, list(kinds or ()))
+            for i, area, kinds in _json(rows[0][8])
+        ]
+        rows = [row for row in rows if row[0] is not None]
     prefs = {row[0]: Preference(row[6], row[7]) for row in rows if row[6] is not None}
     return [_recipient(row) for row in rows], prefs
 
@@ -329,7 +352,7 @@ async def emit(
     who = (spec.audience, spec.area_id, spec.municipality_id)
     pref_key = (*who, spec.kind)
     if who not in cache.recipients:
-        cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec)
+        cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec, cache)
     users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     if pref_key not in cache.preferences:
         found = await _preferences(session, users, (spec.kind,))
