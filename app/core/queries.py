@@ -147,6 +147,36 @@ def _shape(
     return source, tuple(reads), tuple(names)
 
 
+def _fold_shared(
+    table: Table, columns: Columns, same: Mapping[str, Any]
+) -> tuple[Columns, Mapping[str, Any]]:
+    """`columns` and `same`, with every column whose rows all hold the same value (of the same
+    type) moved to `same`: bound once, not as an array of copies. JSON values stay per row (equal
+    values may be written differently: 1 and 1.0)."""
+    per_row: dict[str, Sequence[Any]] = {}
+    shared = dict(same)
+    json_columns = _json_columns(table)
+    for name, values in columns.items():
+        if len(values) > 1 and name not in json_columns:
+            first = values[0]
+            kind = type(first)
+            if values.count(first) == len(values) and all(type(v) is kind for v in values):
+                shared[name] = first
+                continue
+        per_row[name] = values
+    if not per_row:
+        # One column stays per row: it gives the statement its number of rows.
+        name = next(iter(columns))
+        per_row[name] = columns[name]
+        del shared[name]
+    return per_row, shared
+
+
+@functools.cache
+def _json_columns(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+
+
 @functools.cache
 def _written(table: Table) -> tuple[tuple[str, bool], ...]:
     """(name, whether PostgreSQL fills it when it is left out) of the columns one writes."""
@@ -216,6 +246,7 @@ def _insert(
     on_conflict: str = "",
     returning: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
+    columns, same = _fold_shared(table, columns, same)
     _source_sql, _reads, params = _source(table, columns, same, prefix)
     sql = _insert_sql(table, tuple(columns), tuple(same), prefix, on_conflict, tuple(returning))
     return sql, params

@@ -101,7 +101,7 @@ def _written_columns(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if c.computed is None)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
 class _Expediente:
     """A batch's copy of an `Expediente` row (a plain object: building thousands of ORM
     instances cost more than the writes)."""
@@ -125,12 +125,11 @@ class _Expediente:
     deadline_is_legal: bool = False
     source_hash: str | None = None
     version: int = 1
-    search_vector: Any = None
-    created_at: datetime = field(default_factory=utcnow)
-    updated_at: datetime = field(default_factory=utcnow)
+    created_at: datetime
+    updated_at: datetime
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
 class _Entry:
     """A batch's copy of an `ExpedienteStageEntry` row."""
 
@@ -145,7 +144,7 @@ class _Entry:
     actor_label: str | None = None
     comment: str | None = None
     external_event_id: str | None = None
-    created_at: datetime = field(default_factory=utcnow)
+    created_at: datetime
 
 
 @dataclass(slots=True, eq=False)
@@ -218,6 +217,9 @@ class SetBasedBatch:
         self.actor = actor
         self.area_id: uuid.UUID = actor.area_id
         self.now = now or datetime.now(UTC)
+        # When the batch's rows are written: one instant for all of them, as PostgreSQL's
+        # `now()` is one instant for a transaction.
+        self.stamp = datetime.now(UTC)
         # Events may not happen later than this (`expedientes.add_stage_event`).
         self.latest_event = self.now + expedientes.sla_future_tolerance()
         self.held: dict[str, _Held] = {}
@@ -273,13 +275,11 @@ class SetBasedBatch:
             # A lateral probe per reference, in the references' sorted order (one lock order
             # for every writer of these rows): unlike a join, whose plan follows the table's
             # statistics, it cannot turn into a scan of the área's every row.
+            # `visible` is `area_id = <the client's área>` for an integration. The stored
+            # columns only: the search vector is computed by PostgreSQL and never written here.
             probe = (
-                select_table(t)
-                .where(
-                    t.c.area_id == self.area_id,
-                    t.c.external_ref == wanted.c.ref,
-                    visible(Expediente, self.actor),
-                )
+                select_table(*(t.c[name] for name in _written_columns(t)))
+                .where(t.c.external_ref == wanted.c.ref, visible(Expediente, self.actor))
                 .with_for_update()
                 .lateral("probe")
             )
@@ -416,7 +416,7 @@ class SetBasedBatch:
 
     def _audit(self, action: str, exp: _Expediente, changes: dict[str, Any]) -> None:
         # `changes` is JSON already (`audit.snapshot`, `audit.diff` or plain values).
-        self.audits.append(_AuditRow(action, exp.id, changes, datetime.now(UTC)))
+        self.audits.append(_AuditRow(action, exp.id, changes, self.stamp))
 
     def _municipality(self, data: ExpedienteUpsert) -> uuid.UUID:
         if data.municipality_id is not None:
@@ -480,6 +480,7 @@ class SetBasedBatch:
                     title=d.title,
                     url=url,
                     verification_code=d.verification_code,
+                    created_at=self.stamp,
                 )
                 changed = True
                 added.append(d.title)
@@ -509,6 +510,8 @@ class SetBasedBatch:
                 area_id=self.area_id,
                 external_ref=external_ref,
                 source_hash=digest,
+                created_at=self.stamp,
+                updated_at=self.stamp,
                 **fields,
             )
             if exp.status != ExpedienteStatus.open and exp.closed_at is None:
@@ -570,6 +573,7 @@ class SetBasedBatch:
             actor_label=self.actor.label,
             comment=event.comment,
             external_event_id=event.event_id,
+            created_at=self.stamp,
         )
         held.entries.append(entry)
         self.new_entries.append(entry)
@@ -595,7 +599,6 @@ class SetBasedBatch:
 
     async def _write(self) -> None:
         session = self.session
-        now = datetime.now(UTC)
         actor = {
             "actor_type": self.actor.kind,
             "actor_id": self.actor.id,
@@ -617,7 +620,7 @@ class SetBasedBatch:
 
         changed = [h.exp for h in self.held.values() if h.in_db and h.touched]
         for exp in changed:
-            exp.updated_at = now
+            exp.updated_at = self.stamp
         await queries.update_columns(
             session,
             t,

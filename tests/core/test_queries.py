@@ -150,6 +150,67 @@ async def test_columns_with_values_shared_by_every_row_insert_and_update_as_rows
     assert await queries.insert_columns(session, EVENTS, {"kind": []}, same={"x": 1}) == []
 
 
+async def test_a_column_whose_rows_all_hold_one_value_is_bound_once(session):
+    merida = await f.municipality(session, "06083")
+    row = _consultation(merida.id)
+    await queries.insert_rows(session, CONSULTATIONS, [row])
+    at = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+    sent: list[dict[str, object]] = []
+    bind = session.get_bind()
+
+    def seen(conn, cursor, statement, parameters, *_):
+        sent.append(dict(enumerate(parameters)))
+
+    rows = [
+        {
+            "consultation_id": row["id"],
+            "occurred_at": at,
+            "actor_type": "system",
+            "kind": kind,
+            "is_public": True,
+            "actor_label": None,
+            # Equal values, written differently: JSON stays per row.
+            "data": {"n": n},
+        }
+        for kind, n in (("created", 1), ("noted", 1.0), ("noted", 1))
+    ]
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        await queries.insert_rows(session, EVENTS, rows)
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    arrays = [v for v in sent[0].values() if isinstance(v, list)]
+    # Only the kinds and the JSON vary: two arrays; the rest is bound once.
+    assert sorted(map(len, arrays)) == [3, 3]
+    assert ["created", "noted", "noted"] in arrays
+    stored = (
+        await session.execute(
+            select(EVENTS.c.kind, EVENTS.c.occurred_at, EVENTS.c.is_public, EVENTS.c.data)
+            .where(EVENTS.c.consultation_id == row["id"])
+            .order_by(EVENTS.c.id)
+        )
+    ).all()
+    assert [tuple(r) for r in stored] == [
+        ("created", at, True, {"n": 1}),
+        ("noted", at, True, {"n": 1.0}),
+        ("noted", at, True, {"n": 1}),
+    ]
+    assert [type(r.data["n"]) for r in stored] == [int, float, int]
+    # Rows that all agree on every column still make as many rows.
+    same = [
+        {
+            "consultation_id": row["id"],
+            "occurred_at": at,
+            "actor_type": "system",
+            "kind": "noted",
+            "is_public": False,
+            "data": {},
+        }
+    ] * 2
+    await queries.insert_rows(session, EVENTS, same)
+    assert await _count(session, EVENTS, "is_public", False) == 2
+
+
 def test_columns_of_rows_and_columns_that_cannot_make_rows():
     assert queries.columns_of([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]) == {
         "a": [1, 2],
