@@ -159,8 +159,12 @@ class _Document:
     created_at: datetime = field(default_factory=utcnow)
 
 
-# The fields a creation's audit snapshot records (`crud.create`: every field of the model).
+# The fields a creation's audit snapshot records (`crud.create`: every field of the model),
+# none of them a secret. Read as they are: written as JSON (`queries`), their instants, days
+# and UUIDs come out as `audit.snapshot` writes them.
 _SNAPSHOT_FIELDS = audit.recorded_fields(Expediente)
+assert audit.SECRET_FIELDS.isdisjoint(_SNAPSHOT_FIELDS)
+_snapshot_values = operator.attrgetter(*_SNAPSHOT_FIELDS)
 
 
 @dataclass
@@ -415,7 +419,7 @@ class SetBasedBatch:
     # ---- applying the items ----------------------------------------------------------------
 
     def _audit(self, action: str, exp: _Expediente, changes: dict[str, Any]) -> None:
-        # `changes` is JSON already (`audit.snapshot`, `audit.diff` or plain values).
+        # `changes` is JSON already (`audit.diff` or plain values) or a creation's snapshot.
         self.audits.append(_AuditRow(action, exp.id, changes, self.stamp))
 
     def _municipality(self, data: ExpedienteUpsert) -> uuid.UUID:
@@ -519,7 +523,11 @@ class SetBasedBatch:
             held = _Held(exp=exp, in_db=False)
             self.held[external_ref] = held
             self.created.append(held)
-            self._audit("expediente.create", exp, audit.snapshot(exp, _SNAPSHOT_FIELDS))
+            self._audit(
+                "expediente.create",
+                exp,
+                dict(zip(_SNAPSHOT_FIELDS, _snapshot_values(exp), strict=True)),
+            )
             changes: dict[str, Any] = {}
         else:
             exp = held.exp
