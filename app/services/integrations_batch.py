@@ -46,7 +46,7 @@ from sqlmodel import col, select
 from app.core import audit, queries
 from app.core.errors import AppError, NotFound, UnprocessableEntity
 from app.core.observability import client_ip_var, request_id_var
-from app.core.scoping import Actor, visible
+from app.core.scoping import SCOPE_PARAM, Actor, visible_predicate, visible_shape
 from app.core.time import MADRID
 from app.models.audit import AuditLog
 from app.models.base import new_id, utcnow
@@ -212,6 +212,32 @@ _UPDATED_COLUMNS = (
 )
 
 
+@functools.cache
+def _probe(scope: tuple[str, str | None]) -> Any:
+    """The expedientes of the references `refs` within the scope `scope`, locked, in the
+    references' sorted order (one lock order for every writer of these rows).
+
+    A lateral probe of the unique (área, reference) index per reference: as a join, its plan
+    had become a hash join over every row of the área. For an integration the scope is
+    `area_id = <its área>`. Only stored columns: the search vector is PostgreSQL's to compute.
+    Built once per scope shape: building it cost more than running it."""
+    t: Table = Expediente.__table__  # type: ignore[attr-defined]
+    wanted = (
+        func.unnest(bindparam("refs", type_=ARRAY(String())))
+        .table_valued("ref")
+        .render_derived(name="wanted")
+    )
+    probe = (
+        select_table(*(t.c[name] for name in _written_columns(t)))
+        .where(t.c.external_ref == wanted.c.ref, visible_predicate(Expediente, scope))
+        .with_for_update()
+        .lateral("probe")
+    )
+    return (
+        select_table(probe).select_from(wanted).join(probe, true()).order_by(probe.c.external_ref)
+    )
+
+
 class SetBasedBatch:
     """Applies one batch of validated items (see the module's description)."""
 
@@ -267,32 +293,11 @@ class SetBasedBatch:
         refs = {i.external_ref for i in items}
         upserts = [i.expediente for i in items if isinstance(i, BatchUpsertItem)]
         events = [i.event for i in items if isinstance(i, BatchEventItem)]
-        t: Table = Expediente.__table__  # type: ignore[attr-defined]
         if refs:
-            # One probe of the unique (área, reference) index per reference: a filter over the
-            # área's rows compared each of them with every reference of the batch.
-            wanted = (
-                func.unnest(bindparam("refs", sorted(refs), type_=ARRAY(String())))
-                .table_valued("ref")
-                .render_derived(name="wanted")
-            )
-            # A lateral probe per reference, in the references' sorted order (one lock order
-            # for every writer of these rows): unlike a join, whose plan follows the table's
-            # statistics, it cannot turn into a scan of the área's every row.
-            # `visible` is `area_id = <the client's área>` for an integration. The stored
-            # columns only: the search vector is computed by PostgreSQL and never written here.
-            probe = (
-                select_table(*(t.c[name] for name in _written_columns(t)))
-                .where(t.c.external_ref == wanted.c.ref, visible(Expediente, self.actor))
-                .with_for_update()
-                .lateral("probe")
-            )
+            scope, scope_value = visible_shape(Expediente, self.actor)
             rows = (
                 await session.execute(
-                    select_table(probe)
-                    .select_from(wanted)
-                    .join(probe, true())
-                    .order_by(probe.c.external_ref)
+                    _probe(scope), {"refs": sorted(refs), SCOPE_PARAM: scope_value}
                 )
             ).all()
             for row in rows:
