@@ -477,22 +477,24 @@ async def load_calendars(
     }
     added = {h.day: h.name for h in rows if h.is_holiday and h.municipality_id is None}
 
+    # The days of each place, grouped once (not every row read again for every municipality).
+    by_place: dict[uuid.UUID | None, list[Holiday]] = {}
+    for h in rows:
+        by_place.setdefault(h.municipality_id, []).append(h)
+    removed_everywhere = [h.day for h in by_place.get(None, ()) if not h.is_holiday]
+
     def build(mid: uuid.UUID | None) -> WorkingCalendar:
+        own = by_place.get(mid, []) if mid is not None else []
         return WorkingCalendar.build(
             years,
-            local={
-                h.day: h.name
-                for h in rows
-                if h.is_holiday and mid is not None and h.municipality_id == mid
-            },
+            local={h.day: h.name for h in own if h.is_holiday},
             seat=seat_days,
             added=added,
-            removed=[h.day for h in rows if not h.is_holiday and h.municipality_id in (None, mid)],
+            removed=removed_everywhere + [h.day for h in own if not h.is_holiday],
             office_hours=office_hours,
             seat_name=seat.name if seat is not None else None,
         )
 
     # Built once for every municipality without days of its own; the others get their own.
-    with_own = {h.municipality_id for h in rows if h.municipality_id is not None}
     shared = build(None)
-    return {mid: build(mid) if mid in with_own else shared for mid in set(municipality_ids)}
+    return {mid: build(mid) if mid in by_place else shared for mid in set(municipality_ids)}
