@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -134,13 +133,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     commit (`core.queue`) leaves once the commit succeeded. Handlers marked `read_only` read
     in autocommit mode (each statement sees the latest committed data). A write (any method
     but GET, HEAD and OPTIONS) first waits for a place of the write gate and holds it until
-    its commit, before its transaction holds any lock; reads never wait for it.
+    its transaction ends (commit or rollback), before its transaction holds any lock; reads
+    never wait for it. What is sent after the commit is sent outside the gate.
     """
     endpoint = request.scope.get("endpoint")
     gate = None
     if request.method not in _SAFE_METHODS and not getattr(endpoint, _UNGATED, False):
         gate = write_gate()
-    async with gate or contextlib.nullcontext(), queue.unit_of_work(get_sessionmaker()) as session:
+    async with queue.unit_of_work(get_sessionmaker(), gate=gate) as session:
         if getattr(endpoint, _READ_ONLY, False):
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session

@@ -14,6 +14,7 @@ leaves once per commit however often it was asked for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -289,16 +290,34 @@ def discard(session: AsyncSession) -> None:
 
 @asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession], redis: ArqRedis | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis | None = None,
+    *,
+    gate: asyncio.Semaphore | None = None,
 ) -> AsyncIterator[AsyncSession]:
     """A session whose transaction commits at the end of the block, then flushes its
-    after-commit work; an exception rolls back and drops it."""
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            discard(session)
-            raise
-        await flush(session, redis)
+    after-commit work; an exception rolls back and drops it.
+
+    `gate`: a place of it is taken before the transaction begins and given back as soon as
+    the transaction ends (committed or rolled back), before the after-commit work is sent."""
+    if gate is not None:
+        await gate.acquire()
+    held = gate
+    try:
+        async with sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                discard(session)
+                raise
+            finally:
+                if held is not None:
+                    held.release()
+                    held = None
+            await flush(session, redis)
+    finally:
+        # Still held only when the session could not be opened.
+        if held is not None:
+            held.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -146,3 +147,33 @@ async def test_a_wake_up_is_queued_once_per_commit(migrated_database):
             queue.enqueue(session, "heartbeat", job_id=queue.job_id("wake", 9), once=True)
         # The next commit wakes again.
         assert await _queued(arq) == {queue.job_id("wake", 0), queue.job_id("wake", 9)}
+
+
+@pytest.mark.committed
+async def test_a_gate_is_held_for_the_transaction_only_not_while_its_work_is_sent(
+    migrated_database, monkeypatch
+):
+    gate = asyncio.Semaphore(1)
+    seen: list[bool] = []
+
+    async def send(items, redis=None) -> None:
+        seen.append(gate.locked())
+
+    monkeypatch.setattr(queue, "send", send)
+    async with queue.unit_of_work(get_sessionmaker(), gate=gate) as session:
+        assert gate.locked()
+        queue.enqueue(session, "heartbeat", job_id=queue.job_id("test", uuid.uuid4(), 0))
+        await session.execute(text("SELECT 1"))
+    # Sent after the commit, with the place already given back to the next write.
+    assert seen == [False]
+    assert not gate.locked()
+
+    async def failing_write() -> None:
+        async with queue.unit_of_work(get_sessionmaker(), gate=gate) as session:
+            await session.execute(text("SELECT 1"))
+            raise RuntimeError("the write failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_write()
+    assert not gate.locked()
+    assert seen == [False]
