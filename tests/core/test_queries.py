@@ -240,3 +240,21 @@ async def test_a_value_longer_than_its_column_is_refused_not_cut_short(session):
     await session.rollback()
     for reference in (row["reference"], other["reference"]):
         assert await _count(session, CONSULTATIONS, "reference", reference) == 0
+
+
+def test_set_based_statements_are_written_for_the_driver_once():
+    sql, names = queries._driver_sql(
+        "INSERT INTO t (a, b) SELECT CAST(:p0 AS text[]), x::jsonb, :ps0, ':q' FROM v WHERE :p0"
+    )
+    assert (
+        sql == "INSERT INTO t (a, b) SELECT CAST($1 AS text[]), x::jsonb, $2, ':q' FROM v WHERE $3"
+    )
+    assert names == ("p0", "ps0", "p0")
+
+
+async def test_a_set_based_write_sees_what_the_session_added_before_it(session):
+    merida = await f.municipality(session, "06083")
+    c = Consultation(**_consultation(merida.id))
+    session.add(c)  # not flushed: the events below need it in the database first
+    await queries.insert_rows(session, EVENTS, [_event(c.id)])
+    assert await _count(session, EVENTS, "consultation_id", c.id) == 1
