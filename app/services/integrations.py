@@ -264,9 +264,8 @@ async def run_batch(
                 item = validated[i]
                 assert not isinstance(item, BatchItemError)
                 status, expediente_id, version = outcome
-                # Values the batch made itself: nothing to validate.
                 results.append(
-                    BatchItemResult.model_construct(
+                    BatchItemResult(
                         index=i,
                         op=item.op,
                         external_ref=item.external_ref,
