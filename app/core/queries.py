@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, CursorResult, Row, String, Table, TypeDecorator
+from sqlalchemy import JSON, Column, CursorResult, Row, String, Table, TextClause, TypeDecorator
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -237,16 +237,47 @@ def _driver_sql(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(number, sql), tuple(order)
 
 
-async def _run(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> CursorResult[Any]:
+async def _run(
+    session: AsyncSession, sql: str, params: Mapping[str, Any]
+) -> CursorResult[*tuple[Any, ...]]:
     """Runs a set-based statement in the session's transaction straight through the driver:
     its text is the driver's already (`_driver_sql`, once per statement), so nothing is
     compiled or processed per call, which cost several times what the driver does on this
     path. As `session.execute` would, the session's pending changes are flushed first."""
+    driver_sql, names = _driver_sql(sql)
+    return await _through_driver(session, driver_sql, names, params)
+
+
+async def _through_driver(
+    session: AsyncSession, driver_sql: str, names: Sequence[str], params: Mapping[str, Any]
+) -> CursorResult[*tuple[Any, ...]]:
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    driver_sql, names = _driver_sql(sql)
     connection = await session.connection()
     return await connection.exec_driver_sql(driver_sql, tuple(params[n] for n in names))
+
+
+# Hot fixed statements written for the driver: statement -> (its text, its parameters' names),
+# or None when a parameter's type processes its values (then SQLAlchemy runs it).
+_COMPILED: dict[TextClause, tuple[str, tuple[str, ...]] | None] = {}
+
+
+async def run_text(
+    session: AsyncSession, statement: TextClause, params: Mapping[str, Any]
+) -> CursorResult[*tuple[Any, ...]]:
+    """`session.execute(statement, params)` for a fixed statement of a hot path (a module
+    constant, or one built once per shape): compiled for the driver once, then only bound."""
+    if statement not in _COMPILED:
+        compiled = statement.compile(dialect=session.get_bind().dialect)
+        plain = not compiled._bind_processors and compiled.positiontup is not None
+        _COMPILED[statement] = (
+            (compiled.string, tuple(compiled.positiontup or ())) if plain else None
+        )
+    found = _COMPILED[statement]
+    if found is None:
+        result: CursorResult[*tuple[Any, ...]] = await session.execute(statement, params)  # type: ignore[assignment]
+        return result
+    return await _through_driver(session, found[0], found[1], params)
 
 
 async def insert_rows(

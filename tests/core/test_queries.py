@@ -258,3 +258,19 @@ async def test_a_set_based_write_sees_what_the_session_added_before_it(session):
     session.add(c)  # not flushed: the events below need it in the database first
     await queries.insert_rows(session, EVENTS, [_event(c.id)])
     assert await _count(session, EVENTS, "consultation_id", c.id) == 1
+
+
+async def test_a_fixed_statement_runs_through_the_driver_with_what_execute_would_return(session):
+    from sqlalchemy import JSON, Integer, Uuid, bindparam, text
+
+    ident = uuid.uuid4()
+    plain = text("SELECT CAST(:n AS int) + 1 AS next, CAST(:id AS uuid) AS id").bindparams(
+        bindparam("n", type_=Integer), bindparam("id", type_=Uuid)
+    )
+    got = (await queries.run_text(session, plain, {"id": ident, "n": 41})).one()
+    assert (got.next, got.id) == (42, ident)
+    assert queries._COMPILED[plain] is not None  # written for the driver
+    # A parameter whose type processes its value (JSON to text) goes through SQLAlchemy.
+    processed = text("SELECT CAST(:doc AS jsonb) ->> 'a'").bindparams(bindparam("doc", type_=JSON))
+    assert (await queries.run_text(session, processed, {"doc": {"a": "ñ"}})).scalar_one() == "ñ"
+    assert queries._COMPILED[processed] is None

@@ -111,7 +111,7 @@ async def _number(
         **entry,
         "changes": json.dumps(entry["changes"]),
     }
-    reference: str = (await session.execute(_NUMBER, params)).scalar_one()
+    reference: str = (await queries.run_text(session, _NUMBER, params)).scalar_one()
     # The statement wrote it: nothing is left for the commit to flush.
     set_committed_value(c, "reference", reference)
     return reference

@@ -260,7 +260,7 @@ async def _recipients(
         "users": list(a.users),
     }
     params = {k: v for k, v in values.items() if k in stmt._bindparams}
-    rows = (await session.execute(stmt, params)).all()
+    rows = (await queries.run_text(session, stmt, params)).all()
     if read_subscriptions:
         cache.subscriptions = [
             Subscription(uuid.UUID(i), uuid.UUID(area) if area else None, list(kinds or ()))

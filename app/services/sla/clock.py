@@ -17,6 +17,7 @@ from sqlalchemy import Uuid, bindparam, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.core import queries
 from app.core.config import get_settings
 from app.core.time import MADRID
 from app.models.area import Area, CatalogueService
@@ -131,7 +132,8 @@ async def municipality_and_version(
 ) -> tuple[bool | None, int | None]:
     """Whether the municipality is active (None: there is no such municipality) and the
     version of the reference data, in one statement."""
-    row = (await session.execute(_MUNICIPALITY_AND_VERSION, {"id": municipality_id})).first()
+    found = await queries.run_text(session, _MUNICIPALITY_AND_VERSION, {"id": municipality_id})
+    row = found.first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 
