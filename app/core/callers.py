@@ -14,6 +14,7 @@ asked on every request, so a log-out takes effect at once.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -77,8 +78,16 @@ def forget_all() -> None:
 _TOUCHED = "oaaa.touched_users"
 
 
+# The table right after a verb that writes (in a statement of its own or in a CTE).
+_WRITES_USERS = re.compile(
+    r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?|COPY|ALTER\s+TABLE)"
+    r"\s+(?:ONLY\s+)?(?:\w+\.)?\"?user_account\b",
+    re.IGNORECASE,
+)
+
+
 def _may_change_users(statement: str) -> bool:
-    return "user_account" in statement and statement.lstrip()[:6].upper() != "SELECT"
+    return "user_account" in statement and _WRITES_USERS.search(statement) is not None
 
 
 @event.listens_for(Engine, "before_cursor_execute")

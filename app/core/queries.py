@@ -237,13 +237,15 @@ def _driver_sql(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED.sub(number, sql), tuple(order)
 
 
-async def _run(
+async def run_sql(
     session: AsyncSession, sql: str, params: Mapping[str, Any]
 ) -> CursorResult[*tuple[Any, ...]]:
-    """Runs a set-based statement in the session's transaction straight through the driver:
-    its text is the driver's already (`_driver_sql`, once per statement), so nothing is
-    compiled or processed per call, which cost several times what the driver does on this
-    path. As `session.execute` would, the session's pending changes are flushed first."""
+    """Runs a statement with `:name` parameters (the set-based writes, and statements composed of
+    them) in the session's transaction straight through the driver: its text is made the
+    driver's once (`_driver_sql`), so nothing is compiled or processed per call, which cost
+    several times what the driver does on this path. Every parameter's type must follow from
+    where it stands in the statement (a column it is compared with or written to, a cast). As
+    `session.execute` would, the session's pending changes are flushed first."""
     driver_sql, names = _driver_sql(sql)
     return await _through_driver(session, driver_sql, names, params)
 
@@ -309,8 +311,22 @@ async def insert_columns(
     if not _row_count(columns):
         return []
     sql, params = _insert(table, columns, same or {}, "p", on_conflict, returning)
-    result = await _run(session, sql, params)
+    result = await run_sql(session, sql, params)
     return result.all() if returning else []
+
+
+def insert_statement(
+    table: Table,
+    columns: Columns,
+    *,
+    same: Mapping[str, Any] | None = None,
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+    prefix: str = "p",
+) -> tuple[str, dict[str, Any]]:
+    """The text and parameters of `insert_columns`, to be part of a larger statement (a
+    data-modifying CTE); `prefix` keeps its parameter names apart from the rest's."""
+    return _insert(table, columns, same or {}, prefix, on_conflict, returning)
 
 
 def _insert(
@@ -363,7 +379,7 @@ async def insert_rows_together(
         return
     *first, last = inserts
     ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first))
-    await _run(session, f"WITH {ctes} {last}" if ctes else last, params)
+    await run_sql(session, f"WITH {ctes} {last}" if ctes else last, params)
 
 
 async def update_rows(
@@ -382,4 +398,4 @@ async def update_columns(session: AsyncSession, table: Table, key: str, columns:
     sets = ", ".join(f'"{n}" = {read}' for n, read in zip(columns, reads, strict=True) if n != key)
     sql = f'UPDATE "{table.name}" SET {sets} FROM {source}'  # noqa: S608
     sql += f' WHERE "{table.name}"."{table.c[key].name}" = v."{key}"'
-    await _run(session, sql, params)
+    await run_sql(session, sql, params)

@@ -99,3 +99,21 @@ async def test_a_user_changed_by_plain_sql_is_forgotten(session):
     assert refused is not None
     assert not refused.is_active
     assert u.id not in callers._callers  # an inactive account is never remembered
+
+
+def test_only_statements_that_write_user_rows_forget_the_callers():
+    writes = [
+        "UPDATE user_account SET is_active = false WHERE id = $1",
+        'INSERT INTO "user_account" (id) VALUES ($1)',
+        "DELETE FROM public.user_account WHERE id = $1",
+        "WITH x AS (update user_account set role = 'admin' returning id) SELECT * FROM x",
+        "TRUNCATE user_account",
+    ]
+    reads = [
+        "SELECT u.id FROM user_account u WHERE u.id = $1",
+        "WITH ev AS (INSERT INTO notification_event (kind) VALUES ($1) RETURNING id)"
+        " SELECT ev.id, q.* FROM ev LEFT JOIN (SELECT u.id FROM user_account u) q ON true",
+        "UPDATE consultation SET assignee_id = (SELECT id FROM user_account LIMIT 1)",
+    ]
+    assert all(callers._may_change_users(s) for s in writes)
+    assert not any(callers._may_change_users(s) for s in reads)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Row, String, Table, TextClause, Uuid, bindparam, text
+from sqlalchemy import ARRAY, Row, String, Table, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import queries, queue
@@ -193,12 +193,6 @@ _AUDIENCE_SQL = {
     "users": "(u.id = ANY(:users) AND (u.role IN ('admin', 'oaaa_staff', 'area_staff')"
     " OR (u.role = 'municipal_user' AND u.municipality_id = :municipality_id)))",
 }
-_AUDIENCE_BINDS = (
-    bindparam("kind", type_=String),
-    bindparam("area_id", type_=Uuid),
-    bindparam("municipality_id", type_=Uuid),
-    bindparam("users", type_=ARRAY(Uuid)),
-)
 
 
 # The active subscriptions as one JSON array: `[[id, area_id, event_types], …]`.
@@ -213,10 +207,11 @@ def _json(value: Any) -> Any:
 
 
 @functools.cache
-def _recipients_statement(parts: tuple[str, ...], subscriptions: bool = False) -> TextClause:
-    """The audience's people with their preferences; with `subscriptions`, the active
-    subscriptions too, in the same round trip: every row starts with them (and there is one
-    row, its person columns null, when nobody is in the audience)."""
+def _recipients_sql(parts: tuple[str, ...], subscriptions: bool) -> str:
+    """The audience's people with their preferences, after the id the event's insert (the CTE
+    `ev`) returned; with `subscriptions`, the active subscriptions too, at the end of every row.
+    There is one row, its person columns null, when nobody is in the audience, and none when
+    the event was recorded before."""
     where = " OR ".join(_AUDIENCE_SQL[p] for p in parts)
     sql = (
         f"SELECT r.*, p.in_app AS pref_in_app, p.email AS pref_email FROM ({_PERSON}"  # noqa: S608 (fixed fragments)
@@ -225,19 +220,20 @@ def _recipients_statement(parts: tuple[str, ...], subscriptions: bool = False) -
     )
     if subscriptions:
         sql = f"SELECT x.*, s.subs FROM ({_SUBSCRIPTIONS_JSON}) s LEFT JOIN ({sql}) x ON true"  # noqa: S608 (fixed fragments)
-    binds = [b for b in _AUDIENCE_BINDS if f":{b.key}" in sql]
-    return text(sql).bindparams(*binds)
+    return f"SELECT ev.id, q.* FROM ev LEFT JOIN ({sql}) q ON true"  # noqa: S608 (fixed fragments)
 
 
 def _recipient(row: Any) -> Recipient:
     return Recipient(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
-async def _recipients(
-    session: AsyncSession, spec: EventSpec, cache: FanoutCache
-) -> tuple[list[Recipient], dict[uuid.UUID, Preference]]:
-    """The people the event's audience names, with their preferences for its kind (one
-    statement, which also fills `cache.subscriptions` when they were not read yet)."""
+async def _record_reading_recipients(
+    session: AsyncSession, spec: EventSpec, now: datetime, cache: FanoutCache
+) -> tuple[int, list[Recipient], dict[uuid.UUID, Preference]] | None:
+    """Records the event and reads the people its audience names, with their preferences for
+    its kind, in one statement (which also fills `cache.subscriptions` when they were not read
+    yet): the event's id, the people and their preferences; None when the event was recorded
+    before."""
     a = spec.audience
     parts = tuple(
         name
@@ -250,25 +246,37 @@ async def _recipients(
         if wanted
     )
     if not parts:
-        return [], {}
+        inserted = await _insert_events(session, [spec], now, ("id",))
+        return (inserted[0][0], [], {}) if inserted else None
     read_subscriptions = cache.subscriptions is None
-    stmt = _recipients_statement(parts, read_subscriptions)
+    insert, params = queries.insert_statement(
+        _EVENTS,
+        _event_columns([spec]),
+        same={"created_at": now},
+        on_conflict=_ONCE,
+        returning=("id",),
+        prefix="e",
+    )
+    sql = f"WITH ev AS ({insert}) {_recipients_sql(parts, read_subscriptions)}"
     values = {
         "kind": spec.kind,
         "area_id": spec.area_id,
         "municipality_id": spec.municipality_id,
         "users": list(a.users),
     }
-    params = {k: v for k, v in values.items() if k in stmt._bindparams}
-    rows = (await queries.run_text(session, stmt, params)).all()
+    params |= {k: v for k, v in values.items() if f":{k}" in sql}
+    rows = (await queries.run_sql(session, sql, params)).all()
+    if not rows:
+        return None
+    event_id: int = rows[0][0]
     if read_subscriptions:
         cache.subscriptions = [
             Subscription(uuid.UUID(i), uuid.UUID(area) if area else None, list(kinds or ()))
-            for i, area, kinds in _json(rows[0][8])
+            for i, area, kinds in _json(rows[0][9])
         ]
-        rows = [row for row in rows if row[0] is not None]
-    prefs = {row[0]: Preference(row[6], row[7]) for row in rows if row[6] is not None}
-    return [_recipient(row) for row in rows], prefs
+    people = [row[1:] for row in rows if row[1] is not None]
+    prefs = {row[0]: Preference(row[6], row[7]) for row in people if row[6] is not None}
+    return event_id, [_recipient(row) for row in people], prefs
 
 
 _PREFERENCES = text(
@@ -320,15 +328,18 @@ _EVENT_FIELDS = (
 )
 
 
+def _event_columns(specs: Sequence[EventSpec]) -> dict[str, list[Any]]:
+    return {name: list(map(operator.attrgetter(name), specs)) for name in _EVENT_FIELDS}
+
+
 async def _insert_events(
     session: AsyncSession, specs: Iterable[EventSpec], now: datetime, returning: tuple[str, ...]
 ) -> Sequence[Row[Any]]:
     """Records the events of `specs` not recorded before; returns `returning` of those."""
-    specs = list(specs)
     return await queries.insert_columns(
         session,
         _EVENTS,
-        {name: list(map(operator.attrgetter(name), specs)) for name in _EVENT_FIELDS},
+        _event_columns(list(specs)),
         same={"created_at": now},
         on_conflict=_ONCE,
         returning=returning,
@@ -344,15 +355,20 @@ async def emit(
     """Records the event and its deliveries, unless it was recorded before (then None)."""
     now = now or datetime.now(UTC)
     cache = cache or FanoutCache()
-    inserted = await _insert_events(session, [spec], now, ("id",))
-    if not inserted:
-        return None
-    event_id: int = inserted[0][0]
-
     who = (spec.audience, spec.area_id, spec.municipality_id)
     pref_key = (*who, spec.kind)
-    if who not in cache.recipients:
-        cache.recipients[who], cache.preferences[pref_key] = await _recipients(session, spec, cache)
+    event_id: int
+    if who in cache.recipients:
+        inserted = await _insert_events(session, [spec], now, ("id",))
+        if not inserted:
+            return None
+        event_id = inserted[0][0]
+    else:
+        # The event and who it reaches in one round trip.
+        recorded = await _record_reading_recipients(session, spec, now, cache)
+        if recorded is None:
+            return None
+        event_id, cache.recipients[who], cache.preferences[pref_key] = recorded
     users = [u for u in cache.recipients[who] if u.id != spec.author_id]
     if pref_key not in cache.preferences:
         found = await _preferences(session, users, (spec.kind,))
