@@ -10,7 +10,17 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, CursorResult, Row, String, Table, TextClause, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Column,
+    CursorResult,
+    Row,
+    Select,
+    String,
+    Table,
+    TextClause,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -261,14 +271,16 @@ async def _through_driver(
 
 # Hot fixed statements written for the driver: statement -> (its text, its parameters' names),
 # or None when a parameter's type processes its values (then SQLAlchemy runs it).
-_COMPILED: dict[TextClause, tuple[str, tuple[str, ...]] | None] = {}
+_COMPILED: dict[TextClause | Select[Any], tuple[str, tuple[str, ...]] | None] = {}
 
 
 async def run_text(
-    session: AsyncSession, statement: TextClause, params: Mapping[str, Any]
+    session: AsyncSession, statement: TextClause | Select[Any], params: Mapping[str, Any]
 ) -> CursorResult[*tuple[Any, ...]]:
     """`session.execute(statement, params)` for a fixed statement of a hot path (a module
-    constant, or one built once per shape): compiled for the driver once, then only bound."""
+    constant, or one built once per shape): compiled for the driver once, then only bound.
+    An array parameter is bound untyped, its type following from the statement (`ANY(:ids)`
+    compared with a column, or an explicit `CAST`): a typed one is processed per call."""
     if statement not in _COMPILED:
         compiled = statement.compile(dialect=session.get_bind().dialect)
         plain = not compiled._bind_processors and compiled.positiontup is not None

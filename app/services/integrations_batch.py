@@ -33,6 +33,7 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     or_,
@@ -223,7 +224,7 @@ def _probe(scope: tuple[str, str | None]) -> Any:
     Built once per scope shape: building it cost more than running it."""
     t: Table = Expediente.__table__  # type: ignore[attr-defined]
     wanted = (
-        func.unnest(bindparam("refs", type_=ARRAY(String())))
+        func.unnest(cast(bindparam("refs"), ARRAY(String())))
         .table_valued("ref")
         .render_derived(name="wanted")
     )
@@ -236,6 +237,14 @@ def _probe(scope: tuple[str, str | None]) -> Any:
     return (
         select_table(probe).select_from(wanted).join(probe, true()).order_by(probe.c.external_ref)
     )
+
+
+# Ids for `n` new stage entries, in one row (the sequence is looked up once, not per id).
+_ENTRY_IDS = text(
+    "WITH s AS MATERIALIZED (SELECT"
+    " pg_get_serial_sequence('expediente_stage_entry', 'id')::regclass AS seq)"
+    " SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, :n)"
+)
 
 
 class SetBasedBatch:
@@ -296,8 +305,8 @@ class SetBasedBatch:
         if refs:
             scope, scope_value = visible_shape(Expediente, self.actor)
             rows = (
-                await session.execute(
-                    _probe(scope), {"refs": sorted(refs), SCOPE_PARAM: scope_value}
+                await queries.run_text(
+                    session, _probe(scope), {"refs": sorted(refs), SCOPE_PARAM: scope_value}
                 )
             ).all()
             for row in rows:
@@ -400,6 +409,7 @@ class SetBasedBatch:
                 sorted(municipalities),
                 sla.calendar_years(*instants),
                 area_id=self.area_id,
+                version=await sla.reference_version(session),
             )
             # Municipalities with the same working days count a term alike: the due instant
             # of a stay is computed once for all of them.
@@ -411,15 +421,8 @@ class SetBasedBatch:
         if events:
             # Ids for the new stage entries, taken in order: entries at the same instant keep
             # the order in which they were reported.
-            sequence = await session.execute(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence('expediente_stage_entry', 'id'))"
-                    " FROM generate_series(1, :n)"
-                ),
-                {"n": len(events)},
-            )
-            self.entry_ids = sorted(int(v) for v in sequence.scalars())
-            self.entry_ids.reverse()
+            taken = await queries.run_text(session, _ENTRY_IDS, {"n": len(events)})
+            self.entry_ids = sorted(taken.scalar_one(), reverse=True)
 
     # ---- applying the items ----------------------------------------------------------------
 

@@ -15,12 +15,14 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.scoping import Actor, ActorRole
+from app.core.time import MADRID
 from app.models.audit import ActorType
 from app.models.base import Role
 from app.models.notification import WebhookSubscription
 from app.models.sla import Holiday
 from app.services import integrations
 from app.services.integrations_batch import SetBasedBatch, SetBasedUnavailable
+from app.services.sla import clock
 from tests import factories as f
 from tests.integrations.test_router import _procedure
 
@@ -427,3 +429,44 @@ async def test_simultaneous_batches_with_the_same_new_references_create_each_onc
         session, "SELECT count(*) FROM notification_event WHERE kind = 'expediente.created'"
     )
     assert created == 2
+
+
+async def test_batches_read_the_calendars_again_only_when_the_reference_data_change(
+    session, monkeypatch
+):
+    clock.forget_reference_data()
+    actor, _ = await _world(session)
+    _itemwise_forbidden(monkeypatch)
+
+    async def due_of(ref: str) -> datetime:
+        items = [_upsert(ref), _event(ref, f"{ref}:INI", "INI", 1)]
+        result = await integrations.run_batch(session, actor, items, NOW)
+        assert result.counts["placed"] == 1
+        await session.commit()
+        due = await session.execute(
+            text("SELECT stage_due_at FROM expediente WHERE external_ref = :ref"), {"ref": ref}
+        )
+        found: datetime = due.scalar_one()
+        return found
+
+    first = await due_of("K-1")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        second = await due_of("K-2")
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert second == first
+    assert any("reference_data_version" in s for s in statements)
+    assert not [s for s in statements if "FROM holiday" in s]
+
+    # A province-wide holiday inside the stay's five working days: the next batch counts it.
+    session.add(Holiday(municipality_id=None, day=date(2026, 3, 4), name="Festivo de prueba"))
+    await session.commit()
+    third = await due_of("K-3")
+    assert third.astimezone(MADRID).date() == first.astimezone(MADRID).date() + timedelta(days=1)

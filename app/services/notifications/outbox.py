@@ -303,7 +303,7 @@ _SUBSCRIPTIONS = text("SELECT id, area_id, event_types FROM webhook_subscription
 
 
 async def _subscriptions(session: AsyncSession) -> list[Subscription]:
-    rows = await session.execute(_SUBSCRIPTIONS)
+    rows = await queries.run_text(session, _SUBSCRIPTIONS, {})
     return [Subscription(r[0], r[1], list(r[2] or ())) for r in rows]
 
 
@@ -386,7 +386,7 @@ async def emit(
 _CANDIDATES = text(
     f"{_PERSON} WHERE u.is_active AND (u.role IN ('admin', 'oaaa_staff', 'area_staff')"
     " OR (u.role = 'municipal_user' AND u.municipality_id = ANY(:municipalities)))"
-).bindparams(bindparam("municipalities", type_=ARRAY(Uuid)))
+)
 
 
 def _is_recipient(user: Recipient, spec: EventSpec) -> bool:
@@ -433,7 +433,9 @@ async def emit_many(
         return []
 
     municipalities = [s.municipality_id for _, s in fresh if s.municipality_id is not None]
-    rows = await session.execute(_CANDIDATES, {"municipalities": list(set(municipalities))})
+    rows = await queries.run_text(
+        session, _CANDIDATES, {"municipalities": list(set(municipalities))}
+    )
     candidates = [_recipient(row) for row in rows]
     prefs = await _preferences(session, candidates, {s.kind for _, s in fresh})
     subscriptions = await _subscriptions(session)

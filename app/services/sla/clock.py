@@ -450,15 +450,56 @@ def affected_window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+_VERSION = text("SELECT version FROM reference_data_version WHERE id = 1")
+
+
+async def reference_version(session: AsyncSession) -> int | None:
+    """The version of the reference data, read in this transaction (see `_ReferenceCache`)."""
+    version: int | None = (await queries.run_text(session, _VERSION, {})).scalar()
+    return version
+
+
 async def load_calendars(
     session: AsyncSession,
     municipality_ids: Sequence[uuid.UUID],
     years: range,
     *,
     area_id: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> dict[uuid.UUID, WorkingCalendar]:
     """`load_calendar` for several municipalities with one holiday query (a batch of writes):
-    each with its own local days and those of the organ's seat (the área's when it has one)."""
+    each with its own local days and those of the organ's seat (the área's when it has one).
+    `version`: the reference data's, read in this transaction; the calendars of that version
+    are then kept in memory, so that the next batches read none of them again. They name no
+    municipality in their explanations, so they are kept apart from `load_calendar`'s."""
+    cache = _cached(version)
+    found: dict[uuid.UUID, WorkingCalendar] = {}
+    missing: list[uuid.UUID] = []
+    for mid in set(municipality_ids):
+        kept = (
+            cache.calendars.get(("set", mid, years.start, years.stop, area_id)) if cache else None
+        )
+        if kept is None:
+            missing.append(mid)
+        else:
+            found[mid] = kept
+    if missing:
+        built = await _load_calendars(session, missing, years, area_id)
+        if cache is not None:
+            if len(cache.calendars) + len(built) > CALENDARS_KEPT:
+                cache.calendars.clear()
+            for mid, cal in built.items():
+                cache.calendars["set", mid, years.start, years.stop, area_id] = cal
+        found.update(built)
+    return found
+
+
+async def _load_calendars(
+    session: AsyncSession,
+    municipality_ids: Sequence[uuid.UUID],
+    years: range,
+    area_id: uuid.UUID | None,
+) -> dict[uuid.UUID, WorkingCalendar]:
     if not municipality_ids:
         return {}
     first, last = date(years.start, 1, 1), date(years.stop - 1, 12, 31)
