@@ -135,12 +135,6 @@ async def creation(
     }
 
 
-async def _health_latencies(port: int, seconds: float) -> list[float]:
-    req = load.request_bytes("GET", "/healthz")
-    result = await load.run_load(port, lambda _n: req, concurrency=1, seconds=seconds)
-    return result.latencies_ms
-
-
 async def mixed(
     env: dict[str, str], people: list[Person], creators: int, seconds: float, rounds: int
 ) -> dict[str, Any]:
@@ -154,14 +148,18 @@ async def mixed(
         await load.run_load(port, create_req, concurrency=creators, seconds=1, expect=(201,))
         for _ in range(rounds):
             await load.get_json(port, "/__bench/lag")  # starts a fresh window
-            idle += await _health_latencies(port, seconds)
+            idle += (await load.probe_elsewhere(port, "/healthz", seconds))[0]
             lag_idle.append(await load.get_json(port, "/__bench/lag"))
-            health, made = await asyncio.gather(
-                _health_latencies(port, seconds),
-                load.run_load(
-                    port, create_req, concurrency=creators, seconds=seconds, expect=(201,)
+            # The creators start before the probe and stop after it (half a second later).
+            health, made = await load.probe_elsewhere(
+                port,
+                "/healthz",
+                seconds,
+                during=load.run_load(
+                    port, create_req, concurrency=creators, seconds=seconds + 0.5, expect=(201,)
                 ),
             )
+            assert made is not None
             busy += health
             created.merge(made)
             lag_busy.append(await load.get_json(port, "/__bench/lag"))

@@ -16,11 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import common
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -184,3 +186,43 @@ def server(which: str, env: dict[str, str]) -> Iterator[int]:
                 proc.kill()
                 proc.wait()
     log.unlink(missing_ok=True)
+
+
+async def probe_elsewhere(
+    port: int, path: str, seconds: float, during: Awaitable[T] | None = None
+) -> tuple[list[float], T | None]:
+    """The latencies of one client sending `GET path` for `seconds` from a process of its own
+    (sharing the event loop of the process that generates the load, its figures would count
+    that loop's turns too, not only the server's), and the result of `during`: a load that
+    starts before the probe does and must last longer than it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load",
+        str(port),
+        path,
+        str(seconds),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=common.ROOT,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # started
+    running = asyncio.ensure_future(during) if during is not None else None
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+    out = await proc.stdout.read()
+    if await proc.wait():
+        raise RuntimeError(f"the probe exited with {proc.returncode}")
+    latencies: list[float] = json.loads(out)
+    return latencies, (await running if running is not None else None)
+
+
+if __name__ == "__main__":
+    print("started", flush=True)
+    sys.stdin.readline()
+    _port, _path, _seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+    _req = request_bytes("GET", _path)
+    _result = asyncio.run(run_load(_port, lambda _n: _req, concurrency=1, seconds=_seconds))
+    print(json.dumps(_result.latencies_ms), flush=True)
