@@ -283,7 +283,12 @@ async def run_text(
     compared with a column, or an explicit `CAST`): a typed one is processed per call."""
     if statement not in _COMPILED:
         compiled = statement.compile(dialect=session.get_bind().dialect)
-        plain = not compiled._bind_processors and compiled.positiontup is not None
+        # Not when a parameter is rendered per call (an expanding `IN`): its text changes.
+        plain = (
+            not compiled._bind_processors
+            and compiled.positiontup is not None
+            and "POSTCOMPILE" not in compiled.string
+        )
         _COMPILED[statement] = (
             (compiled.string, tuple(compiled.positiontup or ())) if plain else None
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -261,7 +262,17 @@ async def test_a_set_based_write_sees_what_the_session_added_before_it(session):
 
 
 async def test_a_fixed_statement_runs_through_the_driver_with_what_execute_would_return(session):
-    from sqlalchemy import JSON, Integer, Uuid, bindparam, text
+    from sqlalchemy import (
+        ARRAY,
+        JSON,
+        Integer,
+        String,
+        Uuid,
+        bindparam,
+        cast,
+        literal_column,
+        text,
+    )
 
     ident = uuid.uuid4()
     plain = text("SELECT CAST(:n AS int) + 1 AS next, CAST(:id AS uuid) AS id").bindparams(
@@ -274,3 +285,14 @@ async def test_a_fixed_statement_runs_through_the_driver_with_what_execute_would
     processed = text("SELECT CAST(:doc AS jsonb) ->> 'a'").bindparams(bindparam("doc", type_=JSON))
     assert (await queries.run_text(session, processed, {"doc": {"a": "ñ"}})).scalar_one() == "ñ"
     assert queries._COMPILED[processed] is None
+    # Nor a statement whose text depends on its values (an expanding IN).
+    expanding: Any = select(literal_column("1")).where(
+        literal_column("2").in_(bindparam("ns", expanding=True))
+    )
+    assert (await queries.run_text(session, expanding, {"ns": [1, 2, 3]})).scalar_one() == 1
+    assert queries._COMPILED[expanding] is None
+    # A built statement with an untyped array parameter cast in its text goes to the driver.
+    refs = select(func.unnest(cast(bindparam("refs"), ARRAY(String()))).label("ref"))
+    got_refs = (await queries.run_text(session, refs, {"refs": ["b", "a"]})).scalars().all()
+    assert got_refs == ["b", "a"]
+    assert queries._COMPILED[refs] is not None
