@@ -114,13 +114,17 @@ async def test_a_connection_dropped_while_idle_in_the_pool_is_replaced_unseen():
 
 
 def test_the_startup_heap_is_frozen_out_of_the_collector() -> None:
-    from app.core.runtime import freeze_startup_heap
+    from app.core.runtime import GC_THRESHOLDS, freeze_startup_heap
 
+    before = gc.get_threshold()
     try:
         freeze_startup_heap()
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def _gated_app(entered: list[str], release: asyncio.Event) -> FastAPI:
