@@ -36,7 +36,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    or_,
     text,
     true,
 )
@@ -56,10 +55,8 @@ from app.models.expediente import (
     ExpedienteDocument,
     ExpedienteStageEntry,
     ExpedienteStatus,
-    ProcedureType,
     StageDefinition,
 )
-from app.models.municipality import Municipality
 from app.schemas.expedientes import DocumentIn, ExpedienteUpsert
 from app.schemas.integrations import BatchEventItem, BatchItemError, BatchUpsertItem, ItemStatus
 from app.services import expedientes
@@ -239,6 +236,18 @@ def _probe(scope: tuple[str, str | None]) -> Any:
     )
 
 
+# The municipalities the upserts name, by id or by INE code.
+_MUNICIPALITIES = text(
+    "SELECT id, ine_code FROM municipality"
+    " WHERE id = ANY(CAST(:ids AS uuid[])) OR ine_code = ANY(CAST(:codes AS text[]))"
+)
+
+# The área's active procedure types of some codes.
+_PROCEDURES = text(
+    "SELECT code, id FROM procedure_type"
+    " WHERE area_id = :area_id AND code = ANY(CAST(:codes AS text[])) AND is_active"
+)
+
 # Ids for `n` new stage entries, in one row (the sequence is looked up once, not per id).
 _ENTRY_IDS = text(
     "WITH s AS MATERIALIZED (SELECT"
@@ -269,7 +278,8 @@ class SetBasedBatch:
         self.notices: list[outbox.EventSpec] = []
         self.municipality_ids: set[uuid.UUID] = set()
         self.municipality_by_ine: dict[str, uuid.UUID] = {}
-        self.procedures: dict[str, ProcedureType] = {}
+        # Code → id of the área's active procedure types the upserts name.
+        self.procedures: dict[str, uuid.UUID] = {}
         self.stages: dict[uuid.UUID, dict[str, StageDefinition]] = {}
         self.calendars: dict[uuid.UUID, WorkingCalendar] = {}
         self.calendar_kind: dict[uuid.UUID, int] = {}
@@ -341,44 +351,21 @@ class SetBasedBatch:
             if u.municipality_id is None and u.municipality_ine_code
         }
         if municipality_ids or codes:
-            found = (
-                await session.execute(
-                    select(col(Municipality.id), col(Municipality.ine_code)).where(
-                        or_(
-                            col(Municipality.id)
-                            == any_(
-                                bindparam(
-                                    "municipality_ids",
-                                    list(municipality_ids),
-                                    type_=ARRAY(Uuid()),
-                                )
-                            ),
-                            col(Municipality.ine_code)
-                            == any_(bindparam("codes", list(codes), type_=ARRAY(String()))),
-                        )
-                    )
-                )
-            ).all()
-            self.municipality_ids = {mid for mid, _ in found}
-            self.municipality_by_ine = {ine: mid for mid, ine in found if ine in codes}
+            found = await queries.run_text(
+                session, _MUNICIPALITIES, {"ids": list(municipality_ids), "codes": list(codes)}
+            )
+            for mid, ine in found:
+                self.municipality_ids.add(mid)
+                if ine in codes:
+                    self.municipality_by_ine[ine] = mid
 
         procedure_codes = {u.procedure_code for u in upserts}
         if procedure_codes:
-            self.procedures = {
-                p.code: p
-                for p in (
-                    await session.execute(
-                        select(ProcedureType).where(
-                            col(ProcedureType.area_id) == self.area_id,
-                            col(ProcedureType.code).in_(procedure_codes),
-                            col(ProcedureType.is_active).is_(True),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            }
-        procedure_ids = {p.id for p in self.procedures.values()} | {
+            procedures = await queries.run_text(
+                session, _PROCEDURES, {"area_id": self.area_id, "codes": list(procedure_codes)}
+            )
+            self.procedures = {code: procedure_id for code, procedure_id in procedures}
+        procedure_ids = set(self.procedures.values()) | {
             h.exp.procedure_type_id for h in self.held.values()
         }
         self.stages = {pid: {} for pid in procedure_ids}
@@ -509,12 +496,12 @@ class SetBasedBatch:
         if held is not None and held.exp.source_hash == digest:
             return "unchanged", held.exp.id, held.exp.version
         municipality_id = self._municipality(data)
-        procedure = self.procedures.get(data.procedure_code)
-        if procedure is None:
+        procedure_id = self.procedures.get(data.procedure_code)
+        if procedure_id is None:
             raise UnprocessableEntity(
                 f"El procedimiento «{data.procedure_code}» no existe en su área"
             )
-        fields = expedientes.upsert_fields(data, municipality_id, procedure.id)
+        fields = expedientes.upsert_fields(data, municipality_id, procedure_id)
         created = held is None
         if held is None:
             exp = _Expediente(
