@@ -188,7 +188,12 @@ def _fold_shared(
         if len(values) > 1 and name not in json_columns:
             first = values[0]
             kind = type(first)
-            if values.count(first) == len(values) and all(type(v) is kind for v in values):
+            # The last row first: a column whose rows differ is then rarely read through.
+            if (
+                values[-1] == first
+                and values.count(first) == len(values)
+                and all(type(v) is kind for v in values)
+            ):
                 shared[name] = first
                 continue
         per_row[name] = values
