@@ -105,4 +105,7 @@ def _on_commit(conn: Connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _on_rollback(conn: Connection) -> None:
-    conn.info.pop(_TOUCHED, None)
+    # A connection lost meanwhile has no `info` left to clear (reading it would reconnect in
+    # the middle of the rollback); what its transaction did is undone all the same.
+    if not conn.invalidated:
+        conn.info.pop(_TOUCHED, None)

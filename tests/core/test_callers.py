@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from app.core import callers
+from app.core import callers, queries
 from app.core.config import get_settings
 from app.models.base import Role
 from tests import factories as f
@@ -99,6 +99,16 @@ async def test_a_user_changed_by_plain_sql_is_forgotten(session):
     assert refused is not None
     assert not refused.is_active
     assert u.id not in callers._callers  # an inactive account is never remembered
+
+
+async def test_a_user_changed_by_a_statement_sent_straight_to_the_driver_is_forgotten(session):
+    u = await f.user(session, Role.oaaa_staff)
+    callers.forget_all()
+    assert (await callers.get(session, u.id, max_age=60)) is not None
+    await queries.run_sql(
+        session, "UPDATE user_account SET is_active = false WHERE id = :id", {"id": u.id}
+    )
+    assert u.id not in callers._callers
 
 
 def test_only_statements_that_write_user_rows_forget_the_callers():

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+import app.core.callers  # noqa: F401  (the statement listeners every engine of the app has)
 from app.core import queries
 from app.core.security import digest_secret
 from app.models.consultation import Consultation, ConsultationEvent
@@ -297,3 +299,40 @@ async def test_a_fixed_statement_runs_through_the_driver_with_what_execute_would
     got_refs = (await queries.run_text(session, refs, {"refs": ["b", "a"]})).scalars().all()
     assert got_refs == ["b", "a"]
     assert queries._COMPILED[refs] is not None
+
+
+@pytest.mark.committed
+async def test_a_statement_sent_first_in_a_transaction_belongs_to_it(sessions):
+    # Sent straight to the driver before anything else: the transaction begins first, so
+    # that the statement is undone with it, and kept when it commits.
+    async with sessions() as first:
+        merida = await f.municipality(first, "06083")
+        await first.commit()
+    rows = [_consultation(merida.id) for _ in range(2)]
+    for row, keep in zip(rows, (False, True), strict=True):
+        async with sessions() as s:
+            await queries.insert_rows(s, CONSULTATIONS, [row])
+            await (s.commit() if keep else s.rollback())
+    async with sessions() as s:
+        assert await _count(s, CONSULTATIONS, "id", rows[0]["id"]) == 0
+        assert await _count(s, CONSULTATIONS, "id", rows[1]["id"]) == 1
+
+
+@pytest.mark.committed
+async def test_a_connection_lost_under_a_statement_is_given_up(sessions):
+    async with sessions() as s:
+        pid = (await queries.run_sql(s, "SELECT pg_backend_pid()", {})).scalar_one()
+        async with sessions() as other:
+            await other.execute(select(func.pg_terminate_backend(pid)))
+            alive = select(func.count()).select_from(text("pg_stat_activity WHERE pid = :pid"))
+            for _ in range(500):  # until the backend has ended
+                if not (await other.execute(alive, {"pid": pid})).scalar_one():
+                    break
+                await asyncio.sleep(0.01)
+        with pytest.raises(DBAPIError) as lost:
+            await queries.run_sql(s, "SELECT 1", {})
+        assert lost.value.connection_invalidated
+        await s.rollback()
+        # The pool gives the session a live connection again.
+        again = (await queries.run_sql(s, "SELECT pg_backend_pid()", {})).scalar_one()
+        assert again != pid
