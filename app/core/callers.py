@@ -86,8 +86,22 @@ _WRITES_USERS = re.compile(
 )
 
 
+# The verdict per statement text: the hot statements are built once per shape, and searching
+# the longest of them (a creation's event with its recipients) cost more than the rest of the
+# check put together.
+_verdicts: dict[str, bool] = {}
+MAX_VERDICTS = 2048
+
+
 def _may_change_users(statement: str) -> bool:
-    return "user_account" in statement and _WRITES_USERS.search(statement) is not None
+    if "user_account" not in statement:
+        return False
+    verdict = _verdicts.get(statement)
+    if verdict is None:
+        if len(_verdicts) >= MAX_VERDICTS:
+            _verdicts.clear()
+        verdict = _verdicts[statement] = _WRITES_USERS.search(statement) is not None
+    return verdict
 
 
 @event.listens_for(Engine, "before_cursor_execute")
