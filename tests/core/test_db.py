@@ -222,3 +222,56 @@ async def test_a_login_goes_through_while_the_writes_of_the_process_wait(
         await asyncio.sleep(0.05)
         assert not creation.done()
     assert (await creation).status_code == 201
+
+
+def _arrival_order(turns: Any) -> list[str]:
+    """On uvloop (the API's loop): a write, computing, sees a request arrive on a socket, then
+    runs `turns` before going on; which of the two runs first?"""
+    import socket
+
+    import uvloop
+
+    order: list[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        incoming, client = socket.socketpair()
+        done = loop.create_future()
+        tasks: list[asyncio.Task[None]] = []
+
+        async def request() -> None:
+            order.append("request")
+            if len(order) == 2:
+                done.set_result(None)
+
+        def readable() -> None:  # as the server's protocol does with a request it has read
+            incoming.recv(16)
+            tasks.append(loop.create_task(request()))
+
+        async def write() -> None:
+            client.send(b"GET /healthz")  # arrives while the write is busy
+            await turns()
+            order.append("write")
+            if len(order) == 2:
+                done.set_result(None)
+
+        loop.add_reader(incoming, readable)
+        try:
+            await asyncio.gather(write(), asyncio.wait_for(done, 5))
+        finally:
+            loop.remove_reader(incoming)
+            incoming.close()
+            client.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())
+    return order
+
+
+def test_a_write_making_way_lets_a_request_that_arrived_meanwhile_go_first() -> None:
+    from app.core.db import make_way
+
+    assert _arrival_order(make_way) == ["request", "write"]
+    # One turn of the loop is not enough: the request is read after the write's continuation
+    # was queued, and waits behind it.
+    assert _arrival_order(lambda: asyncio.sleep(0)) == ["write", "request"]
