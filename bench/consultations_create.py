@@ -9,7 +9,9 @@ Two parts, both against the application served by uvicorn (one process, `bench/s
   of one creation counted in-process (target: ≥ 100 creations/s per API process);
 * mixed load: the health check's latency from one client, idle and while `--creators`
   connections create consultations, in alternating phases; with the server's event-loop lag
-  sampled every 10 ms (targets: median under load within 2× idle, no pause over 20 ms).
+  sampled every 10 ms (targets: median under load within 2× idle, no pause over 20 ms). Two
+  probes take turns: a paced one, at random instants `--probe-gap-ms` apart on average (as a
+  monitor polls), and a closed-loop one, each request as soon as the last is answered.
 
     ./scripts/bench create        # or: python -m bench.consultations_create [options]
     ./scripts/bench mixed         # only the mixed load
@@ -135,49 +137,82 @@ async def creation(
     }
 
 
+# The paced probe sends at random instants (exponential gaps: Poisson arrivals), as a monitor
+# or another client does, whatever the server is doing; the closed-loop probe sends each request
+# as soon as the previous one is answered, so that it keeps the process busy by itself (its
+# idle phase is not idle) and its next request reaches the loop just as the steps of the
+# creations that became ready meanwhile are queued.
+PROBES = ("paced", "closed")
+
+
 async def mixed(
-    env: dict[str, str], people: list[Person], creators: int, seconds: float, rounds: int
+    env: dict[str, str],
+    people: list[Person],
+    creators: int,
+    seconds: float,
+    rounds: int,
+    mean_gap: float,
 ) -> dict[str, Any]:
     create_req = _creation(people, "/api/v1/consultations")
-    idle: list[float] = []
-    busy: list[float] = []
     created = load.Result()
     lag_idle: list[dict[str, Any]] = []
     lag_busy: list[dict[str, Any]] = []
+    # Per probe: its latencies idle and under creations, and the in-app medians of each phase.
+    probes: dict[str, dict[str, list[Any]]] = {
+        name: {"idle": [], "busy": [], "in_idle": [], "in_busy": []} for name in PROBES
+    }
+
+    async def phase(port: int, name: str, busy: bool) -> None:
+        await load.get_json(port, "/__bench/lag")  # starts a fresh window
+        gap = mean_gap if name == "paced" else None
+        # The creators start before the probe and stop after it (half a second later).
+        during = (
+            load.run_load(
+                port, create_req, concurrency=creators, seconds=seconds + 0.5, expect=(201,)
+            )
+            if busy
+            else None
+        )
+        health, made = await load.probe_elsewhere(
+            port, "/healthz", seconds, during=during, mean_gap=gap
+        )
+        lag = await load.get_json(port, "/__bench/lag")
+        (lag_busy if busy else lag_idle).append(lag)
+        p = probes[name]
+        p["busy" if busy else "idle"] += health
+        p["in_busy" if busy else "in_idle"].append(lag["health_in_app_ms"])
+        if made is not None:
+            created.merge(made)
+
     with load.server("api", env) as port:
         await load.run_load(port, create_req, concurrency=creators, seconds=1, expect=(201,))
         for _ in range(rounds):
-            await load.get_json(port, "/__bench/lag")  # starts a fresh window
-            idle += (await load.probe_elsewhere(port, "/healthz", seconds))[0]
-            lag_idle.append(await load.get_json(port, "/__bench/lag"))
-            # The creators start before the probe and stop after it (half a second later).
-            health, made = await load.probe_elsewhere(
-                port,
-                "/healthz",
-                seconds,
-                during=load.run_load(
-                    port, create_req, concurrency=creators, seconds=seconds + 0.5, expect=(201,)
-                ),
-            )
-            assert made is not None
-            busy += health
-            created.merge(made)
-            lag_busy.append(await load.get_json(port, "/__bench/lag"))
-    idle_median, busy_median = statistics.median(idle), statistics.median(busy)
+            for name in PROBES:
+                await phase(port, name, busy=False)
+                await phase(port, name, busy=True)
+
+    def probe_summary(p: dict[str, list[Any]]) -> dict[str, Any]:
+        idle_median, busy_median = statistics.median(p["idle"]), statistics.median(p["busy"])
+        return {
+            "health_idle": {
+                "requests": len(p["idle"]),
+                "median_ms": round(idle_median, 2),
+                "in_app_median_ms": statistics.median(p["in_idle"]),
+            },
+            "health_under_creations": {
+                "requests": len(p["busy"]),
+                "median_ms": round(busy_median, 2),
+                "p99_ms": round(sorted(p["busy"])[int(len(p["busy"]) * 0.99)], 2),
+                "in_app_median_ms": statistics.median(p["in_busy"]),
+            },
+            "median_ratio": round(busy_median / idle_median, 2),
+        }
+
     return {
         "creators": creators,
-        "health_idle": {
-            "requests": len(idle),
-            "median_ms": round(idle_median, 2),
-            "in_app_median_ms": statistics.median(x["health_in_app_ms"] for x in lag_idle),
-        },
-        "health_under_creations": {
-            "requests": len(busy),
-            "median_ms": round(busy_median, 2),
-            "p99_ms": round(sorted(busy)[int(len(busy) * 0.99)], 2),
-            "in_app_median_ms": statistics.median(x["health_in_app_ms"] for x in lag_busy),
-        },
-        "median_ratio": round(busy_median / idle_median, 2),
+        "mean_gap_ms": mean_gap * 1000,
+        "paced": probe_summary(probes["paced"]),
+        "closed_loop": probe_summary(probes["closed"]),
         "creations": created.summary(),
         "loop_lag_idle_max_ms": max(x.get("max_ms", 0) for x in lag_idle),
         "loop_lag_busy": {
@@ -211,18 +246,28 @@ def print_creation(r: dict[str, Any], trips: list[str]) -> None:
         print(f"    {t}")
 
 
-def print_mixed(r: dict[str, Any]) -> None:
-    print(f"\nMixed load: health check from 1 client, idle vs {r['creators']} creating clients")
-    print(f"  health idle:             median {r['health_idle']['median_ms']:6.2f} ms")
+def _print_probe(title: str, r: dict[str, Any]) -> None:
+    print(f"  {title}")
+    print(f"    health idle:             median {r['health_idle']['median_ms']:6.2f} ms")
     h = r["health_under_creations"]
-    print(f"  health under creations:  median {h['median_ms']:6.2f} ms  p99 {h['p99_ms']:.2f} ms")
-    print(f"  median ratio: {r['median_ratio']}  (target: <= 2)")
+    print(f"    health under creations:  median {h['median_ms']:6.2f} ms  p99 {h['p99_ms']:.2f} ms")
+    print(f"    median ratio: {r['median_ratio']}  (target: <= 2)")
     idle_in, busy_in = r["health_idle"]["in_app_median_ms"], h["in_app_median_ms"]
     print(
-        f"  inside the application:  median {idle_in:.3f} ms idle, {busy_in:.3f} ms under"
+        f"    inside the application:  median {idle_in:.3f} ms idle, {busy_in:.3f} ms under"
         f" creations; the rest, {h['median_ms'] - busy_in:.2f} ms under creations against"
         f" {r['health_idle']['median_ms'] - idle_in:.2f} ms idle, is the wait for the event"
         " loop's turn (and the network)"
+    )
+
+
+def print_mixed(r: dict[str, Any]) -> None:
+    print(f"\nMixed load: health check from 1 client, idle vs {r['creators']} creating clients")
+    _print_probe(
+        f"paced probe (random instants, {r['mean_gap_ms']:.0f} ms apart on average):", r["paced"]
+    )
+    _print_probe(
+        "closed-loop probe (each request as soon as the last is answered):", r["closed_loop"]
     )
     print(f"  creations meanwhile: {r['creations']['rps']} /s, errors {r['creations']['errors']}")
     lag = r["loop_lag_busy"]
@@ -249,7 +294,9 @@ async def main_async(args: argparse.Namespace, url: str) -> None:
         results["creation"] = await creation(
             env, people, args.concurrency, args.seconds, args.rounds
         )
-    results["mixed"] = await mixed(env, people, args.creators, args.seconds, args.rounds)
+    results["mixed"] = await mixed(
+        env, people, args.creators, args.seconds, args.rounds, args.probe_gap_ms / 1000
+    )
     common.RESULTS.mkdir(parents=True, exist_ok=True)
     out = common.RESULTS / f"consultations_create-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results | {"statements": trips}, indent=2))
@@ -269,6 +316,9 @@ def main() -> None:
     parser.add_argument("--creators", type=int, default=4, help="creating clients, mixed load")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument(
+        "--probe-gap-ms", type=float, default=5.0, help="paced probe: mean gap between requests"
+    )
     parser.add_argument("--mixed-only", action="store_true", help="only the mixed load")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()

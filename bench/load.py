@@ -130,6 +130,45 @@ async def run_load(
     return result
 
 
+async def run_paced(
+    port: int, req: bytes, *, seconds: float, mean_gap: float, seed: int = 1
+) -> Result:
+    """One connection sending `req` at random instants, `mean_gap` seconds apart on average
+    (exponential gaps: Poisson arrivals, which see the server as it is on average, whatever
+    it is doing); a request whose turn comes while the previous answer is awaited goes as
+    soon as that answer is complete."""
+    import random
+
+    rng = random.Random(seed)
+    result = Result()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+    deadline = started + seconds
+    due = started
+    try:
+        while True:
+            due += rng.expovariate(1 / mean_gap)
+            if due >= deadline:
+                break
+            pause = due - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            sent = time.perf_counter()
+            writer.write(req)
+            status, _ = await _read_response(reader)
+            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            result.requests += 1
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status != 200:
+                result.errors += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
 async def fetch(port: int, req: bytes) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -189,12 +228,18 @@ def server(which: str, env: dict[str, str]) -> Iterator[int]:
 
 
 async def probe_elsewhere(
-    port: int, path: str, seconds: float, during: Awaitable[T] | None = None
+    port: int,
+    path: str,
+    seconds: float,
+    during: Awaitable[T] | None = None,
+    mean_gap: float | None = None,
 ) -> tuple[list[float], T | None]:
     """The latencies of one client sending `GET path` for `seconds` from a process of its own
     (sharing the event loop of the process that generates the load, its figures would count
     that loop's turns too, not only the server's), and the result of `during`: a load that
-    starts before the probe does and must last longer than it."""
+    starts before the probe does and must last longer than it. With `mean_gap` (seconds) the
+    probe is paced (`run_paced`), otherwise each request leaves as the previous one is
+    answered."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -202,6 +247,7 @@ async def probe_elsewhere(
         str(port),
         path,
         str(seconds),
+        *([str(mean_gap)] if mean_gap else []),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=common.ROOT,
@@ -224,5 +270,8 @@ if __name__ == "__main__":
     sys.stdin.readline()
     _port, _path, _seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     _req = request_bytes("GET", _path)
-    _result = asyncio.run(run_load(_port, lambda _n: _req, concurrency=1, seconds=_seconds))
+    if len(sys.argv) > 4:
+        _result = asyncio.run(run_paced(_port, _req, seconds=_seconds, mean_gap=float(sys.argv[4])))
+    else:
+        _result = asyncio.run(run_load(_port, lambda _n: _req, concurrency=1, seconds=_seconds))
     print(json.dumps(_result.latencies_ms), flush=True)
