@@ -40,8 +40,7 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from app.core import server
     from app.core.config import get_settings
 
     # The application itself reads X-Forwarded-* from OAAA_FORWARDED_ALLOW_IPS only; the
@@ -52,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["OAAA_PORT"] = str(args.port)
     get_settings.cache_clear()
     settings = get_settings()
-    uvicorn.run(
+    server.run(
         "app.main:app",
         host=settings.host,
         port=settings.port,

@@ -1,4 +1,5 @@
-"""Serves an ASGI app for a benchmark under uvicorn (one process, uvloop, no access log), with
+"""Serves an ASGI app for a benchmark under uvicorn as the application is served
+(`app.core.server`; one process, uvloop, no access log), the bare baseline the same way, with
 an event-loop lag sampler: every 10 ms it measures how late its own wake-up came.
 
     python -m bench.serve api  --port 8101      # the application (app.main:app)
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from app.core.server import config as server_config
 
 LAG_INTERVAL = 0.010
 HEALTH_PATHS = ("/healthz", "/bare/healthz")
@@ -93,7 +96,7 @@ async def serve(which: str, port: int) -> None:
     else:
         from bench.bare import app
     sampler = LagSampler()
-    config = uvicorn.Config(
+    config = server_config(
         wrap(app, sampler),
         host="127.0.0.1",
         port=port,

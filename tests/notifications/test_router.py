@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from app.core import queue
+from app.core import server as serving
 from app.core.db import get_sessionmaker
 from app.models.base import Role
 from app.services.notifications import outbox
@@ -141,7 +142,7 @@ async def _server():
 
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+        serving.config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
