@@ -92,6 +92,24 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         body += chunk[:-2]
 
 
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    req: bytes,
+    result: Result,
+    expect: tuple[int, ...],
+) -> None:
+    """Sends one request and reads its answer, counted in `result`."""
+    started = time.perf_counter()
+    writer.write(req)
+    status, _ = await _read_response(reader)
+    result.latencies_ms.append((time.perf_counter() - started) * 1000)
+    result.requests += 1
+    result.statuses[status] = result.statuses.get(status, 0) + 1
+    if status not in expect:
+        result.errors += 1
+
+
 async def run_load(
     port: int,
     make_request: Callable[[int], bytes],
@@ -110,15 +128,7 @@ async def run_load(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline:
-                req = make_request(next(counter))
-                started = time.perf_counter()
-                writer.write(req)
-                status, _ = await _read_response(reader)
-                result.latencies_ms.append((time.perf_counter() - started) * 1000)
-                result.requests += 1
-                result.statuses[status] = result.statuses.get(status, 0) + 1
-                if status not in expect:
-                    result.errors += 1
+                await _exchange(reader, writer, make_request(next(counter)), result, expect)
         finally:
             writer.close()
             with contextlib.suppress(Exception):
@@ -153,14 +163,7 @@ async def run_paced(
             pause = due - time.perf_counter()
             if pause > 0:
                 await asyncio.sleep(pause)
-            sent = time.perf_counter()
-            writer.write(req)
-            status, _ = await _read_response(reader)
-            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
-            result.requests += 1
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            if status != 200:
-                result.errors += 1
+            await _exchange(reader, writer, req, result, (200,))
     finally:
         writer.close()
         with contextlib.suppress(Exception):

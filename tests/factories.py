@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -160,3 +162,12 @@ async def concurrently(calls: list[tuple[str, str, dict[str, Any], dict[str, str
             return r.status_code
 
     return list(await asyncio.gather(*(one(*call) for call in calls)))
+
+
+async def until(condition: Callable[[], bool], attempts: int = 200) -> None:
+    """Waits (10 ms at a time, `attempts` times at most) for `condition` to hold."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached")

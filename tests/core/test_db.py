@@ -153,14 +153,6 @@ def _gated_app(entered: list[str], release: asyncio.Event) -> FastAPI:
     return app
 
 
-async def _until(condition: Any) -> None:
-    for _ in range(200):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("not reached")
-
-
 @pytest.mark.committed
 @pytest.mark.parametrize("places", [1, 2])
 async def test_writes_wait_for_a_place_of_the_gate_and_reads_never_do(places, monkeypatch):
@@ -172,7 +164,7 @@ async def test_writes_wait_for_a_place_of_the_gate_and_reads_never_do(places, mo
     transport = httpx.ASGITransport(app=_gated_app(entered, release))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         holders = [asyncio.create_task(c.post(f"/write/fail-{i}")) for i in range(places)]
-        await _until(lambda: len(entered) == places)
+        await f.until(lambda: len(entered) == places)
         waiting = asyncio.create_task(c.post("/write/waiting"))
         # While every place is held: a read and an ungated write go through, the write waits.
         assert (await c.get("/read")).json() == 1
@@ -195,7 +187,7 @@ async def test_without_a_limit_writes_run_at_once(monkeypatch):
     transport = httpx.ASGITransport(app=_gated_app(entered, release))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         writes = [asyncio.create_task(c.post(f"/write/{i}")) for i in range(5)]
-        await _until(lambda: len(entered) == 5)
+        await f.until(lambda: len(entered) == 5)
         release.set()
         assert [(await w).status_code for w in writes] == [200] * 5
 

@@ -12,6 +12,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from app.core import server as serving
+from tests.factories import until
 
 GET = b"GET /healthz HTTP/1.1\r\nhost: oaaa\r\n\r\n"
 POST = b"POST /consultations HTTP/1.1\r\nhost: oaaa\r\ncontent-length: 2\r\n\r\n{}"
@@ -70,14 +71,6 @@ def _connection(protocol_class: type[HttpToolsProtocol], app: Any) -> tuple[Any,
     return protocol, transport
 
 
-async def _until(condition: Any) -> None:
-    for _ in range(100):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("never happened")
-
-
 async def test_a_read_is_answered_while_it_is_read_and_a_write_waits_its_turn() -> None:
     seen: list[tuple[str, bool]] = []
     protocol, transport = _connection(serving.ReadsFirstProtocol, _app(seen))
@@ -89,11 +82,11 @@ async def test_a_read_is_answered_while_it_is_read_and_a_write_waits_its_turn() 
     written = len(transport.written)
     protocol.data_received(POST)
     assert seen == [("GET", True)]  # a write starts as uvicorn starts it: queued
-    await _until(lambda: len(seen) == 2)
+    await until(lambda: len(seen) == 2)
     assert seen[1] == ("POST", True)
-    await _until(lambda: len(transport.written) > written)
+    await until(lambda: len(transport.written) > written)
     assert transport.written[written:].endswith(b"\r\n\r\nok")
-    await _until(lambda: not protocol.tasks)
+    await until(lambda: not protocol.tasks)
     protocol.connection_lost(None)
 
 
@@ -102,8 +95,8 @@ async def test_uvicorns_own_protocol_queues_a_read_behind_what_is_already_waitin
     protocol, transport = _connection(HttpToolsProtocol, _app(seen))
     protocol.data_received(GET)
     assert seen == []
-    await _until(lambda: seen == [("GET", True)])
-    await _until(lambda: not protocol.tasks)
+    await until(lambda: seen == [("GET", True)])
+    await until(lambda: not protocol.tasks)
     protocol.connection_lost(None)
 
 
@@ -124,7 +117,7 @@ async def test_a_read_that_waits_goes_on_as_a_task_and_is_cancelled_as_one() -> 
     assert not task.done()
     proceed.set()
     await asyncio.wait_for(resumed.wait(), 5)
-    await _until(lambda: transport.written.endswith(b"ok"))
+    await until(lambda: transport.written.endswith(b"ok"))
     assert task.done()
     assert task.exception() is None
 
