@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.core.field_messages import field_message
 from app.schemas.problems import FieldError, Problem
 
 logger = logging.getLogger("app.core.errors")
@@ -282,7 +283,7 @@ def validation_field_errors(raw_errors: Sequence[Any]) -> list[FieldError]:
             FieldError(
                 loc=loc,
                 pointer=_pointer(loc),
-                message=str(err.get("msg", "valor no válido")),
+                message=field_message(err),
                 code=str(err.get("type", "invalid")),
             )
         )

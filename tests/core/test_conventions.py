@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from app.core.field_messages import field_message
 from app.models.base import Role
 from tests import factories as f
 from tests.factories import assert_problem
@@ -85,6 +86,68 @@ async def test_wrong_types_list_each_field_path(client, session):
     body = assert_problem(r, 422, "validation-error")
     pointers = {e["pointer"] for e in body["errors"]}
     assert {"/code", "/name", "/email"} <= pointers
+
+
+async def test_field_errors_speak_spanish_and_keep_pydantics_codes(client, session):
+    """The web application shows each field error's message next to its field."""
+    headers = await f.admin_headers(client, session)
+    r = await client.post(
+        "/api/v1/areas",
+        json={"code": 12, "name": ["x"], "email": "not-an-email", "is_admin": True},
+        headers=headers,
+    )
+    body = assert_problem(r, 422, "validation-error")
+    coded = {e["pointer"]: (e["code"], e["message"]) for e in body["errors"]}
+    assert coded["/code"] == ("string_type", "Debe ser un texto")
+    assert coded["/name"] == ("string_type", "Debe ser un texto")
+    assert coded["/email"] == ("value_error", "Debe ser una dirección de correo electrónico válida")
+    assert coded["/is_admin"] == ("extra_forbidden", "Campo no admitido")
+
+    r = await client.post("/api/v1/areas", json={}, headers=headers)
+    body = assert_problem(r, 422, "validation-error")
+    assert {e["message"] for e in body["errors"]} == {"Campo obligatorio"}
+
+    r = await client.get("/api/v1/consultations?limit=0&status=nope", headers=headers)
+    said = {e["pointer"]: e["message"] for e in assert_problem(r, 422)["errors"]}
+    assert said["/query/limit"] == "Debe ser 1 o más"
+    assert said["/query/status/0"].startswith("Debe ser uno de estos valores: 'received', ")
+    assert said["/query/status/0"].endswith(" o 'closed'")
+
+    # A validator of ours words its own message; it is kept, capitalised.
+    r = await client.post(
+        "/api/v1/consultations",
+        json={"subject": "x", "body": "Texto", "received_at": "ayer", "municipality_id": "1"},
+        headers=headers,
+    )
+    said = {e["pointer"]: e["message"] for e in assert_problem(r, 422)["errors"]}
+    assert said["/subject"] == "Debe tener al menos 3 caracteres"
+    assert said["/received_at"].startswith("Debe ser una fecha y hora ISO 8601")
+    assert said["/municipality_id"] == "Debe ser un identificador válido (UUID)"
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ({"type": "string_too_short", "ctx": {"min_length": 1}}, "No puede estar vacío"),
+        (
+            {"type": "string_too_long", "ctx": {"max_length": 1}},
+            "Debe tener como máximo 1 carácter",
+        ),
+        ({"type": "too_long", "ctx": {"max_length": 500}}, "Admite como máximo 500 elementos"),
+        (
+            {"type": "literal_error", "ctx": {"expected": "'a' or 'b'"}},
+            "Debe ser uno de estos valores: 'a' o 'b'",
+        ),
+        (
+            {"type": "value_error", "ctx": {"error": ValueError("la hora no existe")}},
+            "La hora no existe",
+        ),
+        ({"type": "value_error", "ctx": {}}, "Valor no válido"),
+        ({"type": "some_future_type", "msg": "Input is wrong"}, "Valor no válido"),
+    ],
+)
+def test_field_messages_from_type_and_context(error, message):
+    assert field_message(error) == message
 
 
 async def test_unknown_fields_are_rejected(client, session):
