@@ -131,6 +131,23 @@ test("a failed request keeps what was typed and shows the API's field errors", a
   await expectAccessible(page, "server errors");
 });
 
+test("a refusal of a field the form does not show is said, and what was typed stays", async ({
+  page,
+}) => {
+  // The link from the assistant carries the question's id; a damaged link is refused by the API.
+  await login(page, "/consultas/nueva?asistente=enlace-roto");
+  await page.getByLabel("Asunto").fill("Consulta desde un enlace dañado");
+  await page.getByLabel("Su consulta").fill("Texto que no se debe perder");
+  await page.getByRole("button", { name: "Enviar consulta" }).click();
+  const summary = page.getByRole("alert").filter({ hasText: "Hay un problema" });
+  await expect(summary).toContainText("No se ha podido completar la operación");
+  await expect(summary).toContainText("Debe ser un identificador válido (UUID)");
+  await expect(summary).toBeFocused();
+  await expect(page.getByLabel("Asunto")).toHaveValue("Consulta desde un enlace dañado");
+  await expect(page.getByLabel("Su consulta")).toHaveValue("Texto que no se debe perder");
+  await expectAccessible(page, "refusal of an unshown field");
+});
+
 test("the consultation list filters by status and validates the three-part date", async ({
   page,
 }) => {

@@ -1,7 +1,9 @@
-import { render, screen } from "@testing-library/react";
+import { cleanup, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ErrorSummary, Field } from "./forms";
+
+afterEach(cleanup);
 
 describe("error summary", () => {
   it("is focused, lists errors in field order and links each to its field", async () => {
@@ -28,6 +30,22 @@ describe("error summary", () => {
     expect(screen.getByLabelText("Su consulta")).toHaveFocus();
     expect(screen.getByLabelText("Asunto")).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByLabelText("Asunto")).toHaveAccessibleDescription(/Escriba el asunto/);
+  });
+  it("says so when the API refuses a field the form does not show", () => {
+    render(
+      <ErrorSummary
+        form="f"
+        errors={{ assistant_query_id: "Debe ser un identificador válido (UUID)" }}
+        order={["subject"]}
+      />,
+    );
+    const alert = screen.getByRole("alert");
+    expect(alert).toHaveFocus();
+    expect(screen.getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+      "No se ha podido completar la operación. Sus datos siguen en el formulario.",
+      "Debe ser un identificador válido (UUID)",
+    ]);
+    expect(screen.queryByRole("link")).toBeNull();
   });
   it("renders nothing without errors", () => {
     const { container } = render(<ErrorSummary form="f" errors={{}} order={["a"]} />);

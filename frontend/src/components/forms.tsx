@@ -7,7 +7,9 @@ export function fieldId(form: string, name: string) {
   return `${form}-${name}`;
 }
 
-/** GOV.UK error summary: focused when it appears, each error links to its field. */
+/** GOV.UK error summary: focused when it appears, each error links to its field. An error the
+ * API gives for a field this form does not show (one the page sends by itself) is listed too,
+ * after a sentence saying the request was not completed, so that no refusal goes unsaid. */
 export function ErrorSummary({
   form,
   errors,
@@ -21,8 +23,9 @@ export function ErrorSummary({
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const entries = order.filter((name) => errors[name]);
-  const visible = entries.length > 0 || Boolean(message);
-  const signature = `${message ?? ""}|${entries.map((n) => errors[n]).join("|")}`;
+  const unshown = Object.keys(errors).filter((name) => errors[name] && !order.includes(name));
+  const visible = entries.length > 0 || unshown.length > 0 || Boolean(message);
+  const signature = `${message ?? ""}|${[...entries, ...unshown].map((n) => errors[n]).join("|")}`;
   // biome-ignore lint/correctness/useExhaustiveDependencies: focus again whenever the errors change
   useEffect(() => {
     if (visible) ref.current?.focus();
@@ -41,6 +44,10 @@ export function ErrorSummary({
       </h2>
       <ul>
         {message ? <li>{message}</li> : null}
+        {unshown.length > 0 && !message ? <li>{t.errors.generic}</li> : null}
+        {unshown.map((name) => (
+          <li key={name}>{errors[name]}</li>
+        ))}
         {entries.map((name) => (
           <li key={name}>
             <a
